@@ -1,0 +1,39 @@
+//! The ops standard library: one module per step kind.
+//!
+//! Pipeline position: the checker (`lang`) validates steps against the schemas
+//! exported here ([`SCHEMAS`]); the interpreter runs them. Each module declares its
+//! step's schema: variants, target, attributes (types, defaults, required-ness,
+//! sensitivity), typed outputs, expectation subjects, effect and default timeout.
+
+pub mod backup;
+pub mod call;
+pub mod compose;
+pub mod exec;
+pub mod interactive;
+pub mod notify;
+pub mod probe;
+pub mod wait;
+
+use lang::schema::{Schemas, StepSchema};
+
+/// Every step kind of the standard library.
+pub const STEPS: &[StepSchema] = &[
+    probe::SCHEMA,
+    wait::SCHEMA,
+    compose::SCHEMA,
+    backup::SCHEMA,
+    backup::RESTORE_SCHEMA,
+    notify::SCHEMA,
+    exec::SCHEMA,
+    interactive::CONFIRM_SCHEMA,
+    interactive::MANUAL_SCHEMA,
+    call::SCHEMA,
+];
+
+/// The schema set the checker validates against.
+pub const SCHEMAS: Schemas = Schemas { steps: STEPS };
+
+/// The schema set, as a function for callers that prefer one.
+pub fn schemas() -> Schemas {
+    SCHEMAS
+}

@@ -1,0 +1,67 @@
+//! `notify`: tells people what happened (`stdout`, `webhook`, `slack`).
+
+use std::time::Duration;
+
+use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Target, Variant};
+
+/// The `notify` step kind.
+pub const SCHEMA: StepSchema = StepSchema {
+    kind: "notify",
+    doc: "sends a message to the terminal, a webhook or Slack",
+    variants: &[
+        Variant {
+            name: Some("stdout"),
+            doc: "prints a message on the terminal and in reports",
+            target: Some(Target {
+                name: "message",
+                ty: T::String,
+                sensitive: false,
+                required: true,
+                doc: "the message",
+            }),
+            effect: Effect::Mutating,
+            default_timeout: Some(Duration::from_secs(5)),
+            ..Variant::BASE
+        },
+        Variant {
+            name: Some("webhook"),
+            doc: "POSTs a JSON body to a URL; retries 429/5xx honouring Retry-After",
+            target: Some(Target {
+                name: "url",
+                ty: T::Url,
+                sensitive: true,
+                required: true,
+                doc: "the webhook URL, usually from a secret",
+            }),
+            attributes: &[
+                Attribute::new("json", T::Any, "the JSON body").required(),
+                Attribute::new("headers", T::MapOf(&T::String), "extra headers").sensitive(),
+                Attribute::new("attempts", T::Int, "delivery attempts at most").default("3"),
+            ],
+            outputs: &[Output::new("status", T::Int, "HTTP status of the final attempt")],
+            effect: Effect::Mutating,
+            default_timeout: Some(Duration::from_secs(30)),
+            ..Variant::BASE
+        },
+        Variant {
+            name: Some("slack"),
+            doc: "posts to a Slack incoming webhook",
+            target: Some(Target {
+                name: "webhook",
+                ty: T::Url,
+                sensitive: true,
+                required: true,
+                doc: "the incoming-webhook URL, from a secret",
+            }),
+            attributes: &[
+                Attribute::new("text", T::String, "message text (mrkdwn)").required(),
+                Attribute::new("blocks", T::ListOf(&T::Any), "Block Kit blocks"),
+                Attribute::new("attempts", T::Int, "delivery attempts at most").default("3"),
+            ],
+            outputs: &[Output::new("status", T::Int, "HTTP status of the final attempt")],
+            effect: Effect::Mutating,
+            default_timeout: Some(Duration::from_secs(30)),
+            ..Variant::BASE
+        },
+    ],
+};
