@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod dump;
 pub mod fmt;
 pub mod jsonpath;
 mod lower;

@@ -73,7 +73,7 @@ pub fn parse(text: &str) -> Parsed {
             let Some(pair) = pairs.next() else {
                 return failed(diag::internal_error(Span::at(0), "the parser returned nothing"));
             };
-            let (ast, diagnostics) = lower::lower_file(pair);
+            let (ast, diagnostics) = lower::lower_file(pair, text, &scanned.comments);
             Parsed {
                 ast,
                 comments: scanned.comments,
@@ -100,7 +100,7 @@ pub fn parse_expr(text: &str) -> Result<Expr, Vec<Diagnostic>> {
             let Some(pair) = pairs.next() else {
                 return Err(vec![diag::internal_error(Span::at(0), "the parser returned nothing")]);
             };
-            lower::lower_expr_only(pair)
+            lower::lower_expr_only(pair, &whole)
         }
         Err(error) => Err(vec![syntax_error(&whole, Rule::expr_only, error)]),
     }

@@ -8,10 +8,10 @@ use crate::ast::*;
 use crate::diag;
 use crate::parse::Rule;
 
-impl Lowerer {
+impl Lowerer<'_> {
     /// `expr`: an `or` chain. Every call is one level of nesting.
     pub(crate) fn lower_expr(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         self.enter(span)?;
         let result = self.lower_chain(pair, Rule::and_expr, Rule::kw_or, LogicOp::Or);
         self.depth -= 1;
@@ -25,7 +25,7 @@ impl Lowerer {
 
     /// `operand (keyword operand)*` as one n-ary [`ExprKind::Logic`] node.
     fn lower_chain(&mut self, pair: Pair<'_, Rule>, operand: Rule, keyword: Rule, op: LogicOp) -> R<Expr> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let mut operands = vec![self.lower_operand(c.next(operand)?)?];
         while c.take(keyword).is_some() {
@@ -53,11 +53,11 @@ impl Lowerer {
         let mut c = Cursor::of(&pair);
         let mut nots = Vec::new();
         while let Some(kw) = c.take(Rule::kw_not) {
-            nots.push(span_of(&kw).start);
+            nots.push(self.span(&kw).start);
         }
         let inner_pair = c.next(Rule::cmp_expr)?;
         c.finish()?;
-        let end = span_of(&inner_pair).end;
+        let end = self.span(&inner_pair).end;
         for start in &nots {
             self.enter(Span::new(*start, end))?;
         }
@@ -74,7 +74,7 @@ impl Lowerer {
 
     /// `cmp_expr`: `primary (op primary)?`.
     fn lower_cmp_expr(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let lhs = self.lower_primary(c.next_any()?)?;
         let Some(op_pair) = c.take(Rule::cmp_op) else {
@@ -119,7 +119,7 @@ impl Lowerer {
 
     /// Any primary: literal, list, map, parenthesised expression or path.
     pub(crate) fn lower_primary(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::quantity => self.lower_quantity(pair),
             Rule::float => self.lower_float(pair),
@@ -175,7 +175,7 @@ impl Lowerer {
     fn lower_map_entry(&mut self, pair: Pair<'_, Rule>) -> R<MapEntry> {
         let mut c = Cursor::of(&pair);
         let key_pair = c.next_any()?;
-        let key_span = span_of(&key_pair);
+        let key_span = self.span(&key_pair);
         let key = match key_pair.as_rule() {
             Rule::name => key_pair.as_str().to_string(),
             Rule::string => {
@@ -203,7 +203,7 @@ impl Lowerer {
         let root_pair = c.next(Rule::ident)?;
         let root = Ident {
             name: root_pair.as_str().to_string(),
-            span: span_of(&root_pair),
+            span: self.span(&root_pair),
         };
         let mut segments = Vec::new();
         while let Some(rule) = c.peek_rule() {
@@ -214,7 +214,7 @@ impl Lowerer {
                     let name = sc.next(Rule::name)?;
                     segments.push(Segment::Field(Ident {
                         name: name.as_str().to_string(),
-                        span: span_of(&name),
+                        span: self.span(&name),
                     }));
                 }
                 Rule::path_index => segments.push(Segment::Index(self.lower_expr(sc.next(Rule::expr)?)?)),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use pest::iterators::Pair;
 
 use super::cursor::Cursor;
-use super::{Lowerer, R, span_of};
+use super::{Lowerer, R};
 use crate::ast::*;
 use crate::diag;
 use crate::parse::Rule;
@@ -95,10 +95,10 @@ fn unit_suggestion(unit: &str) -> Option<&'static str> {
         .or_else(|| diag::suggest(unit, all))
 }
 
-impl Lowerer {
+impl Lowerer<'_> {
     /// `quantity`: a duration (`1h30m`) or a size (`10MiB`).
     pub(crate) fn lower_quantity(&mut self, pair: Pair<'_, Rule>) -> ExprKind {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let pieces = split_quantity(pair.as_str(), span.start);
         let size_unit = |u: &str| SIZE_UNITS.iter().find(|(n, _)| *n == u).map(|(_, b)| *b);
         let duration_unit = |u: &str| DURATION_UNITS.iter().find(|(n, _)| *n == u).map(|(_, b)| *b);
@@ -138,7 +138,7 @@ impl Lowerer {
             Ok(n) => ExprKind::Int(n),
             Err(_) => {
                 self.diags.push(diag::invalid_number(
-                    span_of(&pair),
+                    self.span(&pair),
                     pair.as_str(),
                     "it does not fit in a 64-bit integer",
                 ));
@@ -152,7 +152,7 @@ impl Lowerer {
         match pair.as_str().parse::<f64>() {
             Ok(f) if f.is_finite() => ExprKind::Float(f),
             _ => {
-                self.diags.push(diag::invalid_number(span_of(&pair), pair.as_str(), "it is not a finite number"));
+                self.diags.push(diag::invalid_number(self.span(&pair), pair.as_str(), "it is not a finite number"));
                 ExprKind::Float(0.0)
             }
         }
@@ -160,7 +160,7 @@ impl Lowerer {
 
     /// `string`: a line string or a `"""` multi-line string.
     pub(crate) fn lower_string(&mut self, pair: Pair<'_, Rule>) -> R<StrLit> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let inner = c.next_any()?;
         c.finish()?;
@@ -175,7 +175,7 @@ impl Lowerer {
         let mut ic = Cursor::of(&inner);
         while let Some(rule) = ic.peek_rule() {
             let part = ic.next(rule)?;
-            let part_span = span_of(&part);
+            let part_span = self.span(&part);
             match rule {
                 Rule::line_text | Rule::triple_text => pieces.push(Raw::Text(part.as_str().to_string(), part_span)),
                 Rule::escape => pieces.push(Raw::Escape(self.decode_escape(part.as_str(), part_span), part_span)),

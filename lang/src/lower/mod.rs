@@ -24,8 +24,8 @@ type R<T> = Result<T, Diagnostic>;
 pub const MAX_EXPR_DEPTH: usize = 128;
 
 /// Lowers a `file` pair; the AST is `None` only on an internal error.
-pub fn lower_file(pair: Pair<'_, Rule>) -> (Option<File>, Vec<Diagnostic>) {
-    let mut lowerer = Lowerer::new();
+pub fn lower_file(pair: Pair<'_, Rule>, text: &str, comments: &[Comment]) -> (Option<File>, Vec<Diagnostic>) {
+    let mut lowerer = Lowerer::new(text, comments);
     match lowerer.lower_file(pair) {
         Ok(file) => (Some(file), lowerer.diags),
         Err(internal) => {
@@ -36,8 +36,8 @@ pub fn lower_file(pair: Pair<'_, Rule>) -> (Option<File>, Vec<Diagnostic>) {
 }
 
 /// Lowers an `expr_only` pair.
-pub fn lower_expr_only(pair: Pair<'_, Rule>) -> Result<Expr, Vec<Diagnostic>> {
-    let mut lowerer = Lowerer::new();
+pub fn lower_expr_only(pair: Pair<'_, Rule>, text: &str) -> Result<Expr, Vec<Diagnostic>> {
+    let mut lowerer = Lowerer::new(text, &[]);
     let result = (|| {
         let mut c = Cursor::of(&pair);
         let expr = lowerer.lower_expr(c.next(Rule::expr)?)?;
@@ -55,30 +55,54 @@ pub fn lower_expr_only(pair: Pair<'_, Rule>) -> Result<Expr, Vec<Diagnostic>> {
     }
 }
 
-pub(crate) struct Lowerer {
+pub(crate) struct Lowerer<'c> {
+    /// Source text and comments, to trim the whitespace and comments pest leaves at
+    /// the end of a rule that ends in an optional part.
+    text: &'c str,
+    comments: &'c [Comment],
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) depth: usize,
 }
 
-/// The span of a pair.
+/// The span of a pair as pest reports it.
 pub(crate) fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
 }
 
+impl Lowerer<'_> {
+    /// The span of a pair without trailing whitespace and comments.
+    pub(crate) fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let Span { start, mut end } = span_of(pair);
+        let bytes = self.text.as_bytes();
+        loop {
+            while end > start && matches!(bytes.get(end - 1), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+                end -= 1;
+            }
+            match self.comments.binary_search_by_key(&end, |c| c.span.end) {
+                Ok(i) if self.comments[i].span.start >= start => end = self.comments[i].span.start,
+                _ => break,
+            }
+        }
+        Span::new(start, end)
+    }
+}
+
 /// Words that may not name anything.
 pub const RESERVED: &[&str] = &["as", "in", "and", "or", "not", "true", "false", "contains", "matches"];
 
-impl Lowerer {
-    fn new() -> Self {
+impl<'c> Lowerer<'c> {
+    fn new(text: &'c str, comments: &'c [Comment]) -> Self {
         Lowerer {
+            text,
+            comments,
             diags: Vec::new(),
             depth: 0,
         }
     }
 
     fn lower_file(&mut self, pair: Pair<'_, Rule>) -> R<File> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let mut stmts = Vec::new();
         while let Some(rule) = c.peek_rule() {
@@ -93,7 +117,7 @@ impl Lowerer {
     }
 
     fn lower_block(&mut self, pair: Pair<'_, Rule>) -> R<Block> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let mut stmts = Vec::new();
         while c.peek_rule().is_some() {
@@ -122,7 +146,7 @@ impl Lowerer {
             Rule::step => Stmt::Step(self.lower_step(pair)?),
             other => {
                 return Err(diag::internal_error(
-                    span_of(&pair),
+                    self.span(&pair),
                     &format!("expected a statement, found rule {other:?}"),
                 ));
             }
@@ -130,7 +154,7 @@ impl Lowerer {
     }
 
     fn lower_runbook_block(&mut self, pair: Pair<'_, Rule>) -> R<RunbookBlock> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_runbook)?;
         let id = self.lower_string(c.next(Rule::string)?)?;
@@ -140,7 +164,7 @@ impl Lowerer {
     }
 
     fn lower_param_decl(&mut self, pair: Pair<'_, Rule>) -> R<ParamDecl> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_param)?;
         let name = self.lower_name(c.next(Rule::name)?, true);
@@ -164,7 +188,7 @@ impl Lowerer {
     }
 
     fn lower_type_expr(&mut self, pair: Pair<'_, Rule>) -> R<TypeExpr> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let name = self.lower_name(c.next(Rule::type_name)?, false);
         let arg = match c.take(Rule::type_expr) {
@@ -181,7 +205,7 @@ impl Lowerer {
     }
 
     fn lower_secret_decl(&mut self, pair: Pair<'_, Rule>) -> R<SecretDecl> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_secret)?;
         let name = self.lower_name(c.next(Rule::name)?, true);
@@ -194,7 +218,7 @@ impl Lowerer {
     }
 
     fn lower_let_decl(&mut self, pair: Pair<'_, Rule>) -> R<LetDecl> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_let)?;
         let name = self.lower_name(c.next(Rule::name)?, true);
@@ -204,7 +228,7 @@ impl Lowerer {
     }
 
     fn lower_include(&mut self, pair: Pair<'_, Rule>) -> R<Include> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_include)?;
         let path = self.lower_string(c.next(Rule::string)?)?;
@@ -213,7 +237,7 @@ impl Lowerer {
     }
 
     fn lower_stage(&mut self, pair: Pair<'_, Rule>) -> R<Stage> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_stage)?;
         let title = self.lower_string(c.next(Rule::string)?)?;
@@ -223,7 +247,7 @@ impl Lowerer {
     }
 
     fn lower_parallel(&mut self, pair: Pair<'_, Rule>) -> R<Parallel> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_parallel)?;
         let limit = match c.take(Rule::kw_limit) {
@@ -236,7 +260,7 @@ impl Lowerer {
     }
 
     fn lower_for_loop(&mut self, pair: Pair<'_, Rule>) -> R<ForLoop> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_for)?;
         let var = self.lower_name(c.next(Rule::name)?, true);
@@ -248,7 +272,7 @@ impl Lowerer {
     }
 
     fn lower_handler(&mut self, pair: Pair<'_, Rule>, kind: HandlerKind, keyword: Rule) -> R<Handler> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(keyword)?;
         if kind == HandlerKind::OnFailure {
@@ -260,7 +284,7 @@ impl Lowerer {
     }
 
     fn lower_attr(&mut self, pair: Pair<'_, Rule>) -> R<Attr> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let name = self.lower_name(c.next(Rule::name)?, false);
         let value = self.lower_expr(c.next(Rule::expr)?)?;
@@ -269,7 +293,7 @@ impl Lowerer {
     }
 
     fn lower_expect(&mut self, pair: Pair<'_, Rule>) -> R<Expect> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_expect)?;
         let subject = self.lower_name(c.next(Rule::name)?, false);
@@ -279,7 +303,7 @@ impl Lowerer {
             Some(self.lower_primary(c.next_any()?)?)
         };
         let op_pair = c.next(Rule::cmp_op)?;
-        let op_span = span_of(&op_pair);
+        let op_span = self.span(&op_pair);
         let op = self.lower_cmp_op(op_pair)?;
         let value = self.lower_expr(c.next(Rule::expr)?)?;
         c.finish()?;
@@ -294,7 +318,7 @@ impl Lowerer {
     }
 
     fn lower_retry(&mut self, pair: Pair<'_, Rule>) -> R<Retry> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_retry)?;
         let count = self.lower_primary(c.next_any()?)?;
@@ -323,7 +347,7 @@ impl Lowerer {
     }
 
     fn lower_timeout(&mut self, pair: Pair<'_, Rule>) -> R<Timeout> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_timeout)?;
         let value = self.lower_primary(c.next_any()?)?;
@@ -332,7 +356,7 @@ impl Lowerer {
     }
 
     fn lower_when(&mut self, pair: Pair<'_, Rule>) -> R<When> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(Rule::kw_when)?;
         let cond = self.lower_expr(c.next(Rule::expr)?)?;
@@ -341,7 +365,7 @@ impl Lowerer {
     }
 
     fn lower_step(&mut self, pair: Pair<'_, Rule>) -> R<Step> {
-        let span = span_of(&pair);
+        let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let kind_pair = c.next(Rule::step_kind)?;
         let mut kc = Cursor::of(&kind_pair);
@@ -373,7 +397,7 @@ impl Lowerer {
     fn lower_name(&mut self, pair: Pair<'_, Rule>, declaring: bool) -> Ident {
         let ident = Ident {
             name: pair.as_str().to_string(),
-            span: span_of(&pair),
+            span: self.span(&pair),
         };
         if declaring && RESERVED.contains(&ident.name.as_str()) {
             self.diags.push(diag::reserved_word(ident.span, &ident.name));

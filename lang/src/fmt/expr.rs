@@ -1,0 +1,179 @@
+//! The formatter's expressions: literals as written, lists and maps inline when they
+//! fit (and were written on one line), one element per line otherwise.
+
+use super::printer::{Printer, WIDTH};
+use crate::ast::*;
+
+impl Printer<'_> {
+    /// An expression at the current position.
+    pub(super) fn expr(&mut self, expr: &Expr) {
+        match &expr.kind {
+            // Literals keep their spelling (`1_000`, `90d`, escapes as written).
+            ExprKind::Str(lit) => self.string(lit),
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Duration(_) | ExprKind::Size(_) => {
+                let text = self.src(expr.span);
+                self.out.push_str(text);
+            }
+            ExprKind::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            ExprKind::Path(path) => {
+                self.out.push_str(&path.root.name);
+                for seg in &path.segments {
+                    match seg {
+                        Segment::Field(f) => {
+                            self.out.push('.');
+                            self.out.push_str(&f.name);
+                        }
+                        Segment::Index(i) => {
+                            self.out.push('[');
+                            self.expr(i);
+                            self.out.push(']');
+                        }
+                    }
+                }
+            }
+            ExprKind::Paren(inner) => {
+                self.out.push('(');
+                self.expr(inner);
+                self.out.push(')');
+            }
+            ExprKind::Not(inner) => {
+                self.out.push_str("not ");
+                self.expr(inner);
+            }
+            ExprKind::Logic(op, items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(' ');
+                        self.out.push_str(op.as_str());
+                        self.out.push(' ');
+                    }
+                    self.expr(item);
+                }
+            }
+            ExprKind::Compare(op, lhs, rhs) => {
+                self.expr(lhs);
+                self.out.push(' ');
+                self.out.push_str(op.as_str());
+                self.out.push(' ');
+                self.expr(rhs);
+            }
+            ExprKind::List(items) => self.list(items, expr),
+            ExprKind::Map(entries) => self.map(entries, expr),
+        }
+    }
+
+    /// A string exactly as written (escapes and `"""` indentation untouched).
+    pub(super) fn string(&mut self, lit: &StrLit) {
+        let text = self.src(lit.span);
+        self.out.push_str(text);
+    }
+
+    /// Whether a collection goes one element per line: when it holds comments, was
+    /// written over several lines, or does not fit on this one.
+    fn vertical(&self, expr: &Expr, count: usize) -> bool {
+        if count == 0 || self.force_inline {
+            return false;
+        }
+        if self.has_comment_within(expr.span) || (count > 1 && self.src(expr.span).contains('\n')) {
+            return true;
+        }
+        let mut probe = Printer::new(self.text, &[]);
+        probe.force_inline = true;
+        probe.expr(expr);
+        probe.out.contains('\n') || self.column() + probe.out.len() > WIDTH
+    }
+
+    fn list(&mut self, items: &[Expr], expr: &Expr) {
+        let span = expr.span;
+        if !self.vertical(expr, items.len()) {
+            self.out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    self.out.push_str(", ");
+                }
+                self.expr(item);
+            }
+            self.out.push(']');
+            return;
+        }
+        self.out.push('[');
+        self.end_line();
+        self.trailing_comment(span.start + 1);
+        self.indent += 1;
+        let mut first = true;
+        for item in items {
+            self.comments_before(item.span.start, &mut first);
+            self.start_line();
+            self.expr(item);
+            self.out.push(',');
+            self.end_line();
+            self.trailing_comment(after_comma(self.text, item.span.end));
+            first = false;
+        }
+        self.comments_before(span.end, &mut first);
+        self.indent -= 1;
+        self.start_line();
+        self.out.push(']');
+    }
+
+    fn map(&mut self, entries: &[MapEntry], expr: &Expr) {
+        let span = expr.span;
+        if !self.vertical(expr, entries.len()) {
+            if entries.is_empty() {
+                self.out.push_str("{}");
+                return;
+            }
+            self.out.push_str("{ ");
+            for (i, entry) in entries.iter().enumerate() {
+                if i > 0 {
+                    self.out.push_str(", ");
+                }
+                self.entry(entry);
+            }
+            self.out.push_str(" }");
+            return;
+        }
+        self.out.push('{');
+        self.end_line();
+        self.trailing_comment(span.start + 1);
+        self.indent += 1;
+        let mut first = true;
+        let width = entries.iter().map(|e| key_text(self, e).len()).max().unwrap_or(0);
+        for entry in entries {
+            self.comments_before(entry.key_span.start, &mut first);
+            self.start_line();
+            let key = key_text(self, entry);
+            self.out.push_str(&key);
+            self.out.push_str(&" ".repeat(width - key.len()));
+            self.out.push_str(" = ");
+            self.expr(&entry.value);
+            self.end_line();
+            self.trailing_comment(after_comma(self.text, entry.value.span.end));
+            first = false;
+        }
+        self.comments_before(span.end, &mut first);
+        self.indent -= 1;
+        self.start_line();
+        self.out.push('}');
+    }
+
+    fn entry(&mut self, entry: &MapEntry) {
+        let key = key_text(self, entry);
+        self.out.push_str(&key);
+        self.out.push_str(" = ");
+        self.expr(&entry.value);
+    }
+}
+
+/// A map key as written (a bare name or a string).
+fn key_text(p: &Printer<'_>, entry: &MapEntry) -> String {
+    p.src(entry.key_span).to_string()
+}
+
+/// The offset after a `,` that directly follows `end` (so a trailing comment after
+/// `"a", # note` is found), else `end`.
+fn after_comma(text: &str, end: usize) -> usize {
+    let rest = text.get(end..).unwrap_or("");
+    let skipped = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    if rest[skipped..].starts_with(',') { end + skipped + 1 } else { end }
+}
