@@ -69,7 +69,10 @@ pub fn options() -> Result<CheckOptions, String> {
 
 /// Checks every path, spreading the files over the machine's cores.
 pub fn check_all(paths: &[PathBuf], options: &CheckOptions) -> Vec<Outcome> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len())
+        .max(1);
     if workers == 1 {
         return paths.iter().map(|p| check_file(p, options)).collect();
     }
@@ -77,7 +80,13 @@ pub fn check_all(paths: &[PathBuf], options: &CheckOptions) -> Vec<Outcome> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|p| check_file(p, options)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| check_file(p, options))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -91,7 +100,9 @@ pub fn check_file(path: &std::path::Path, options: &CheckOptions) -> Outcome {
     let shown = files::display(path);
     let program = Program::load(&shown, &FsLoader, &stdlib::SCHEMAS);
     let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
-    let parsed = program.unit(program.main).is_some_and(|u| u.parsed.ast.is_some());
+    let parsed = program
+        .unit(program.main)
+        .is_some_and(|u| u.parsed.ast.is_some());
     let mut kind = None;
     if parsed {
         let checked = lang::check(&program, &stdlib::SCHEMAS, options);

@@ -18,7 +18,9 @@ pub fn run(args: &ExplainArgs) -> i32 {
     }
     let wanted = args.code.as_deref().unwrap_or_default();
     let Some(code) = Code::parse(wanted) else {
-        eprintln!("ops explain: `{wanted}` is not a diagnostic code; `ops explain --list` lists them");
+        eprintln!(
+            "ops explain: `{wanted}` is not a diagnostic code; `ops explain --list` lists them"
+        );
         return EXIT_USAGE;
     };
     match section(code) {

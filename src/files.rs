@@ -17,14 +17,21 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         if meta.is_dir() {
             let mut found = Vec::new();
             let walker = walkdir::WalkDir::new(path).follow_links(true).into_iter();
-            for entry in walker.filter_entry(|e| e.depth() == 0 || !skipped(e.file_name().to_string_lossy().as_ref())) {
+            for entry in walker.filter_entry(|e| {
+                e.depth() == 0 || !skipped(e.file_name().to_string_lossy().as_ref())
+            }) {
                 let entry = entry.map_err(|e| e.to_string())?;
-                if entry.file_type().is_file() && entry.file_name().to_string_lossy().ends_with(EXTENSION) {
+                if entry.file_type().is_file()
+                    && entry.file_name().to_string_lossy().ends_with(EXTENSION)
+                {
                     found.push(entry.into_path());
                 }
             }
             if found.is_empty() {
-                return Err(format!("{}: no `*{EXTENSION}` files in this directory", path.display()));
+                return Err(format!(
+                    "{}: no `*{EXTENSION}` files in this directory",
+                    path.display()
+                ));
             }
             found.sort();
             out.extend(found);
@@ -57,7 +64,8 @@ pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
         return Err(std::io::Error::other("is a directory"));
     }
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_SIZE as u64 + 1).read_to_end(&mut bytes)?;
+    file.take(MAX_FILE_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

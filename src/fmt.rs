@@ -17,7 +17,8 @@ pub fn run(cli: &Cli, args: &FmtArgs) -> i32 {
     let color = cli.color.enabled();
     let mut failed = false;
     let (stdin, paths): (Vec<&PathBuf>, Vec<PathBuf>) = {
-        let (dash, rest): (Vec<&PathBuf>, Vec<&PathBuf>) = args.paths.iter().partition(|p| p.as_os_str() == "-");
+        let (dash, rest): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            args.paths.iter().partition(|p| p.as_os_str() == "-");
         (dash, rest.into_iter().cloned().collect())
     };
     if !stdin.is_empty() {
@@ -81,7 +82,10 @@ fn format_file(path: &Path, check: bool, color: bool) -> bool {
 
 fn format_stdin(check: bool, color: bool) -> bool {
     let mut bytes = Vec::new();
-    if let Err(e) = std::io::stdin().take(lang::parse::MAX_FILE_SIZE as u64 + 1).read_to_end(&mut bytes) {
+    if let Err(e) = std::io::stdin()
+        .take(lang::parse::MAX_FILE_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+    {
         eprintln!("ops fmt: standard input: {e}");
         return true;
     }
@@ -112,7 +116,9 @@ fn report_error(shown: &str, text: &str, error: FormatError, color: bool) -> boo
     match error {
         FormatError::Invalid(diagnostics) => report_invalid(shown, text, &diagnostics, color),
         FormatError::Internal(why) => {
-            eprintln!("ops fmt: {shown}: left unchanged: {why} (a bug in ops; please report it with this file)");
+            eprintln!(
+                "ops fmt: {shown}: left unchanged: {why} (a bug in ops; please report it with this file)"
+            );
         }
     }
     true
@@ -123,7 +129,10 @@ fn report_invalid(shown: &str, text: &str, diagnostics: &[lang::Diagnostic], col
     let id = sources.add(shown, text);
     let options = RenderOptions { color, width: 100 };
     for d in diagnostics {
-        eprint!("{}", render::human(&d.clone().in_file(id), &sources, options));
+        eprint!(
+            "{}",
+            render::human(&d.clone().in_file(id), &sources, options)
+        );
     }
     eprintln!("ops fmt: {shown}: not formatted: it has syntax errors");
 }
@@ -151,8 +160,14 @@ pub fn diff(shown: &str, before: &str, after: &str, color: bool) -> String {
 /// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync,
 /// rename over it, fsync of the directory. Permissions are kept.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.ops-fmt-{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

@@ -71,7 +71,13 @@ pub fn json(outcomes: &[Outcome], summary: &Summary) {
     let mut files = Vec::new();
     for outcome in outcomes {
         let sources = &outcome.program.sources;
-        let count = |s: Severity| outcome.diagnostics.iter().filter(|d| d.severity == s).count();
+        let count = |s: Severity| {
+            outcome
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == s)
+                .count()
+        };
         files.push(serde_json::json!({
             "path": outcome.path,
             "kind": outcome.kind.map(|k| match k {
@@ -150,7 +156,9 @@ pub fn github(outcomes: &[Outcome]) {
 }
 
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(text: &str) -> String {

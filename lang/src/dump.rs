@@ -54,12 +54,22 @@ impl Dumper {
     fn stmt(&mut self, stmt: &Stmt) {
         match stmt {
             Stmt::Runbook(r) => {
-                self.line(&format!("runbook {}", self.expr_str(&ExprKind::Str(r.id.clone()))), r.span);
+                self.line(
+                    &format!("runbook {}", self.expr_str(&ExprKind::Str(r.id.clone()))),
+                    r.span,
+                );
                 self.block(&r.body);
             }
             Stmt::Param(p) => {
-                let default = p.default.as_ref().map(|e| format!(" = {}", self.expr(e))).unwrap_or_default();
-                self.line(&format!("param {}: {}{default}", p.name.name, type_str(&p.ty)), p.span);
+                let default = p
+                    .default
+                    .as_ref()
+                    .map(|e| format!(" = {}", self.expr(e)))
+                    .unwrap_or_default();
+                self.line(
+                    &format!("param {}: {}{default}", p.name.name, type_str(&p.ty)),
+                    p.span,
+                );
                 if let Some(b) = &p.body {
                     self.block(b);
                 }
@@ -70,19 +80,35 @@ impl Dumper {
                     self.block(b);
                 }
             }
-            Stmt::Let(l) => self.line(&format!("let {} = {}", l.name.name, self.expr(&l.value)), l.span),
-            Stmt::Include(i) => self.line(&format!("include {}", self.expr_str(&ExprKind::Str(i.path.clone()))), i.span),
+            Stmt::Let(l) => self.line(
+                &format!("let {} = {}", l.name.name, self.expr(&l.value)),
+                l.span,
+            ),
+            Stmt::Include(i) => self.line(
+                &format!("include {}", self.expr_str(&ExprKind::Str(i.path.clone()))),
+                i.span,
+            ),
             Stmt::Stage(s) => {
-                self.line(&format!("stage {}", self.expr_str(&ExprKind::Str(s.title.clone()))), s.span);
+                self.line(
+                    &format!("stage {}", self.expr_str(&ExprKind::Str(s.title.clone()))),
+                    s.span,
+                );
                 self.block(&s.body);
             }
             Stmt::Parallel(p) => {
-                let limit = p.limit.as_ref().map(|l| format!(" limit {}", self.expr(l))).unwrap_or_default();
+                let limit = p
+                    .limit
+                    .as_ref()
+                    .map(|l| format!(" limit {}", self.expr(l)))
+                    .unwrap_or_default();
                 self.line(&format!("parallel{limit}"), p.span);
                 self.block(&p.body);
             }
             Stmt::For(f) => {
-                self.line(&format!("for {} in {}", f.var.name, self.expr(&f.iter)), f.span);
+                self.line(
+                    &format!("for {} in {}", f.var.name, self.expr(&f.iter)),
+                    f.span,
+                );
                 self.block(&f.body);
             }
             Stmt::Handler(h) => {
@@ -106,11 +132,23 @@ impl Dumper {
                     self.block(b);
                 }
             }
-            Stmt::Attr(a) => self.line(&format!("{} = {}", a.name.name, self.expr(&a.value)), a.span),
+            Stmt::Attr(a) => self.line(
+                &format!("{} = {}", a.name.name, self.expr(&a.value)),
+                a.span,
+            ),
             Stmt::Expect(e) => {
-                let arg = e.arg.as_ref().map(|a| format!(" {}", self.expr(a))).unwrap_or_default();
+                let arg = e
+                    .arg
+                    .as_ref()
+                    .map(|a| format!(" {}", self.expr(a)))
+                    .unwrap_or_default();
                 self.line(
-                    &format!("expect {}{arg} {} {}", e.subject.name, e.op.as_str(), self.expr(&e.value)),
+                    &format!(
+                        "expect {}{arg} {} {}",
+                        e.subject.name,
+                        e.op.as_str(),
+                        self.expr(&e.value)
+                    ),
                     e.span,
                 );
             }
@@ -190,7 +228,9 @@ impl Dumper {
                 let items: Vec<String> = items.iter().map(|i| self.expr(i)).collect();
                 format!("({})", items.join(&format!(" {} ", op.as_str())))
             }
-            ExprKind::Compare(op, l, r) => format!("({} {} {})", self.expr(l), op.as_str(), self.expr(r)),
+            ExprKind::Compare(op, l, r) => {
+                format!("({} {} {})", self.expr(l), op.as_str(), self.expr(r))
+            }
             ExprKind::Paren(inner) => format!("paren({})", self.expr(inner)),
         }
     }

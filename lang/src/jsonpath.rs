@@ -16,7 +16,10 @@ pub enum JsonSegment {
 pub fn parse(path: &str) -> Result<Vec<JsonSegment>, (usize, String)> {
     let bytes = path.as_bytes();
     if bytes.first() != Some(&b'.') && bytes.first() != Some(&b'[') {
-        return Err((0, String::from("a JSON path starts with `.` (e.g. `.status`)")));
+        return Err((
+            0,
+            String::from("a JSON path starts with `.` (e.g. `.status`)"),
+        ));
     }
     if path == "." {
         return Ok(Vec::new());
@@ -28,7 +31,9 @@ pub fn parse(path: &str) -> Result<Vec<JsonSegment>, (usize, String)> {
             b'.' => {
                 let start = i + 1;
                 let mut end = start;
-                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'_' | b'-')) {
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'_' | b'-'))
+                {
                     end += 1;
                 }
                 if end == start {
@@ -38,20 +43,29 @@ pub fn parse(path: &str) -> Result<Vec<JsonSegment>, (usize, String)> {
                 i = end;
             }
             b'[' => {
-                let close = path[i..].find(']').map(|p| i + p).ok_or((i, String::from("`[` is not closed by `]`")))?;
+                let close = path[i..]
+                    .find(']')
+                    .map(|p| i + p)
+                    .ok_or((i, String::from("`[` is not closed by `]`")))?;
                 let inner = path[i + 1..close].trim();
                 if let Some(key) = inner.strip_prefix('"').and_then(|k| k.strip_suffix('"')) {
                     out.push(JsonSegment::Field(key.to_string()));
                 } else {
-                    let index = inner
-                        .parse::<i64>()
-                        .map_err(|_| (i, format!("`[{inner}]` is neither an index nor a quoted key")))?;
+                    let index = inner.parse::<i64>().map_err(|_| {
+                        (
+                            i,
+                            format!("`[{inner}]` is neither an index nor a quoted key"),
+                        )
+                    })?;
                     out.push(JsonSegment::Index(index));
                 }
                 i = close + 1;
             }
             other => {
-                return Err((i, format!("unexpected `{}`; use `.field` or `[index]`", other as char)));
+                return Err((
+                    i,
+                    format!("unexpected `{}`; use `.field` or `[index]`", other as char),
+                ));
             }
         }
     }
@@ -73,7 +87,13 @@ mod tests {
                 JsonSegment::Field("name".into())
             ])
         );
-        assert_eq!(parse("[\"a b\"][-1]"), Ok(vec![JsonSegment::Field("a b".into()), JsonSegment::Index(-1)]));
+        assert_eq!(
+            parse("[\"a b\"][-1]"),
+            Ok(vec![
+                JsonSegment::Field("a b".into()),
+                JsonSegment::Index(-1)
+            ])
+        );
     }
 
     #[test]

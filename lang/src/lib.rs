@@ -19,8 +19,8 @@ pub mod schema;
 pub mod source;
 
 pub use ast::Span;
+pub use check::{CheckOptions, Checked, check};
 pub use diag::{Code, Diagnostic, Severity};
 pub use parse::{Parsed, parse, parse_expr};
-pub use check::{CheckOptions, Checked, check};
 pub use program::{Loader, MemoryLoader, Program};
 pub use source::{FileId, SourceMap};

@@ -42,7 +42,8 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     if bytes.len() > MAX_FILE_SIZE {
         return Err(diag::file_too_large(bytes.len(), MAX_FILE_SIZE));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| diag::invalid_utf8(e.valid_up_to(), e.error_len().unwrap_or(1)))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| diag::invalid_utf8(e.valid_up_to(), e.error_len().unwrap_or(1)))?;
     if let Some(nul) = text.bytes().position(|b| b == 0) {
         return Err(diag::binary_file(nul));
     }
@@ -71,9 +72,15 @@ pub fn parse(text: &str) -> Parsed {
     match OpsParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let Some(pair) = pairs.next() else {
-                return failed(diag::internal_error(Span::at(0), "the parser returned nothing"));
+                return failed(diag::internal_error(
+                    Span::at(0),
+                    "the parser returned nothing",
+                ));
             };
-            let (ast, diagnostics) = lower::lower_file(pair, text, &scanned.comments);
+            let (ast, mut diagnostics) = lower::lower_file(pair, text, &scanned.comments);
+            if ast.as_ref().is_some_and(|a| a.stmts.is_empty()) {
+                diagnostics.push(diag::empty_file());
+            }
             Parsed {
                 ast,
                 comments: scanned.comments,
@@ -98,7 +105,10 @@ pub fn parse_expr(text: &str) -> Result<Expr, Vec<Diagnostic>> {
     match OpsParser::parse(Rule::expr_only, &whole) {
         Ok(mut pairs) => {
             let Some(pair) = pairs.next() else {
-                return Err(vec![diag::internal_error(Span::at(0), "the parser returned nothing")]);
+                return Err(vec![diag::internal_error(
+                    Span::at(0),
+                    "the parser returned nothing",
+                )]);
             };
             lower::lower_expr_only(pair, &whole)
         }
@@ -126,7 +136,10 @@ fn syntax_error(text: &str, start: Rule, error: pest::error::Error<Rule>) -> Dia
         return diag::nesting_too_deep(Span::at(pos), scan::MAX_NESTING);
     }
     let (positives, negatives): (Vec<Rule>, Vec<Rule>) = match &error.variant {
-        ErrorVariant::ParsingError { positives, negatives } => (positives.clone(), negatives.clone()),
+        ErrorVariant::ParsingError {
+            positives,
+            negatives,
+        } => (positives.clone(), negatives.clone()),
         ErrorVariant::CustomError { .. } => (Vec::new(), Vec::new()),
     };
     // A second, detailed attempt names the literal tokens (`=`, `{`) pest tried and
@@ -159,6 +172,16 @@ fn syntax_error(text: &str, start: Rule, error: pest::error::Error<Rule>) -> Dia
         rules.retain(|r| *r != Rule::attr);
         tokens.retain(|t| t != "=");
     }
+    // A keyword rule's trailing `!ident_char` lookahead registers an attempt right
+    // after the keyword was matched: that keyword is not what is missing.
+    let before_word = text[..pos.min(text.len())]
+        .trim_end()
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    rules.retain(|r| {
+        rule_name(*r) != format!("`{before_word}`") && !(*r == Rule::kw_as && before_word == "as")
+    });
     let mut expected = expected_categories(&rules, &tokens);
     if expected.is_empty() && !negatives.is_empty() {
         expected.push("a value");
@@ -169,7 +192,12 @@ fn syntax_error(text: &str, start: Rule, error: pest::error::Error<Rule>) -> Dia
         n => format!("{} or {}", expected[..n - 1].join(", "), expected[n - 1]),
     };
     let (found, span) = found_at(text, pos);
-    diag::syntax_error(span, &expected_text, &found, syntax_help(text, pos, &found, &expected_text))
+    diag::syntax_error(
+        span,
+        &expected_text,
+        &found,
+        syntax_help(text, pos, &found, &expected_text),
+    )
 }
 
 /// What the parser met at `pos`, in words, and its span.
@@ -186,7 +214,11 @@ fn found_at(text: &str, pos: usize) -> (String, Span) {
         .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
         .map(|(_, c)| c.len_utf8())
         .sum();
-    let len = if word_len > 0 { word_len.min(40) } else { first.len_utf8() };
+    let len = if word_len > 0 {
+        word_len.min(40)
+    } else {
+        first.len_utf8()
+    };
     let shown: String = rest[..len].chars().filter(|c| !c.is_control()).collect();
     (format!("`{shown}`"), Span::new(pos, pos + len))
 }
@@ -196,10 +228,14 @@ fn syntax_help(text: &str, pos: usize, found: &str, expected: &str) -> Option<St
     let line_start = text[..pos.min(text.len())].rfind('\n').map_or(0, |p| p + 1);
     let before = text.get(line_start..pos).unwrap_or("").trim();
     if found == "`{`" && before.is_empty() {
-        return Some(String::from("put the opening `{` on the same line as the statement it belongs to"));
+        return Some(String::from(
+            "put the opening `{` on the same line as the statement it belongs to",
+        ));
     }
     if found == "the end of the line" && expected.contains("body") && !before.ends_with('=') {
-        return Some(String::from("put the opening `{` on the same line as the statement it belongs to"));
+        return Some(String::from(
+            "put the opening `{` on the same line as the statement it belongs to",
+        ));
     }
     if found == "the end of the line" && before.ends_with('=') {
         return Some(String::from("a value is missing after `=`"));
@@ -208,21 +244,27 @@ fn syntax_help(text: &str, pos: usize, found: &str, expected: &str) -> Option<St
         return Some(String::from("`expect` compares with `==`, not `=`"));
     }
     if found == "`:`" {
-        return Some(String::from("attributes are written `name = value`, not `name: value`"));
+        return Some(String::from(
+            "attributes are written `name = value`, not `name: value`",
+        ));
     }
     if before.starts_with("retry") {
-        return Some(String::from("the form is `retry N every D backoff constant|exponential max D jitter` (only N is required)"));
+        return Some(String::from(
+            "the form is `retry N every D backoff constant|exponential max D jitter` (only N is required)",
+        ));
     }
     if before.starts_with("param") {
-        return Some(String::from("the form is `param NAME: TYPE = default { description = \"...\" }`"));
+        return Some(String::from(
+            "the form is `param NAME: TYPE = default { description = \"...\" }`",
+        ));
     }
     None
 }
 
 /// Words that start their own statement (they are never attributes in practice).
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "runbook", "param", "secret", "let", "include", "stage", "parallel", "for", "on", "always", "expect", "retry",
-    "timeout", "when",
+    "runbook", "param", "secret", "let", "include", "stage", "parallel", "for", "on", "always",
+    "expect", "retry", "timeout", "when",
 ];
 
 /// Collapses what pest tried at the failing position into a few human categories.
@@ -249,9 +291,12 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
                 | Rule::step_kind
         )
     });
-    let strings_only = positives
-        .iter()
-        .all(|r| matches!(r, Rule::string | Rule::line_string | Rule::triple_string | Rule::attr));
+    let strings_only = positives.iter().all(|r| {
+        matches!(
+            r,
+            Rule::string | Rule::line_string | Rule::triple_string | Rule::attr
+        )
+    });
     let value = !statement
         && positives.iter().any(|r| {
             matches!(
@@ -278,7 +323,14 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
             )
         });
     let mut out = Vec::new();
-    for (token, name) in [("=", "`=`"), (":", "`:`"), (",", "`,`"), ("]", "`]`"), (")", "`)`"), ("<", "`<`")] {
+    for (token, name) in [
+        ("=", "`=`"),
+        (":", "`:`"),
+        (",", "`,`"),
+        ("]", "`]`"),
+        (")", "`)`"),
+        ("<", "`<`"),
+    ] {
         if has_token(token) && !(token == "<" && (value || has(Rule::cmp_op))) {
             out.push(name);
         }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::ast::{Expr, ExprKind, Span, Stmt, Step};
+use crate::ast::{Expr, ExprKind, Span, Step, Stmt};
 use crate::diag::{self, Diagnostic};
 use crate::parse::{self, Parsed};
 use crate::schema::Schemas;
@@ -152,7 +152,11 @@ fn normalize(path: &str) -> String {
         }
     }
     let joined = parts.join("/");
-    if absolute { format!("/{joined}") } else { joined }
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
 }
 
 struct Builder<'a> {
@@ -191,7 +195,8 @@ impl Builder<'_> {
         let (text, parsed) = match parse::decode(&bytes) {
             Ok(text) => (text.to_string(), parse::parse(text)),
             Err(d) => (
-                String::from_utf8_lossy(&bytes[..bytes.len().min(parse::MAX_FILE_SIZE)]).into_owned(),
+                String::from_utf8_lossy(&bytes[..bytes.len().min(parse::MAX_FILE_SIZE)])
+                    .into_owned(),
                 Parsed {
                     ast: None,
                     comments: Vec::new(),
@@ -321,8 +326,14 @@ mod tests {
 
     #[test]
     fn resolve_is_relative_to_the_including_file() {
-        assert_eq!(resolve("runbooks/a.rb.ops", "lib/h.rb.ops"), "runbooks/lib/h.rb.ops");
-        assert_eq!(resolve("runbooks/x/a.rb.ops", "../lib/h.rb.ops"), "runbooks/lib/h.rb.ops");
+        assert_eq!(
+            resolve("runbooks/a.rb.ops", "lib/h.rb.ops"),
+            "runbooks/lib/h.rb.ops"
+        );
+        assert_eq!(
+            resolve("runbooks/x/a.rb.ops", "../lib/h.rb.ops"),
+            "runbooks/lib/h.rb.ops"
+        );
         assert_eq!(resolve("a.rb.ops", "./b.rb.ops"), "b.rb.ops");
         assert_eq!(resolve("/srv/a.rb.ops", "/etc/b.rb.ops"), "/etc/b.rb.ops");
         assert_eq!(resolve("a.rb.ops", "../../b.rb.ops"), "../../b.rb.ops");

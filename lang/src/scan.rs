@@ -85,6 +85,10 @@ pub fn scan(text: &str) -> Scan {
                     });
                     i = end;
                 }
+                b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                    out.error = Some(diag::interpolation_outside_string(Span::new(i, i + 2)));
+                    return out;
+                }
                 b'"' => {
                     let triple = bytes[i..].starts_with(b"\"\"\"");
                     if let Some(error) = push(&mut stack, Frame::Str { at: i, triple }, i, 1) {
@@ -107,7 +111,10 @@ pub fn scan(text: &str) -> Scan {
                         }
                         Some(Frame::Delim { ch, at }) if ch == opening_of(b) => {
                             stack.pop();
-                            if b == b'}' && suspect.is_none() && indent_of(bytes, at) != indent_of(bytes, i) {
+                            if b == b'}'
+                                && suspect.is_none()
+                                && indent_of(bytes, at) != indent_of(bytes, i)
+                            {
                                 let line = 1 + bytes[..i].iter().filter(|c| **c == b'\n').count();
                                 suspect = Some((Span::new(at, at + 1), line));
                             }
@@ -129,7 +136,11 @@ pub fn scan(text: &str) -> Scan {
                             return out;
                         }
                         _ => {
-                            out.error = Some(diag::unexpected_delimiter(Span::new(i, i + 1), b as char, None));
+                            out.error = Some(diag::unexpected_delimiter(
+                                Span::new(i, i + 1),
+                                b as char,
+                                None,
+                            ));
                             return out;
                         }
                     }
@@ -152,7 +163,10 @@ pub fn scan(text: &str) -> Scan {
                 if let Some(interp) = innermost_interp(&stack) {
                     diag::unterminated_interpolation(Span::new(interp, interp + 2))
                 } else {
-                    diag::unterminated_string(Span::new(at, if triple { at + 3 } else { line_end(bytes, at) }), triple)
+                    diag::unterminated_string(
+                        Span::new(at, if triple { at + 3 } else { line_end(bytes, at) }),
+                        triple,
+                    )
                 }
             }
             Frame::Interp { at } => diag::unterminated_interpolation(Span::new(at, at + 2)),
@@ -219,8 +233,14 @@ fn line_end(bytes: &[u8], from: usize) -> usize {
 
 /// The indentation (leading spaces/tabs) of the line holding `offset`.
 fn indent_of(bytes: &[u8], offset: usize) -> usize {
-    let start = bytes[..offset].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-    bytes[start..].iter().take_while(|b| **b == b' ' || **b == b'\t').count()
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    bytes[start..]
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count()
 }
 
 #[cfg(test)]
@@ -244,7 +264,10 @@ mod tests {
     fn structural_errors_get_their_codes() {
         assert_eq!(code("x = \"abc\n"), Some(Code::UnterminatedString));
         assert_eq!(code("x = \"abc"), Some(Code::UnterminatedString));
-        assert_eq!(code("x = \"${name\"\n"), Some(Code::UnterminatedInterpolation));
+        assert_eq!(
+            code("x = \"${name\"\n"),
+            Some(Code::UnterminatedInterpolation)
+        );
         assert_eq!(code("x = \"${\n"), Some(Code::UnterminatedInterpolation));
         assert_eq!(code("x = \"\"\"abc\n"), Some(Code::UnterminatedString));
         assert_eq!(code("stage \"a\" {\n"), Some(Code::UnclosedDelimiter));

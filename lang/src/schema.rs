@@ -190,11 +190,21 @@ pub struct Subject {
 impl Subject {
     /// A subject without an argument.
     pub const fn new(name: &'static str, ty: SchemaType, doc: &'static str) -> Subject {
-        Subject { name, arg: None, ty, doc }
+        Subject {
+            name,
+            arg: None,
+            ty,
+            doc,
+        }
     }
 
     /// A subject with an argument.
-    pub const fn with_arg(name: &'static str, arg: SchemaType, ty: SchemaType, doc: &'static str) -> Subject {
+    pub const fn with_arg(
+        name: &'static str,
+        arg: SchemaType,
+        ty: SchemaType,
+        doc: &'static str,
+    ) -> Subject {
         Subject {
             name,
             arg: Some(arg),
@@ -295,7 +305,11 @@ pub const UNIVERSAL_ATTRIBUTES: &[Attribute] = &[
         "what a failure of this step does: `abort` the stage (default) or `continue`",
     )
     .default("abort"),
-    Attribute::new("description", SchemaType::String, "a sentence shown in plans and reports"),
+    Attribute::new(
+        "description",
+        SchemaType::String,
+        "a sentence shown in plans and reports",
+    ),
 ];
 
 /// Statement keywords that are modifiers, not attributes (`timeout 5m`, not `timeout = 5m`).

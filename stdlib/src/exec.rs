@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant};
+use lang::schema::{
+    Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
+};
 
 /// Attributes shared by `exec` and `probe exec` (all but `readonly`).
 pub const ATTRIBUTES_COMMON: &[Attribute] = ATTRIBUTES.split_at(4).0;
@@ -13,7 +15,12 @@ const ATTRIBUTES: &[Attribute] = &[
     Attribute::new("env", T::MapOf(&T::String), "extra environment variables").sensitive(),
     Attribute::new("stdin", T::String, "text written to standard input").sensitive(),
     Attribute::new("max_output", T::Size, "bytes of stdout and of stderr kept").default("1MiB"),
-    Attribute::new("readonly", T::Bool, "declares the command read-only: it runs in --preflight").default("false"),
+    Attribute::new(
+        "readonly",
+        T::Bool,
+        "declares the command read-only: it runs in --preflight",
+    )
+    .default("false"),
 ];
 
 /// Outputs of `exec` and `probe exec`.

@@ -18,7 +18,11 @@ pub const CONFIRM_SCHEMA: StepSchema = StepSchema {
             required: true,
             doc: "the question",
         }),
-        outputs: &[Output::new("answered_by", T::String, "`operator` or `--yes`")],
+        outputs: &[Output::new(
+            "answered_by",
+            T::String,
+            "`operator` or `--yes`",
+        )],
         effect: Effect::Interactive,
         default_timeout: Some(Duration::from_secs(3600)),
         ..Variant::BASE
@@ -39,7 +43,11 @@ pub const MANUAL_SCHEMA: StepSchema = StepSchema {
             required: true,
             doc: "what to do",
         }),
-        outputs: &[Output::new("answered_by", T::String, "`operator` or `--yes`")],
+        outputs: &[Output::new(
+            "answered_by",
+            T::String,
+            "`operator` or `--yes`",
+        )],
         effect: Effect::Interactive,
         default_timeout: Some(Duration::from_secs(3600)),
         ..Variant::BASE

@@ -38,7 +38,11 @@ pub const SCHEMA: StepSchema = StepSchema {
                 Attribute::new("headers", T::MapOf(&T::String), "extra headers").sensitive(),
                 Attribute::new("attempts", T::Int, "delivery attempts at most").default("3"),
             ],
-            outputs: &[Output::new("status", T::Int, "HTTP status of the final attempt")],
+            outputs: &[Output::new(
+                "status",
+                T::Int,
+                "HTTP status of the final attempt",
+            )],
             effect: Effect::Mutating,
             default_timeout: Some(Duration::from_secs(30)),
             ..Variant::BASE
@@ -58,7 +62,11 @@ pub const SCHEMA: StepSchema = StepSchema {
                 Attribute::new("blocks", T::ListOf(&T::Any), "Block Kit blocks"),
                 Attribute::new("attempts", T::Int, "delivery attempts at most").default("3"),
             ],
-            outputs: &[Output::new("status", T::Int, "HTTP status of the final attempt")],
+            outputs: &[Output::new(
+                "status",
+                T::Int,
+                "HTTP status of the final attempt",
+            )],
             effect: Effect::Mutating,
             default_timeout: Some(Duration::from_secs(30)),
             ..Variant::BASE

@@ -1,6 +1,8 @@
 //! `wait`: a fixed pause, or polling a probe until it passes (always bounded).
 
-use lang::schema::{Attribute, Effect, Nested, Output, SchemaType as T, StepSchema, Target, Variant};
+use lang::schema::{
+    Attribute, Effect, Nested, Output, SchemaType as T, StepSchema, Target, Variant,
+};
 
 /// The `wait` step kind.
 pub const SCHEMA: StepSchema = StepSchema {
@@ -25,8 +27,18 @@ pub const SCHEMA: StepSchema = StepSchema {
             doc: "polls the nested read-only step until it passes; needs a `timeout`",
             attributes: &[
                 Attribute::new("every", T::Duration, "delay between attempts").default("2s"),
-                Attribute::new("backoff", T::Enum(&["constant", "exponential"]), "how the delay grows").default("constant"),
-                Attribute::new("max_every", T::Duration, "upper bound on the delay with exponential backoff").default("30s"),
+                Attribute::new(
+                    "backoff",
+                    T::Enum(&["constant", "exponential"]),
+                    "how the delay grows",
+                )
+                .default("constant"),
+                Attribute::new(
+                    "max_every",
+                    T::Duration,
+                    "upper bound on the delay with exponential backoff",
+                )
+                .default("30s"),
             ],
             outputs: &[
                 Output::new("attempts", T::Int, "attempts made"),

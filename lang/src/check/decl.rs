@@ -14,9 +14,12 @@ impl Checker<'_> {
         for stmt in stmts {
             match stmt {
                 Stmt::Runbook(rb) => match runbook_seen {
-                    Some(first) => self.report(diag::duplicate_runbook_block(rb.span, first)),
+                    Some(first) => self.report(diag::duplicate_runbook_block(
+                        Span::new(rb.span.start, rb.id.span.end),
+                        first,
+                    )),
                     None => {
-                        runbook_seen = Some(rb.span);
+                        runbook_seen = Some(Span::new(rb.span.start, rb.id.span.end));
                         self.check_metadata(rb);
                     }
                 },
@@ -53,8 +56,10 @@ impl Checker<'_> {
             return;
         }
         if self.file == self.program.main && kind != VarKind::Secret && kind != VarKind::LoopVar {
-            self.unused
-                .insert((self.file, name.span.start), (name.name.clone(), kind, name.span));
+            self.unused.insert(
+                (self.file, name.span.start),
+                (name.name.clone(), kind, name.span),
+            );
         }
         let var = Var {
             kind,
@@ -71,8 +76,15 @@ impl Checker<'_> {
         let ty = match Type::from_written(&p.ty) {
             Ok(ty) => ty,
             Err((span, name)) => {
-                let candidates = ["string", "int", "float", "bool", "duration", "size", "url", "path", "list", "map"];
-                self.report(diag::unknown_type(span, &name, diag::did_you_mean(&name, candidates)));
+                let candidates = [
+                    "string", "int", "float", "bool", "duration", "size", "url", "path", "list",
+                    "map",
+                ];
+                self.report(diag::unknown_type(
+                    span,
+                    &name,
+                    diag::did_you_mean(&name, candidates),
+                ));
                 Type::Error
             }
         };
@@ -82,12 +94,21 @@ impl Checker<'_> {
             let mut seen: Vec<&Ident> = Vec::new();
             for stmt in &body.stmts {
                 let Stmt::Attr(attr) = stmt else {
-                    self.report(diag::misplaced(stmt.span(), stmt.describe(), "a `param` body", "description, allowed"));
+                    self.report(diag::misplaced(
+                        stmt.span(),
+                        stmt.describe(),
+                        "a `param` body",
+                        "description, allowed",
+                    ));
                     continue;
                 };
                 if let Some(first) = seen.iter().find(|s| s.name == attr.name.name) {
                     let first = first.span;
-                    self.report(diag::duplicate_attribute(attr.name.span, &attr.name.name, first));
+                    self.report(diag::duplicate_attribute(
+                        attr.name.span,
+                        &attr.name.name,
+                        first,
+                    ));
                     continue;
                 }
                 seen.push(&attr.name);
@@ -96,11 +117,19 @@ impl Checker<'_> {
                         self.check_value(&attr.value, &Type::String, false, "description");
                         description = plain_string(&attr.value);
                         if description.is_none() {
-                            self.report(diag::plain_string_required(attr.value.span, "a parameter's description"));
+                            self.report(diag::plain_string_required(
+                                attr.value.span,
+                                "a parameter's description",
+                            ));
                         }
                     }
                     "allowed" => {
-                        self.check_value(&attr.value, &Type::List(Box::new(ty.clone())), false, "allowed");
+                        self.check_value(
+                            &attr.value,
+                            &Type::List(Box::new(ty.clone())),
+                            false,
+                            "allowed",
+                        );
                         allowed = Some(attr.value.clone());
                     }
                     other => self.report(diag::unknown_attribute(
@@ -115,7 +144,11 @@ impl Checker<'_> {
         if let Some(default) = &p.default {
             let value = self.check_value(default, &ty, false, "the default");
             if let Some(step) = &value.after {
-                self.report(diag::unknown_at_plan_time(default.span, "a parameter default", step));
+                self.report(diag::unknown_at_plan_time(
+                    default.span,
+                    "a parameter default",
+                    step,
+                ));
             }
             if let (Some(ExprKind::List(options)), Some(literal)) =
                 (allowed.as_ref().map(|a| &a.kind), literal_text(default))
@@ -144,12 +177,22 @@ impl Checker<'_> {
             let mut chosen: Option<&Ident> = None;
             for stmt in &body.stmts {
                 let Stmt::Attr(attr) = stmt else {
-                    self.report(diag::misplaced(stmt.span(), stmt.describe(), "a `secret` body", "env, file"));
+                    self.report(diag::misplaced(
+                        stmt.span(),
+                        stmt.describe(),
+                        "a `secret` body",
+                        "env, file",
+                    ));
                     continue;
                 };
                 let name = attr.name.name.as_str();
                 if !matches!(name, "env" | "file") {
-                    self.report(diag::unknown_attribute(attr.name.span, name, "secret", &["env", "file"]));
+                    self.report(diag::unknown_attribute(
+                        attr.name.span,
+                        name,
+                        "secret",
+                        &["env", "file"],
+                    ));
                     continue;
                 }
                 if let Some(first) = chosen {
@@ -158,12 +201,19 @@ impl Checker<'_> {
                     continue;
                 }
                 chosen = Some(&attr.name);
-                let ty = if name == "env" { Type::String } else { Type::Path };
+                let ty = if name == "env" {
+                    Type::String
+                } else {
+                    Type::Path
+                };
                 self.check_value(&attr.value, &ty, false, name);
                 match plain_string(&attr.value) {
                     Some(text) if name == "env" => source = SecretSource::Env(text),
                     Some(text) => source = SecretSource::File(text),
-                    None => self.report(diag::plain_string_required(attr.value.span, "a secret's source")),
+                    None => self.report(diag::plain_string_required(
+                        attr.value.span,
+                        "a secret's source",
+                    )),
                 }
             }
         }
@@ -185,7 +235,10 @@ impl Checker<'_> {
     fn include(&mut self, include: &Include) {
         let file = self.file;
         let Some(path) = include.path.as_plain() else {
-            self.report(diag::plain_string_required(include.path.span, "an include path"));
+            self.report(diag::plain_string_required(
+                include.path.span,
+                "an include path",
+            ));
             return;
         };
         match self.program.link(file, include.path.span).cloned() {
@@ -193,23 +246,43 @@ impl Checker<'_> {
                 if !self.included.insert(target) {
                     return;
                 }
-                let Some(ast) = self.program.unit(target).and_then(|u| u.parsed.ast.as_ref()) else {
+                let Some(ast) = self
+                    .program
+                    .unit(target)
+                    .and_then(|u| u.parsed.ast.as_ref())
+                else {
                     return; // its parse errors are reported with the program
                 };
                 self.file = target;
                 for stmt in &ast.stmts {
-                    if !matches!(stmt, Stmt::Param(_) | Stmt::Secret(_) | Stmt::Let(_) | Stmt::Include(_)) {
+                    if !matches!(
+                        stmt,
+                        Stmt::Param(_) | Stmt::Secret(_) | Stmt::Let(_) | Stmt::Include(_)
+                    ) {
                         self.report(diag::invalid_library(stmt.span(), stmt.describe()));
                     }
                 }
                 self.declare_all(&ast.stmts);
                 self.file = file;
             }
-            Some(Link::Missing { path: resolved, reason }) => {
-                self.report(diag::file_not_found(include.path.span, &path, &resolved, &reason));
+            Some(Link::Missing {
+                path: resolved,
+                reason,
+            }) => {
+                self.report(diag::file_not_found(
+                    include.path.span,
+                    &path,
+                    &resolved,
+                    &reason,
+                ));
             }
             Some(Link::Cycle(chain)) => self.report(diag::link_cycle(include.path.span, &chain)),
-            None => self.report(diag::file_not_found(include.path.span, &path, &path, "not loaded")),
+            None => self.report(diag::file_not_found(
+                include.path.span,
+                &path,
+                &path,
+                "not loaded",
+            )),
         }
     }
 

@@ -9,10 +9,18 @@ use crate::diag;
 impl Checker<'_> {
     /// Checks `value` where a value of `expected` goes. A bare word is accepted as one
     /// of an enum's words; a secret is an error unless the place is `sensitive`.
-    pub(super) fn check_value(&mut self, value: &Expr, expected: &Type, sensitive: bool, what: &str) -> Ty {
+    pub(super) fn check_value(
+        &mut self,
+        value: &Expr,
+        expected: &Type,
+        sensitive: bool,
+        what: &str,
+    ) -> Ty {
         if let Type::Enum(words) = expected {
             let word = match &value.kind {
-                ExprKind::Path(p) if p.segments.is_empty() && self.lookup(&p.root.name).is_none() => {
+                ExprKind::Path(p)
+                    if p.segments.is_empty() && self.lookup(&p.root.name).is_none() =>
+                {
                     Some(p.root.name.clone())
                 }
                 ExprKind::Str(lit) => lit.as_plain(),
@@ -27,7 +35,13 @@ impl Checker<'_> {
         }
         let ty = self.check_expr(value);
         if !assignable(&ty.ty, expected) {
-            self.report(diag::type_mismatch(value.span, what, &expected.describe(), &ty.ty.describe()));
+            self.report(diag::type_mismatch(
+                value.span,
+                what,
+                &expected.describe(),
+                &ty.ty.describe(),
+                is_literal(value),
+            ));
         } else {
             self.check_literal(value, expected);
         }
@@ -44,11 +58,22 @@ impl Checker<'_> {
         if *expected != Type::Url {
             return;
         }
-        if let ExprKind::Str(lit) = &value.kind
-            && let Some(text) = lit.as_plain()
-            && let Err(e) = url::Url::parse(&text)
-        {
-            self.report(diag::invalid_url(value.span, &text, &e.to_string()));
+        let ExprKind::Str(lit) = &value.kind else {
+            return;
+        };
+        let Some(text) = lit.as_plain() else {
+            return;
+        };
+        match url::Url::parse(&text) {
+            Err(e) => self.report(diag::invalid_url(value.span, &text, &e.to_string())),
+            Ok(u) if u.cannot_be_a_base() => {
+                self.report(diag::invalid_url(
+                    value.span,
+                    &text,
+                    "it has no `//` host part",
+                ));
+            }
+            Ok(_) => {}
         }
     }
 
@@ -74,7 +99,11 @@ impl Checker<'_> {
                         Some(_) => {}
                     }
                 }
-                out.ty = Type::List(Box::new(if mixed { Type::Any } else { element.unwrap_or(Type::Any) }));
+                out.ty = Type::List(Box::new(if mixed {
+                    Type::Any
+                } else {
+                    element.unwrap_or(Type::Any)
+                }));
                 out
             }
             ExprKind::Map(entries) => {
@@ -96,7 +125,11 @@ impl Checker<'_> {
                         Some(_) => {}
                     }
                 }
-                out.ty = Type::Map(Box::new(if mixed { Type::Any } else { value_ty.unwrap_or(Type::Any) }));
+                out.ty = Type::Map(Box::new(if mixed {
+                    Type::Any
+                } else {
+                    value_ty.unwrap_or(Type::Any)
+                }));
                 out
             }
             ExprKind::Path(path) => self.check_path(path),
@@ -130,12 +163,25 @@ impl Checker<'_> {
 
     fn expect_bool(&mut self, expr: &Expr, ty: &Type, what: &str) {
         if !assignable(ty, &Type::Bool) {
-            self.report(diag::type_mismatch(expr.span, &format!("an operand of {what}"), "bool", &ty.describe()));
+            self.report(diag::type_mismatch(
+                expr.span,
+                &format!("an operand of {what}"),
+                "bool",
+                &ty.describe(),
+                is_literal(expr),
+            ));
         }
     }
 
     /// Whether `left OP right` makes sense; reports why not.
-    pub(super) fn check_comparison(&mut self, op: CmpOp, left: &Type, rhs: &Expr, right: &Type, span: Span) {
+    pub(super) fn check_comparison(
+        &mut self,
+        op: CmpOp,
+        left: &Type,
+        rhs: &Expr,
+        right: &Type,
+        span: Span,
+    ) {
         let ok = match op {
             CmpOp::Eq | CmpOp::Ne => comparable(left, right),
             CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
@@ -154,7 +200,12 @@ impl Checker<'_> {
             },
         };
         if !ok {
-            self.report(diag::bad_comparison(span, op.as_str(), &left.describe(), &right.describe()));
+            self.report(diag::bad_comparison(
+                span,
+                op.as_str(),
+                &left.describe(),
+                &right.describe(),
+            ));
             return;
         }
         if matches!(op, CmpOp::Matches | CmpOp::NotMatches)
@@ -187,7 +238,9 @@ impl Checker<'_> {
         if let Some(var) = self.lookup(name).cloned() {
             self.unused.remove(&(var.file, var.span.start));
             let mut ty = var.ty.clone();
-            if var.kind == super::VarKind::Secret || (ty.secret.is_some() && var.kind != super::VarKind::Param) {
+            if var.kind == super::VarKind::Secret
+                || (ty.secret.is_some() && var.kind != super::VarKind::Param)
+            {
                 ty.secret = Some(path.root.span);
             }
             return self.follow_segments(ty, &path.segments, name);
@@ -219,7 +272,12 @@ impl Checker<'_> {
             return Ty::error();
         };
         if !fields.contains(&field.name.as_str()) {
-            self.report(diag::unknown_output(field.span, &field.name, "failure", &fields));
+            self.report(diag::unknown_output(
+                field.span,
+                &field.name,
+                "failure",
+                &fields,
+            ));
             return Ty::error();
         }
         let ty = Ty {
@@ -238,17 +296,45 @@ impl Checker<'_> {
         };
         if !self.available.contains(name) {
             if self.maybe.contains(name) {
-                self.report(diag::handler_output_reference(path.root.span, name, site.span));
+                self.report(diag::handler_output_reference(
+                    path.root.span,
+                    name,
+                    site.span,
+                ));
             } else if let Some(group) = self.sibling_group(&site) {
-                self.report(diag::parallel_sibling_output(path.root.span, name, site.span, group));
+                self.report(diag::parallel_sibling_output(
+                    path.root.span,
+                    name,
+                    site.span,
+                    group,
+                ));
             } else if let Some(_loop) = site.loops.iter().find(|l| !self.ctx.loops.contains(l)) {
                 self.report(diag::loop_output_outside(path.root.span, name, site.span));
-            } else if site.handler.is_some_and(|h| !self.ctx.handlers.contains(&h)) {
-                self.report(diag::output_before_run(path.root.span, name, site.span, "runs only in a handler"));
-            } else if site.span.start <= path.root.span.start && path.root.span.end <= site.span.end {
-                self.report(diag::output_before_run(path.root.span, name, site.span, "is this step itself"));
+            } else if site
+                .handler
+                .is_some_and(|h| !self.ctx.handlers.contains(&h))
+            {
+                self.report(diag::output_before_run(
+                    path.root.span,
+                    name,
+                    site.span,
+                    "runs only in a handler",
+                ));
+            } else if site.span.start <= path.root.span.start && path.root.span.end <= site.span.end
+            {
+                self.report(diag::output_before_run(
+                    path.root.span,
+                    name,
+                    site.span,
+                    "is this step itself",
+                ));
             } else {
-                self.report(diag::output_before_run(path.root.span, name, site.span, "runs later"));
+                self.report(diag::output_before_run(
+                    path.root.span,
+                    name,
+                    site.span,
+                    "runs later",
+                ));
             }
         }
         let outputs: Vec<&str> = site.outputs.iter().map(|o| o.name).collect();
@@ -258,7 +344,12 @@ impl Checker<'_> {
         };
         let Some(output) = site.outputs.iter().find(|o| o.name == field.name) else {
             if !site.outputs.is_empty() || path.segments.len() == 1 {
-                self.report(diag::unknown_output(field.span, &field.name, name, &outputs));
+                self.report(diag::unknown_output(
+                    field.span,
+                    &field.name,
+                    name,
+                    &outputs,
+                ));
             }
             return Ty::error();
         };
@@ -306,11 +397,18 @@ impl Checker<'_> {
                     let index_ty = self.check_expr(index);
                     ty.absorb(&index_ty);
                     ty.ty = match &ty.ty {
-                        Type::List(inner) if assignable(&index_ty.ty, &Type::Int) => (**inner).clone(),
+                        Type::List(inner) if assignable(&index_ty.ty, &Type::Int) => {
+                            (**inner).clone()
+                        }
                         Type::Map(inner) if index_ty.ty.is_textual() => (**inner).clone(),
                         Type::Any | Type::Error => Type::Any,
                         other => {
-                            self.report(diag::bad_index(index.span, &written, &other.describe(), &index_ty.ty.describe()));
+                            self.report(diag::bad_index(
+                                index.span,
+                                &written,
+                                &other.describe(),
+                                &index_ty.ty.describe(),
+                            ));
                             return Ty::error();
                         }
                     };
@@ -320,4 +418,16 @@ impl Checker<'_> {
         }
         ty
     }
+}
+
+/// Whether an expression is written as a literal (so "remove the quotes" help fits).
+pub(super) fn is_literal(expr: &Expr) -> bool {
+    !matches!(
+        expr.kind,
+        ExprKind::Path(_)
+            | ExprKind::Not(_)
+            | ExprKind::Logic(..)
+            | ExprKind::Compare(..)
+            | ExprKind::Paren(_)
+    )
 }

@@ -31,7 +31,9 @@ impl BlockKind {
 
     fn allowed(self) -> &'static str {
         match self {
-            BlockKind::Top => "runbook, param, secret, let, include, stage, parallel, for, on failure, always, steps",
+            BlockKind::Top => {
+                "runbook, param, secret, let, include, stage, parallel, for, on failure, always, steps"
+            }
             BlockKind::Stage => "stage, parallel, for, on failure, always, let, when, steps",
             BlockKind::Parallel => "steps, stages and `for` loops (each one a branch)",
             BlockKind::For => "stage, parallel, for, let, steps",
@@ -85,11 +87,22 @@ impl Checker<'_> {
                 }
             }
             match (stmt, kind) {
-                (Stmt::Runbook(_) | Stmt::Param(_) | Stmt::Secret(_) | Stmt::Include(_) | Stmt::Let(_), BlockKind::Top) => {}
+                (
+                    Stmt::Runbook(_)
+                    | Stmt::Param(_)
+                    | Stmt::Secret(_)
+                    | Stmt::Include(_)
+                    | Stmt::Let(_),
+                    BlockKind::Top,
+                ) => {}
                 (Stmt::Handler(h), BlockKind::Top | BlockKind::Stage) => {
                     if let Some(prev) = handlers.iter().find(|p| p.kind == h.kind) {
-                        let prev = prev.span;
-                        self.report(diag::duplicate_handler(h.span, stmt.describe(), prev));
+                        let prev = Span::new(prev.span.start, prev.body.span.start + 1);
+                        self.report(diag::duplicate_handler(
+                            Span::new(h.span.start, h.body.span.start + 1),
+                            stmt.describe(),
+                            prev,
+                        ));
                     } else {
                         handlers.push(h);
                     }
@@ -98,7 +111,10 @@ impl Checker<'_> {
                     flow_count += 1;
                     self.check_stage(s);
                 }
-                (Stmt::Parallel(p), BlockKind::Top | BlockKind::Stage | BlockKind::For | BlockKind::Handler) => {
+                (
+                    Stmt::Parallel(p),
+                    BlockKind::Top | BlockKind::Stage | BlockKind::For | BlockKind::Handler,
+                ) => {
                     flow_count += 1;
                     self.check_parallel(p);
                 }
@@ -113,7 +129,9 @@ impl Checker<'_> {
                         self.available.insert(name.name.clone());
                     }
                 }
-                (Stmt::Let(l), BlockKind::Stage | BlockKind::For | BlockKind::Handler) => self.declare_let(l),
+                (Stmt::Let(l), BlockKind::Stage | BlockKind::For | BlockKind::Handler) => {
+                    self.declare_let(l)
+                }
                 (Stmt::When(w), BlockKind::Stage) => {
                     if let Some(first) = when_seen {
                         self.report(diag::duplicate_modifier(w.span, "when", first));
@@ -121,7 +139,12 @@ impl Checker<'_> {
                     when_seen = Some(w.span);
                     self.check_condition(&w.cond);
                 }
-                (other, _) => self.report(diag::misplaced(other.span(), other.describe(), kind.describe(), kind.allowed())),
+                (other, _) => self.report(diag::misplaced(
+                    other.span(),
+                    other.describe(),
+                    kind.describe(),
+                    kind.allowed(),
+                )),
             }
             if kind == BlockKind::Parallel {
                 union.extend(self.available.iter().cloned());
@@ -131,7 +154,10 @@ impl Checker<'_> {
             self.available = union;
         }
         if flow_count == 0 && kind != BlockKind::Top {
-            self.report(diag::empty_block(Span::new(span.start, span.start), kind.describe()));
+            self.report(diag::empty_block(
+                Span::new(span.start, span.start),
+                kind.describe(),
+            ));
         }
         for handler in handlers {
             self.check_handler(handler, &start);
@@ -161,7 +187,11 @@ impl Checker<'_> {
             self.report(diag::secret_leak(stage.title.span, origin, "a stage title"));
         }
         if let Some(step) = &title.after {
-            self.report(diag::unknown_at_plan_time(stage.title.span, "a stage title", step));
+            self.report(diag::unknown_at_plan_time(
+                stage.title.span,
+                "a stage title",
+                step,
+            ));
         }
         self.check_flow(&stage.body.stmts, BlockKind::Stage, stage.body.span);
     }
@@ -170,16 +200,28 @@ impl Checker<'_> {
         if let Some(limit) = &parallel.limit {
             let ty = self.check_value(limit, &Type::Int, false, "a parallel limit");
             if let Some(step) = &ty.after {
-                self.report(diag::unknown_at_plan_time(limit.span, "a parallel limit", step));
+                self.report(diag::unknown_at_plan_time(
+                    limit.span,
+                    "a parallel limit",
+                    step,
+                ));
             }
             if let ExprKind::Int(n) = limit.kind
                 && n < 1
             {
-                self.report(diag::value_out_of_range(limit.span, "a parallel limit", "at least 1"));
+                self.report(diag::value_out_of_range(
+                    limit.span,
+                    "a parallel limit",
+                    "at least 1",
+                ));
             }
         }
         self.ctx.parallel.push((parallel.span.start, 0));
-        self.check_flow(&parallel.body.stmts, BlockKind::Parallel, parallel.body.span);
+        self.check_flow(
+            &parallel.body.stmts,
+            BlockKind::Parallel,
+            parallel.body.span,
+        );
         self.ctx.parallel.pop();
     }
 
@@ -188,12 +230,22 @@ impl Checker<'_> {
         let element = match iter.ty.element() {
             Some(e) => e,
             None => {
-                self.report(diag::type_mismatch(for_loop.iter.span, "a `for` loop", "a list", &iter.ty.describe()));
+                self.report(diag::type_mismatch(
+                    for_loop.iter.span,
+                    "a `for` loop",
+                    "a list",
+                    &iter.ty.describe(),
+                    false,
+                ));
                 Type::Error
             }
         };
         if let Some(step) = &iter.after {
-            self.report(diag::unknown_at_plan_time(for_loop.iter.span, "the list of a `for` loop", step));
+            self.report(diag::unknown_at_plan_time(
+                for_loop.iter.span,
+                "the list of a `for` loop",
+                step,
+            ));
         }
         let before = self.available.clone();
         self.scopes.push(HashMap::new());
@@ -214,7 +266,13 @@ impl Checker<'_> {
     pub(super) fn check_condition(&mut self, cond: &Expr) {
         let ty = self.check_expr(cond);
         if !super::types::assignable(&ty.ty, &Type::Bool) {
-            self.report(diag::type_mismatch(cond.span, "a `when` condition", "bool", &ty.ty.describe()));
+            self.report(diag::type_mismatch(
+                cond.span,
+                "a `when` condition",
+                "bool",
+                &ty.ty.describe(),
+                super::expr::is_literal(cond),
+            ));
         }
         if let Some(origin) = ty.secret {
             self.report(diag::secret_leak(cond.span, origin, "a `when` condition"));

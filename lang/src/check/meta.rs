@@ -109,7 +109,12 @@ impl Checker<'_> {
         let mut max_age_span = None;
         for stmt in &block.body.stmts {
             let Stmt::Attr(attr) = stmt else {
-                self.report(diag::misplaced(stmt.span(), stmt.describe(), "a `runbook` block", "metadata attributes"));
+                self.report(diag::misplaced(
+                    stmt.span(),
+                    stmt.describe(),
+                    "a `runbook` block",
+                    "metadata attributes",
+                ));
                 continue;
             };
             let key = attr.name.name.as_str();
@@ -187,7 +192,12 @@ impl Checker<'_> {
                         }
                     }
                 }
-                other => self.report(diag::unknown_attribute(attr.name.span, other, "runbook", KEYS)),
+                other => self.report(diag::unknown_attribute(
+                    attr.name.span,
+                    other,
+                    "runbook",
+                    KEYS,
+                )),
             }
         }
         let missing: Vec<String> = ["title", "owner"]
@@ -197,21 +207,34 @@ impl Checker<'_> {
             .collect();
         if !missing.is_empty() {
             let head = block.span.start..block.body.span.start;
-            self.report(diag::missing_metadata(Span::new(head.start, head.end.saturating_sub(1).max(head.start)), &missing));
+            self.report(diag::missing_metadata(
+                Span::new(head.start, head.end.saturating_sub(1).max(head.start)),
+                &missing,
+            ));
         }
         self.check_freshness(&meta, validated_span, max_age_span, block.id.span);
         self.meta = Some(meta);
     }
 
     /// Warns when the last validation is older than `max_age`, or in the future.
-    fn check_freshness(&mut self, meta: &Metadata, validated_span: Option<Span>, max_age_span: Option<Span>, id_span: Span) {
+    fn check_freshness(
+        &mut self,
+        meta: &Metadata,
+        validated_span: Option<Span>,
+        max_age_span: Option<Span>,
+        id_span: Span,
+    ) {
         let Some(today) = self.options.today else {
             return;
         };
         if let (Some(date), Some(span)) = (meta.validated, validated_span)
             && date > today
         {
-            self.report(diag::validated_in_future(span, &date.to_string(), &today.to_string()));
+            self.report(diag::validated_in_future(
+                span,
+                &date.to_string(),
+                &today.to_string(),
+            ));
             return;
         }
         let Some(max_age) = meta.max_age else {
@@ -268,7 +291,8 @@ fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && id.len() <= 64
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Parses `DAYS HH:MM-HH:MM ZONE`: e.g. `Sat 02:00-06:00 UTC`, `Mon-Fri 22:00-23:30 Europe/Berlin`,
@@ -276,7 +300,9 @@ fn valid_id(id: &str) -> bool {
 pub fn parse_window(text: &str) -> Result<Window, String> {
     let parts: Vec<&str> = text.split_whitespace().collect();
     let [days, range, tz] = parts.as_slice() else {
-        return Err(String::from("the form is `DAYS HH:MM-HH:MM ZONE`, e.g. `Sat 02:00-06:00 UTC`"));
+        return Err(String::from(
+            "the form is `DAYS HH:MM-HH:MM ZONE`, e.g. `Sat 02:00-06:00 UTC`",
+        ));
     };
     let days = parse_days(days)?;
     let (start, end) = range
@@ -292,11 +318,16 @@ pub fn parse_window(text: &str) -> Result<Window, String> {
     } else if jiff::tz::db().get(tz).is_ok() {
         tz.to_string()
     } else {
-        let names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_string()).collect();
+        let names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_string())
+            .collect();
         let hint = diag::suggest(tz, names.iter().map(String::as_str))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
-        return Err(format!("`{tz}` is not a known time zone (use `UTC` or an IANA name like `Europe/Berlin`){hint}"));
+        return Err(format!(
+            "`{tz}` is not a known time zone (use `UTC` or an IANA name like `Europe/Berlin`){hint}"
+        ));
     };
     Ok(Window {
         days,
@@ -317,11 +348,21 @@ fn parse_days(text: &str) -> Result<Vec<u8>, String> {
     }
     let day = |d: &str| -> Result<u8, String> {
         let short: String = d.chars().take(3).collect();
-        let full = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+        let full = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
         DAYS.iter()
             .position(|x| *x == short && (d.len() == 3 || full.contains(&d)))
             .map(|p| p as u8)
-            .ok_or_else(|| format!("`{d}` is not a day (use Mon … Sun, `daily`, `weekdays` or `weekends`)"))
+            .ok_or_else(|| {
+                format!("`{d}` is not a day (use Mon … Sun, `daily`, `weekdays` or `weekends`)")
+            })
     };
     let mut out = Vec::new();
     for part in lower.split(',') {
@@ -366,10 +407,16 @@ mod tests {
     #[test]
     fn windows_parse() {
         let w = parse_window("Sat 02:00-06:00 UTC").expect("window");
-        assert_eq!((w.days.clone(), w.start, w.end, w.tz.as_str()), (vec![5], 120, 360, "UTC"));
+        assert_eq!(
+            (w.days.clone(), w.start, w.end, w.tz.as_str()),
+            (vec![5], 120, 360, "UTC")
+        );
         let w = parse_window("Mon-Fri 22:00-01:30 Europe/Berlin").expect("window");
         assert_eq!(w.days, vec![0, 1, 2, 3, 4]);
-        assert_eq!(parse_window("Fri-Mon 00:00-01:00 UTC").map(|w| w.days), Ok(vec![0, 4, 5, 6]));
+        assert_eq!(
+            parse_window("Fri-Mon 00:00-01:00 UTC").map(|w| w.days),
+            Ok(vec![0, 4, 5, 6])
+        );
         assert!(parse_window("Saturday 02:00-06:00 UTC").is_ok());
     }
 

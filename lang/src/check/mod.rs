@@ -126,9 +126,13 @@ impl Checked {
 /// Checks the program's main file (and what it includes).
 pub fn check(program: &Program, schemas: &Schemas, options: &CheckOptions) -> Checked {
     let mut checker = Checker::new(program, schemas, options);
-    if let Some(file) = program.unit(program.main).and_then(|u| u.parsed.ast.as_ref()) {
+    if let Some(file) = program
+        .unit(program.main)
+        .and_then(|u| u.parsed.ast.as_ref())
+    {
         checker.check_file(file);
     }
+    checker.steps.sort_by_key(|s| (s.file, s.span.start));
     let mut diagnostics = checker.diags;
     diagnostics.sort_by_key(|d| (d.file, d.span.start, d.span.end, d.code));
     diagnostics.dedup();
@@ -256,7 +260,11 @@ impl<'a> Checker<'a> {
         let has_flow = file.stmts.iter().any(|s| {
             matches!(
                 s,
-                Stmt::Step(_) | Stmt::Stage(_) | Stmt::Parallel(_) | Stmt::For(_) | Stmt::Handler(_)
+                Stmt::Step(_)
+                    | Stmt::Stage(_)
+                    | Stmt::Parallel(_)
+                    | Stmt::For(_)
+                    | Stmt::Handler(_)
             )
         });
         self.kind = if has_runbook || has_flow {
@@ -267,7 +275,10 @@ impl<'a> Checker<'a> {
         self.declare_all(&file.stmts);
         if self.kind == FileKind::Runbook {
             if !has_runbook {
-                let at = file.stmts.first().map_or(Span::at(0), |s| Span::at(s.span().start));
+                let at = file
+                    .stmts
+                    .first()
+                    .map_or(Span::at(0), |s| Span::at(s.span().start));
                 self.report(crate::diag::missing_runbook_block(at));
             }
             self.collect_sites(&file.stmts);

@@ -6,7 +6,9 @@ use super::{Checker, StepInfo};
 use crate::ast::*;
 use crate::diag;
 use crate::program::Link;
-use crate::schema::{Attribute, Effect, MODIFIERS, Nested, StepSchema, UNIVERSAL_ATTRIBUTES, Variant};
+use crate::schema::{
+    Attribute, Effect, MODIFIERS, Nested, StepSchema, UNIVERSAL_ATTRIBUTES, Variant,
+};
 
 /// Attributes a step accepts: from its schema, or a called runbook's parameters.
 enum Accepts {
@@ -21,7 +23,11 @@ impl Checker<'_> {
     pub(super) fn check_step(&mut self, step: &Step) {
         let Some(schema) = self.schemas.get(&step.kind.name) else {
             let kinds: Vec<&str> = self.schemas.kinds().collect();
-            self.report(diag::unknown_step_kind(step.kind.span, &step.kind.name, &kinds));
+            self.report(diag::unknown_step_kind(
+                step.kind.span,
+                &step.kind.name,
+                &kinds,
+            ));
             self.check_loose(step);
             return;
         };
@@ -35,7 +41,12 @@ impl Checker<'_> {
         // The positional target.
         match (variant.target, target) {
             (Some(t), Some(expr)) => {
-                let ty = self.check_value(expr, &Type::from_schema(t.ty), t.sensitive, &format!("the {} of `{label}`", t.name));
+                let ty = self.check_value(
+                    expr,
+                    &Type::from_schema(t.ty),
+                    t.sensitive,
+                    &format!("the {} of `{label}`", t.name),
+                );
                 if t.sensitive {
                     secret_input = secret_input.or(ty.secret);
                 }
@@ -64,7 +75,11 @@ impl Checker<'_> {
                 Stmt::Attr(attr) => {
                     if let Some(first) = attrs.iter().find(|a| a.name.name == attr.name.name) {
                         let first = first.name.span;
-                        self.report(diag::duplicate_attribute(attr.name.span, &attr.name.name, first));
+                        self.report(diag::duplicate_attribute(
+                            attr.name.span,
+                            &attr.name.name,
+                            first,
+                        ));
                         continue;
                     }
                     attrs.push(attr);
@@ -89,7 +104,12 @@ impl Checker<'_> {
                     }
                     retry = Some(r.span);
                     if variant.effect == Effect::Interactive {
-                        self.report(diag::misplaced(r.span, "a `retry` modifier", &format!("`{label}`"), "attributes, timeout, when"));
+                        self.report(diag::misplaced(
+                            r.span,
+                            "a `retry` modifier",
+                            &format!("`{label}`"),
+                            "attributes, timeout, when",
+                        ));
                     }
                     self.check_retry(r);
                 }
@@ -107,7 +127,12 @@ impl Checker<'_> {
                     } else {
                         "attributes, expect, retry, timeout, when"
                     };
-                    self.report(diag::misplaced(other.span(), other.describe(), &format!("`{label}`"), allowed));
+                    self.report(diag::misplaced(
+                        other.span(),
+                        other.describe(),
+                        &format!("`{label}`"),
+                        allowed,
+                    ));
                 }
             }
         }
@@ -128,7 +153,12 @@ impl Checker<'_> {
         };
         if !missing.is_empty() {
             let code_params = matches!(accepts, Accepts::Params(_));
-            self.report(diag::missing_attributes(head_span(step), &label, &missing, code_params));
+            self.report(diag::missing_attributes(
+                head_span(step),
+                &label,
+                &missing,
+                code_params,
+            ));
         }
 
         // Nested steps (`wait until { probe ... }`).
@@ -145,7 +175,11 @@ impl Checker<'_> {
         {
             site.secret_input = secret_input;
         }
-        let effect = if readonly { Effect::ReadOnly } else { variant.effect };
+        let effect = if readonly {
+            Effect::ReadOnly
+        } else {
+            variant.effect
+        };
         self.steps.push(StepInfo {
             file: self.file,
             span: step.span,
@@ -157,7 +191,11 @@ impl Checker<'_> {
     }
 
     /// Picks the variant from the first argument; returns it and the target argument.
-    fn resolve_variant<'s>(&mut self, step: &'s Step, schema: &'static StepSchema) -> Option<(&'static Variant, Option<&'s Expr>)> {
+    fn resolve_variant<'s>(
+        &mut self,
+        step: &'s Step,
+        schema: &'static StepSchema,
+    ) -> Option<(&'static Variant, Option<&'s Expr>)> {
         let first_word = step.args.first().and_then(|a| match &a.kind {
             ExprKind::Path(p) if p.segments.is_empty() => Some((p.root.name.as_str(), a.span)),
             _ => None,
@@ -166,18 +204,36 @@ impl Checker<'_> {
             Some(v) => (v, &step.args[1..]),
             None => match schema.default_variant() {
                 // A bare word that is no variable is most likely a mistyped variant.
-                Some(_) if first_word.is_some_and(|(w, _)| self.lookup(w).is_none() && !schema.variant_names().is_empty()) => {
+                Some(_)
+                    if first_word.is_some_and(|(w, _)| {
+                        self.lookup(w).is_none() && !schema.variant_names().is_empty()
+                    }) =>
+                {
                     let (word, span) = first_word.unwrap_or(("", step.kind.span));
-                    self.report(diag::unknown_variant(span, word, schema.kind, &schema.variant_names()));
+                    self.report(diag::unknown_variant(
+                        span,
+                        word,
+                        schema.kind,
+                        &schema.variant_names(),
+                    ));
                     return None;
                 }
                 Some(v) => (v, &step.args[..]),
                 None => {
                     match first_word {
                         Some((word, span)) if self.lookup(word).is_none() => {
-                            self.report(diag::unknown_variant(span, word, schema.kind, &schema.variant_names()));
+                            self.report(diag::unknown_variant(
+                                span,
+                                word,
+                                schema.kind,
+                                &schema.variant_names(),
+                            ));
                         }
-                        _ => self.report(diag::missing_variant(head_span(step), schema.kind, &schema.variant_names())),
+                        _ => self.report(diag::missing_variant(
+                            head_span(step),
+                            schema.kind,
+                            &schema.variant_names(),
+                        )),
                     }
                     return None;
                 }
@@ -185,7 +241,10 @@ impl Checker<'_> {
         };
         if let Some(extra) = rest.get(1) {
             let label = variant.display(schema.kind);
-            self.report(diag::unexpected_argument(extra.span.to(rest[rest.len() - 1].span), &label));
+            self.report(diag::unexpected_argument(
+                extra.span.to(rest[rest.len() - 1].span),
+                &label,
+            ));
         }
         Some((variant, rest.first()))
     }
@@ -205,7 +264,12 @@ impl Checker<'_> {
                 .iter()
                 .find(|(n, _, _)| n == name)
                 .map(|(_, ty, _)| (ty.clone(), false))
-                .or_else(|| UNIVERSAL_ATTRIBUTES.iter().find(|a| a.name == name).map(|a| (Type::from_schema(a.ty), false))),
+                .or_else(|| {
+                    UNIVERSAL_ATTRIBUTES
+                        .iter()
+                        .find(|a| a.name == name)
+                        .map(|a| (Type::from_schema(a.ty), false))
+                }),
             Accepts::Anything => Some((Type::Any, true)),
         };
         let Some((ty, sensitive)) = found else {
@@ -217,10 +281,17 @@ impl Checker<'_> {
                     Accepts::Params(params) => params.iter().map(|(n, _, _)| n.clone()).collect(),
                     Accepts::Anything => Vec::new(),
                 };
-                names.extend(UNIVERSAL_ATTRIBUTES.iter().map(|a| a.name.to_string()));
+                if !matches!(accepts, Accepts::Params(_)) {
+                    names.extend(UNIVERSAL_ATTRIBUTES.iter().map(|a| a.name.to_string()));
+                }
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
                 if matches!(accepts, Accepts::Params(_)) {
-                    self.report(diag::unknown_call_parameter(attr.name.span, name, label, &refs));
+                    self.report(diag::unknown_call_parameter(
+                        attr.name.span,
+                        name,
+                        label,
+                        &refs,
+                    ));
                 } else {
                     self.report(diag::unknown_attribute(attr.name.span, name, label, &refs));
                 }
@@ -233,7 +304,11 @@ impl Checker<'_> {
             && let Some(step) = &value.after
         {
             // Parameters of a called runbook are fixed when its plan is made.
-            self.report(diag::unknown_at_plan_time(attr.value.span, "a parameter of a called runbook", step));
+            self.report(diag::unknown_at_plan_time(
+                attr.value.span,
+                "a parameter of a called runbook",
+                step,
+            ));
         }
         if sensitive { value.secret } else { None }
     }
@@ -248,22 +323,41 @@ impl Checker<'_> {
             return Accepts::Anything;
         };
         let Some(path) = lit.as_plain() else {
-            self.report(diag::plain_string_required(*span, "the path of a called runbook"));
+            self.report(diag::plain_string_required(
+                *span,
+                "the path of a called runbook",
+            ));
             return Accepts::Anything;
         };
         match self.program.link(self.file, lit.span).cloned() {
             Some(Link::File(file)) => {
-                if self.program.unit(file).and_then(|u| u.parsed.ast.as_ref()).is_none() {
-                    self.report(diag::invalid_callee(*span, &path, "it has syntax errors; run `ops check` on it"));
+                if self
+                    .program
+                    .unit(file)
+                    .and_then(|u| u.parsed.ast.as_ref())
+                    .is_none()
+                {
+                    self.report(diag::invalid_callee(
+                        *span,
+                        &path,
+                        "it has syntax errors; run `ops check` on it",
+                    ));
                     Accepts::Anything
                 } else if !self.is_runbook(file) {
-                    self.report(diag::invalid_callee(*span, &path, "it has no `runbook` block (is it a library for `include`?)"));
+                    self.report(diag::invalid_callee(
+                        *span,
+                        &path,
+                        "it has no `runbook` block (is it a library for `include`?)",
+                    ));
                     Accepts::Anything
                 } else {
                     Accepts::Params(self.callee_params(file))
                 }
             }
-            Some(Link::Missing { path: resolved, reason }) => {
+            Some(Link::Missing {
+                path: resolved,
+                reason,
+            }) => {
                 self.report(diag::file_not_found(*span, &path, &resolved, &reason));
                 Accepts::Anything
             }
@@ -278,19 +372,34 @@ impl Checker<'_> {
     /// `expect SUBJECT ARG? OP VALUE`.
     fn check_expect(&mut self, expect: &Expect, variant: &Variant, label: &str) {
         if variant.subjects.is_empty() {
-            self.report(diag::misplaced(expect.span, "an `expect`", &format!("`{label}`"), "attributes, retry, timeout, when"));
+            self.report(diag::misplaced(
+                expect.span,
+                "an `expect`",
+                &format!("`{label}`"),
+                "attributes, retry, timeout, when",
+            ));
             return;
         }
         let name = expect.subject.name.as_str();
         let Some(subject) = variant.subjects.iter().find(|s| s.name == name) else {
             let names: Vec<&str> = variant.subjects.iter().map(|s| s.name).collect();
-            self.report(diag::unknown_subject(expect.subject.span, name, label, &names));
+            self.report(diag::unknown_subject(
+                expect.subject.span,
+                name,
+                label,
+                &names,
+            ));
             self.check_expr(&expect.value);
             return;
         };
         match (subject.arg, &expect.arg) {
             (Some(arg_ty), Some(arg)) => {
-                let ty = self.check_value(arg, &Type::from_schema(arg_ty), false, &format!("the argument of `expect {name}`"));
+                let ty = self.check_value(
+                    arg,
+                    &Type::from_schema(arg_ty),
+                    false,
+                    &format!("the argument of `expect {name}`"),
+                );
                 if name == "json"
                     && ty.ty != Type::Error
                     && let ExprKind::Str(lit) = &arg.kind
@@ -300,13 +409,23 @@ impl Checker<'_> {
                     self.report(diag::invalid_json_path(arg.span, &path, &why));
                 }
             }
-            (Some(_), None) => self.report(diag::missing_subject_arg(expect.subject.span, name, subject.doc)),
+            (Some(_), None) => self.report(diag::missing_subject_arg(
+                expect.subject.span,
+                name,
+                subject.doc,
+            )),
             (None, Some(arg)) => self.report(diag::unexpected_subject_arg(arg.span, name)),
             (None, None) => {}
         }
         let subject_ty = Type::from_schema(subject.ty);
         let value = self.check_expr(&expect.value);
-        self.check_comparison(expect.op, &subject_ty, &expect.value, &value.ty, expect.op_span.to(expect.value.span));
+        self.check_comparison(
+            expect.op,
+            &subject_ty,
+            &expect.value,
+            &value.ty,
+            expect.op_span.to(expect.value.span),
+        );
     }
 
     fn check_retry(&mut self, retry: &Retry) {
@@ -315,7 +434,11 @@ impl Checker<'_> {
         if let ExprKind::Int(n) = retry.count.kind
             && !(0..=100).contains(&n)
         {
-            self.report(diag::value_out_of_range(retry.count.span, "a retry count", "between 0 and 100"));
+            self.report(diag::value_out_of_range(
+                retry.count.span,
+                "a retry count",
+                "between 0 and 100",
+            ));
         }
         if let Some(every) = &retry.every {
             self.check_positive_duration(every, "a retry delay");
@@ -323,7 +446,12 @@ impl Checker<'_> {
         if let Some(backoff) = &retry.backoff
             && !matches!(backoff.name.as_str(), "constant" | "exponential")
         {
-            self.report(diag::unknown_enum_value(backoff.span, &backoff.name, "backoff", &["constant", "exponential"]));
+            self.report(diag::unknown_enum_value(
+                backoff.span,
+                &backoff.name,
+                "backoff",
+                &["constant", "exponential"],
+            ));
         }
         if let Some(max) = &retry.max {
             self.check_positive_duration(max, "a maximum retry delay");
@@ -353,7 +481,12 @@ impl Checker<'_> {
             [] => self.report(diag::missing_nested_step(head_span(step), label)),
             [inner, rest @ ..] => {
                 for extra in rest {
-                    self.report(diag::misplaced(extra.span, "a second step", &format!("`{label}`"), "exactly one read-only step"));
+                    self.report(diag::misplaced(
+                        extra.span,
+                        "a second step",
+                        &format!("`{label}`"),
+                        "exactly one read-only step",
+                    ));
                 }
                 let before = self.steps.len();
                 self.check_step(inner);
@@ -365,7 +498,12 @@ impl Checker<'_> {
                 {
                     let kind = info.variant.display(info.kind);
                     let effect = info.effect.as_str();
-                    self.report(diag::nested_not_read_only(inner.kind.span.to(head_span(inner)), label, &kind, effect));
+                    self.report(diag::nested_not_read_only(
+                        inner.kind.span.to(head_span(inner)),
+                        label,
+                        &kind,
+                        effect,
+                    ));
                 }
             }
         }
@@ -375,7 +513,8 @@ impl Checker<'_> {
     /// undefined names inside it are still reported.
     fn check_loose(&mut self, step: &Step) {
         for arg in &step.args {
-            if !matches!(&arg.kind, ExprKind::Path(p) if p.segments.is_empty() && self.lookup(&p.root.name).is_none()) {
+            if !matches!(&arg.kind, ExprKind::Path(p) if p.segments.is_empty() && self.lookup(&p.root.name).is_none())
+            {
                 self.check_expr(arg);
             }
         }

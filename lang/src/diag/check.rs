@@ -4,7 +4,11 @@ use super::{Code, Diagnostic, did_you_mean, one_of};
 use crate::ast::Span;
 
 fn listing(items: &[&str]) -> String {
-    if items.is_empty() { String::from("none") } else { one_of(items) }
+    if items.is_empty() {
+        String::from("none")
+    } else {
+        one_of(items)
+    }
 }
 
 /// A map key with `${...}` in it.
@@ -58,7 +62,13 @@ pub fn unused_declaration(at: Span, name: &str, kind: &str) -> Diagnostic {
 }
 
 /// A name declared twice.
-pub fn duplicate_definition(at: Span, name: &str, existing: &str, here: Option<Span>, other_file: Option<String>) -> Diagnostic {
+pub fn duplicate_definition(
+    at: Span,
+    name: &str,
+    existing: &str,
+    here: Option<Span>,
+    other_file: Option<String>,
+) -> Diagnostic {
     let mut d = Diagnostic::new(
         Code::DuplicateDefinition,
         at,
@@ -70,16 +80,32 @@ pub fn duplicate_definition(at: Span, name: &str, existing: &str, here: Option<S
     }
     let help = match other_file {
         Some(path) => format!("`{name}` comes from `{path}`; choose another name"),
-        None => format!("names of parameters, secrets, `let` bindings and steps share one namespace; rename one `{name}`"),
+        None => format!(
+            "names of parameters, secrets, `let` bindings and steps share one namespace; rename one `{name}`"
+        ),
     };
     d.with_help(help)
 }
 
 /// A type name that does not exist.
 pub fn unknown_type(at: Span, name: &str, help: Option<String>) -> Diagnostic {
-    Diagnostic::new(Code::UnknownType, at, format!("unknown type `{name}`"), "not a type").with_help(
-        help.map(|h| format!("{h} Types: string, int, float, bool, duration, size, url, path, list<T>, map<T>"))
-            .unwrap_or_else(|| String::from("types: string, int, float, bool, duration, size, url, path, list<T>, map<T>")),
+    Diagnostic::new(
+        Code::UnknownType,
+        at,
+        format!("unknown type `{name}`"),
+        "not a type",
+    )
+    .with_help(
+        help.map(|h| {
+            format!(
+                "{h} Types: string, int, float, bool, duration, size, url, path, list<T>, map<T>"
+            )
+        })
+        .unwrap_or_else(|| {
+            String::from(
+                "types: string, int, float, bool, duration, size, url, path, list<T>, map<T>",
+            )
+        }),
     )
 }
 
@@ -108,9 +134,14 @@ pub fn duplicate_attribute(at: Span, name: &str, first: Span) -> Diagnostic {
 
 /// A map key given twice.
 pub fn duplicate_key(at: Span, key: &str, first: Span) -> Diagnostic {
-    Diagnostic::new(Code::DuplicateAttribute, at, format!("key `{key}` appears twice in this map"), "repeated key")
-        .with_related(first, "first here")
-        .with_help("keep one of them")
+    Diagnostic::new(
+        Code::DuplicateAttribute,
+        at,
+        format!("key `{key}` appears twice in this map"),
+        "repeated key",
+    )
+    .with_related(first, "first here")
+    .with_help("keep one of them")
 }
 
 /// A secret with both `env` and `file`.
@@ -207,7 +238,12 @@ pub fn file_not_found(at: Span, written: &str, resolved: &str, reason: &str) -> 
 
 /// The main file could not be read.
 pub fn unreadable_file(path: &str, reason: &str) -> Diagnostic {
-    Diagnostic::new(Code::FileNotFound, Span::at(0), format!("cannot read `{path}`: {reason}"), "here")
+    Diagnostic::new(
+        Code::FileNotFound,
+        Span::at(0),
+        format!("cannot read `{path}`: {reason}"),
+        "here",
+    )
 }
 
 /// An include or call cycle.
@@ -236,15 +272,34 @@ pub fn unknown_enum_value(at: Span, word: &str, what: &str, words: &[&str]) -> D
     .with_help(help)
 }
 
-/// A value of the wrong type.
-pub fn type_mismatch(at: Span, what: &str, expected: &str, found: &str) -> Diagnostic {
+/// A value of the wrong type; `literal` when the value is written as a literal.
+pub fn type_mismatch(
+    at: Span,
+    what: &str,
+    expected: &str,
+    found: &str,
+    literal: bool,
+) -> Diagnostic {
+    let help = if literal {
+        type_help(expected, found)
+    } else {
+        format!(
+            "this value is {}; use {} here",
+            article(found),
+            article(expected)
+        )
+    };
     Diagnostic::new(
         Code::TypeMismatch,
         at,
-        format!("{what} must be {}, but this is {}", article(expected), article(found)),
+        format!(
+            "{what} must be {}, but this is {}",
+            article(expected),
+            article(found)
+        ),
         format!("this is {}", article(found)),
     )
-    .with_help(type_help(expected, found))
+    .with_help(help)
 }
 
 fn article(ty: &str) -> String {
@@ -259,11 +314,15 @@ fn article(ty: &str) -> String {
 
 fn type_help(expected: &str, found: &str) -> String {
     match (expected, found) {
-        ("duration", "string") => String::from("durations are written without quotes: `30s`, `5m`, `1h30m`"),
+        ("duration", "string") => {
+            String::from("durations are written without quotes: `30s`, `5m`, `1h30m`")
+        }
         ("duration", "int") => String::from("give a unit: `30s`, not `30`"),
         ("size", "int") => String::from("give a unit: `10MiB`, not a number of bytes"),
         ("int", "string") | ("bool", "string") => format!("write the {expected} without quotes"),
-        (e, "string") if e.starts_with("list") => String::from("lists are written `[\"a\", \"b\"]`"),
+        (e, "string") if e.starts_with("list") => {
+            String::from("lists are written `[\"a\", \"b\"]`")
+        }
         _ => format!("expected {}", article(expected)),
     }
 }
@@ -271,19 +330,29 @@ fn type_help(expected: &str, found: &str) -> String {
 /// A comparison between values that cannot be compared that way.
 pub fn bad_comparison(at: Span, op: &str, left: &str, right: &str) -> Diagnostic {
     let help = match op {
-        "<" | "<=" | ">" | ">=" => "ordering compares numbers, durations and sizes of the same kind",
-        "contains" | "not contains" => "`contains` looks for text in a string, an element in a list, or a key in a map",
+        "<" | "<=" | ">" | ">=" => {
+            "ordering compares numbers, durations and sizes of the same kind"
+        }
+        "contains" | "not contains" => {
+            "`contains` looks for text in a string, an element in a list, or a key in a map"
+        }
         "matches" | "not matches" => "`matches` tests a string against a regular expression string",
         "in" | "not in" => "`in` tests membership in a list: `status in [200, 204]`",
         _ if left == "int" && right == "string" => "write the number without quotes",
-        _ if left == "duration" && right == "string" => "write the duration without quotes: `500ms`",
+        _ if left == "duration" && right == "string" => {
+            "write the duration without quotes: `500ms`"
+        }
         _ if left == "bool" && right == "string" => "write `true` or `false` without quotes",
         _ => "both sides must have compatible types",
     };
     Diagnostic::new(
         Code::TypeMismatch,
         at,
-        format!("cannot compare {} with {} using `{op}`", article(left), article(right)),
+        format!(
+            "cannot compare {} with {} using `{op}`",
+            article(left),
+            article(right)
+        ),
         "incompatible comparison",
     )
     .with_help(help)
@@ -316,7 +385,11 @@ pub fn bad_index(at: Span, written: &str, ty: &str, index: &str) -> Diagnostic {
     Diagnostic::new(
         Code::TypeMismatch,
         at,
-        format!("`{written}` is {} and cannot be indexed by {}", article(ty), article(index)),
+        format!(
+            "`{written}` is {} and cannot be indexed by {}",
+            article(ty),
+            article(index)
+        ),
         "bad index",
     )
     .with_help("lists take an int index, maps a string key")
@@ -329,7 +402,11 @@ pub fn secret_leak(at: Span, origin: Span, what: &str) -> Diagnostic {
         Code::SecretLeak,
         if inside { origin } else { at },
         format!("a secret flows into {what}, which is not sensitive"),
-        if inside { "this is secret" } else { "this value is secret" },
+        if inside {
+            "this is secret"
+        } else {
+            "this value is secret"
+        },
     );
     if !inside {
         d = d.with_related(origin, "the secret comes from here");
@@ -339,8 +416,13 @@ pub fn secret_leak(at: Span, origin: Span, what: &str) -> Diagnostic {
 
 /// A URL literal that does not parse.
 pub fn invalid_url(at: Span, text: &str, why: &str) -> Diagnostic {
-    Diagnostic::new(Code::InvalidUrl, at, format!("`{text}` is not a valid URL: {why}"), "invalid URL")
-        .with_help("write a full URL with its scheme, e.g. `http://127.0.0.1:8080/healthz`")
+    Diagnostic::new(
+        Code::InvalidUrl,
+        at,
+        format!("`{text}` is not a valid URL: {why}"),
+        "invalid URL",
+    )
+    .with_help("write a full URL with its scheme, e.g. `http://127.0.0.1:8080/healthz`")
 }
 
 /// A regular expression that does not compile.
@@ -352,11 +434,15 @@ pub fn invalid_regex(at: Span, why: &str) -> Diagnostic {
 
 /// A name that is not defined.
 pub fn undefined_name(at: Span, name: &str, suggestion: Option<String>) -> Diagnostic {
-    Diagnostic::new(Code::UndefinedName, at, format!("`{name}` is not defined"), "not defined").with_help(
-        suggestion.unwrap_or_else(|| {
-            String::from("declare it with `param`, `secret` or `let`, or name a step with `as`")
-        }),
+    Diagnostic::new(
+        Code::UndefinedName,
+        at,
+        format!("`{name}` is not defined"),
+        "not defined",
     )
+    .with_help(suggestion.unwrap_or_else(|| {
+        String::from("declare it with `param`, `secret` or `let`, or name a step with `as`")
+    }))
 }
 
 /// `failure.*` outside `on failure`/`always`.
@@ -437,7 +523,9 @@ pub fn loop_output_outside(at: Span, name: &str, site: Span) -> Diagnostic {
 pub fn output_before_run(at: Span, name: &str, site: Span, why: &str) -> Diagnostic {
     let help = match why {
         "is this step itself" => "a step cannot read its own outputs; check them with `expect`",
-        "runs only in a handler" => "steps in a handler run only on failure; use their outputs inside the handler",
+        "runs only in a handler" => {
+            "steps in a handler run only on failure; use their outputs inside the handler"
+        }
         _ => "move this after the step, or the step before this",
     };
     Diagnostic::new(
@@ -467,7 +555,10 @@ pub fn duplicate_handler(at: Span, what: &str, first: Span) -> Diagnostic {
     Diagnostic::new(
         Code::DuplicateModifier,
         at,
-        format!("a block has one {}", what.trim_start_matches("an ").trim_start_matches("a ")),
+        format!(
+            "a block has one {}",
+            what.trim_start_matches("an ").trim_start_matches("a ")
+        ),
         "second handler",
     )
     .with_related(first, "first one")
@@ -476,14 +567,25 @@ pub fn duplicate_handler(at: Span, what: &str, first: Span) -> Diagnostic {
 
 /// A modifier given twice.
 pub fn duplicate_modifier(at: Span, name: &str, first: Span) -> Diagnostic {
-    Diagnostic::new(Code::DuplicateModifier, at, format!("`{name}` is given twice"), "second one")
-        .with_related(first, "first one")
-        .with_help("keep one")
+    Diagnostic::new(
+        Code::DuplicateModifier,
+        at,
+        format!("`{name}` is given twice"),
+        "second one",
+    )
+    .with_related(first, "first one")
+    .with_help("keep one")
 }
 
 /// A block with no steps.
 pub fn empty_block(at: Span, what: &str) -> Diagnostic {
-    Diagnostic::new(Code::EmptyBlock, at, format!("{what} with no steps"), "empty").with_help("add steps or remove it")
+    Diagnostic::new(
+        Code::EmptyBlock,
+        at,
+        format!("{what} with no steps"),
+        "empty",
+    )
+    .with_help("add steps or remove it")
 }
 
 /// A number or duration outside its range.
@@ -533,7 +635,10 @@ pub fn missing_variant(at: Span, kind: &str, variants: &[&str]) -> Diagnostic {
         format!("`{kind}` needs a variant"),
         "which one?",
     )
-    .with_help(format!("write `{kind} VARIANT ...` with one of {}", listing(variants)))
+    .with_help(format!(
+        "write `{kind} VARIANT ...` with one of {}",
+        listing(variants)
+    ))
 }
 
 /// A step without its required target.
@@ -603,10 +708,16 @@ pub fn missing_attributes(at: Span, label: &str, missing: &[String], params: boo
     Diagnostic::new(
         code,
         at,
-        format!("`{label}` is missing required {noun}{plural} {}", one_of(&names)),
+        format!(
+            "`{label}` is missing required {noun}{plural} {}",
+            one_of(&names)
+        ),
         format!("needs {}", one_of(&names)),
     )
-    .with_help(format!("add `{} = ...` to its body", names.first().copied().unwrap_or("")))
+    .with_help(format!(
+        "add `{} = ...` to its body",
+        names.first().copied().unwrap_or("")
+    ))
 }
 
 /// Required metadata missing.
@@ -650,8 +761,13 @@ pub fn modifier_as_attribute(at: Span, name: &str) -> Diagnostic {
 
 /// A called runbook that cannot be used.
 pub fn invalid_callee(at: Span, path: &str, why: &str) -> Diagnostic {
-    Diagnostic::new(Code::InvalidCallee, at, format!("cannot call `{path}`: {why}"), "this runbook")
-        .with_help("`call` runs another runbook; fix that file first")
+    Diagnostic::new(
+        Code::InvalidCallee,
+        at,
+        format!("cannot call `{path}`: {why}"),
+        "this runbook",
+    )
+    .with_help("`call` runs another runbook; fix that file first")
 }
 
 /// An `expect` subject the step does not have.
@@ -670,8 +786,13 @@ pub fn unknown_subject(at: Span, name: &str, label: &str, subjects: &[&str]) -> 
 
 /// A JSON path that does not parse.
 pub fn invalid_json_path(at: Span, path: &str, why: &str) -> Diagnostic {
-    Diagnostic::new(Code::InvalidJsonPath, at, format!("invalid JSON path `{path}`: {why}"), "this path")
-        .with_help("JSON paths look like `.status`, `.checks[0].name` or `[\"odd key\"]`")
+    Diagnostic::new(
+        Code::InvalidJsonPath,
+        at,
+        format!("invalid JSON path `{path}`: {why}"),
+        "this path",
+    )
+    .with_help("JSON paths look like `.status`, `.checks[0].name` or `[\"odd key\"]`")
 }
 
 /// `wait until` polling a step that changes things.
@@ -698,14 +819,24 @@ pub fn invalid_runbook_id(at: Span, id: &str) -> Diagnostic {
 
 /// A date that is not `YYYY-MM-DD`.
 pub fn invalid_date(at: Span, text: &str) -> Diagnostic {
-    Diagnostic::new(Code::InvalidDate, at, format!("`{text}` is not a valid date"), "not a date")
-        .with_help("write dates as `YYYY-MM-DD`, e.g. `2026-11-01`")
+    Diagnostic::new(
+        Code::InvalidDate,
+        at,
+        format!("`{text}` is not a valid date"),
+        "not a date",
+    )
+    .with_help("write dates as `YYYY-MM-DD`, e.g. `2026-11-01`")
 }
 
 /// A maintenance window that does not parse.
 pub fn invalid_window(at: Span, text: &str, why: &str) -> Diagnostic {
-    Diagnostic::new(Code::InvalidWindow, at, format!("invalid window `{text}`: {why}"), "invalid window")
-        .with_help("windows look like `Sat 02:00-06:00 UTC` or `Mon-Fri 22:00-23:30 Europe/Berlin`")
+    Diagnostic::new(
+        Code::InvalidWindow,
+        at,
+        format!("invalid window `{text}`: {why}"),
+        "invalid window",
+    )
+    .with_help("windows look like `Sat 02:00-06:00 UTC` or `Mon-Fri 22:00-23:30 Europe/Berlin`")
 }
 
 /// `validated` after today.
@@ -720,17 +851,28 @@ pub fn validated_in_future(at: Span, date: &str, today: &str) -> Diagnostic {
 }
 
 /// A validation older than `max_age`.
-pub fn validation_expired(at: Span, max_age: Option<Span>, date: &str, age: &str, due: &str, overdue: i64) -> Diagnostic {
+pub fn validation_expired(
+    at: Span,
+    max_age: Option<Span>,
+    date: &str,
+    age: &str,
+    due: &str,
+    overdue: i64,
+) -> Diagnostic {
     let mut d = Diagnostic::new(
         Code::ValidationExpired,
         at,
-        format!("validation expired: last validated {date}, `max_age` is {age}, so it was due {due} ({overdue} days ago)"),
+        format!(
+            "validation expired: last validated {date}, `max_age` is {age}, so it was due {due} ({overdue} days ago)"
+        ),
         "validated too long ago",
     );
     if let Some(span) = max_age {
         d = d.with_related(span, "max_age");
     }
-    d.with_help("re-run the runbook against a clean environment (`ops test`), then update `validated`")
+    d.with_help(
+        "re-run the runbook against a clean environment, then update `validated` to that date",
+    )
 }
 
 /// `max_age` without `validated`.

@@ -68,7 +68,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic with `code` at `span`; the file is set by the phase that reports it.
-    pub fn new(code: Code, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn new(
+        code: Code,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: code.severity(),
@@ -121,7 +126,8 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let mut best: Option<(&str, f64)> = None;
     for candidate in candidates {
         let score = strsim::jaro_winkler(name, candidate);
-        let close = score > 0.8 || strsim::damerau_levenshtein(name, candidate) <= name.len().min(2).max(1);
+        let close =
+            score > 0.8 || strsim::damerau_levenshtein(name, candidate) <= name.len().min(2).max(1);
         if close && best.is_none_or(|(_, s)| score > s) {
             best = Some((candidate, score));
         }
@@ -130,7 +136,10 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// "did you mean `x`?" when a close candidate exists.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     suggest(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 

@@ -11,7 +11,9 @@ pub fn invalid_utf8(offset: usize, len: usize) -> Diagnostic {
         "file is not valid UTF-8",
         "invalid byte sequence here",
     )
-    .with_help("runbooks are UTF-8 text; re-save the file as UTF-8 or check that it is a runbook at all")
+    .with_help(
+        "runbooks are UTF-8 text; re-save the file as UTF-8 or check that it is a runbook at all",
+    )
 }
 
 /// A NUL byte: binary data, not a runbook.
@@ -43,8 +45,8 @@ pub fn file_too_large(size: usize, limit: usize) -> Diagnostic {
 
 /// An empty (or whitespace-only) file.
 pub fn empty_file() -> Diagnostic {
-    Diagnostic::new(Code::EmptyFile, Span::at(0), "file is empty", "nothing here")
-        .with_help("a runbook starts with `runbook \"id\" { title = \"...\" owner = \"...\" }`; run `ops init` for a starter")
+    Diagnostic::new(Code::EmptyFile, Span::at(0), "file is empty: it has no statements", "nothing here")
+        .with_help("a runbook starts with `runbook \"id\" { title = \"...\" owner = \"...\" }`, followed by its steps")
 }
 
 /// The parser could not continue.
@@ -56,6 +58,17 @@ pub fn syntax_error(span: Span, expected: &str, found: &str, help: Option<String
         format!("expected {expected}"),
     )
     .with_optional_help(help)
+}
+
+/// `${` in code, outside any string.
+pub fn interpolation_outside_string(at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::SyntaxError,
+        at,
+        "`${...}` interpolation is only allowed inside a string",
+        "outside a string",
+    )
+    .with_help("write the name on its own (`value = name`) or inside a string (`\"${name}/api\"`)")
 }
 
 /// A string whose closing quote is missing.
@@ -91,7 +104,11 @@ pub fn unterminated_interpolation(open: Span) -> Diagnostic {
 }
 
 /// An opening delimiter without its closing partner.
-pub fn unclosed_delimiter(open: Span, open_char: char, suspect: Option<(Span, usize)>) -> Diagnostic {
+pub fn unclosed_delimiter(
+    open: Span,
+    open_char: char,
+    suspect: Option<(Span, usize)>,
+) -> Diagnostic {
     let close = closing_of(open_char);
     let diagnostic = Diagnostic::new(
         Code::UnclosedDelimiter,
@@ -119,7 +136,10 @@ pub fn unexpected_delimiter(at: Span, found: char, open: Option<(Span, char)>) -
             format!("`{found}` does not close the `{open_char}`"),
         )
         .with_related(open_span, format!("`{open_char}` opened here"))
-        .with_help(format!("close the `{open_char}` with `{}` first", closing_of(open_char))),
+        .with_help(format!(
+            "close the `{open_char}` with `{}` first",
+            closing_of(open_char)
+        )),
         None => Diagnostic::new(
             Code::UnexpectedDelimiter,
             at,
@@ -166,8 +186,12 @@ pub fn invalid_number(at: Span, text: &str, reason: &str) -> Diagnostic {
 /// A duration or size with an unknown unit.
 pub fn invalid_unit(at: Span, unit: &str, suggestion: Option<&str>) -> Diagnostic {
     let help = match suggestion {
-        Some(s) => format!("did you mean `{s}`? Durations use ms, s, m, h, d, w (e.g. `1h30m`); sizes use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB"),
-        None => String::from("durations use ms, s, m, h, d, w (e.g. `1h30m`); sizes use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB"),
+        Some(s) => format!(
+            "did you mean `{s}`? Durations use ms, s, m, h, d, w (e.g. `1h30m`); sizes use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB"
+        ),
+        None => String::from(
+            "durations use ms, s, m, h, d, w (e.g. `1h30m`); sizes use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB",
+        ),
     };
     Diagnostic::new(
         Code::InvalidUnit,

@@ -59,7 +59,10 @@ pub fn positions(diagnostic: &Diagnostic, sources: &SourceMap) -> (LineCol, Line
             file.line_col(diagnostic.span.start),
             file.line_col(diagnostic.span.end.max(diagnostic.span.start)),
         ),
-        None => (LineCol { line: 1, column: 1 }, LineCol { line: 1, column: 1 }),
+        None => (
+            LineCol { line: 1, column: 1 },
+            LineCol { line: 1, column: 1 },
+        ),
     }
 }
 
@@ -84,7 +87,11 @@ impl std::error::Error for Adapter<'_> {}
 
 impl miette::Diagnostic for Adapter<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(format!("{} {}", self.diagnostic.code, self.diagnostic.code.slug())))
+        Some(Box::new(format!(
+            "{} {}",
+            self.diagnostic.code,
+            self.diagnostic.code.slug()
+        )))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -96,7 +103,10 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -104,7 +114,10 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let primary = LabeledSpan::new_primary_with_span(Some(self.diagnostic.label.clone()), self.diagnostic.span);
+        let primary = LabeledSpan::new_primary_with_span(
+            Some(self.diagnostic.label.clone()),
+            self.diagnostic.span,
+        );
         let related = self
             .diagnostic
             .related

@@ -138,7 +138,11 @@ impl Printer<'_> {
         self.trailing_comment(span.start + 1);
         self.indent += 1;
         let mut first = true;
-        let width = entries.iter().map(|e| key_text(self, e).len()).max().unwrap_or(0);
+        let width = entries
+            .iter()
+            .map(|e| key_text(self, e).len())
+            .max()
+            .unwrap_or(0);
         for entry in entries {
             self.comments_before(entry.key_span.start, &mut first);
             self.start_line();
@@ -175,5 +179,9 @@ fn key_text(p: &Printer<'_>, entry: &MapEntry) -> String {
 fn after_comma(text: &str, end: usize) -> usize {
     let rest = text.get(end..).unwrap_or("");
     let skipped = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-    if rest[skipped..].starts_with(',') { end + skipped + 1 } else { end }
+    if rest[skipped..].starts_with(',') {
+        end + skipped + 1
+    } else {
+        end
+    }
 }

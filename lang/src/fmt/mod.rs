@@ -34,10 +34,16 @@ pub fn format(file: &File, comments: &[Comment], text: &str) -> Result<String, S
     let reparsed = parse(&out);
     match &reparsed.ast {
         Some(ast) if reparsed.is_ok() && dump(ast, false) == dump(file, false) => {}
-        _ => return Err(String::from("the formatted text would not mean the same as the original")),
+        _ => {
+            return Err(String::from(
+                "the formatted text would not mean the same as the original",
+            ));
+        }
     }
     if reparsed.comments.len() != comments.len() {
-        return Err(String::from("the formatted text would not keep every comment"));
+        return Err(String::from(
+            "the formatted text would not keep every comment",
+        ));
     }
     Ok(out)
 }
@@ -76,7 +82,10 @@ fn align_trailing_comments(out: &str, trailing: &[usize]) -> String {
     for raw in out.split_inclusive('\n') {
         let end = start + raw.len();
         let body = raw.trim_end_matches('\n');
-        let mut line = Line { code: body, comment: None };
+        let mut line = Line {
+            code: body,
+            comment: None,
+        };
         if let Some(&&m) = marks.peek()
             && m >= start
             && m < end
@@ -125,14 +134,20 @@ fn align_trailing_comments(out: &str, trailing: &[usize]) -> String {
     result
 }
 
-/// A duration as a literal: `1h30m`, `45s`, `250ms`.
+/// A duration as a literal: `1h30m`, `45s`, `250ms`, `90d` (days are the largest unit).
 pub fn duration(d: Duration) -> String {
     let mut ms = d.as_millis();
     if ms == 0 {
         return String::from("0s");
     }
     let mut out = String::new();
-    for (unit, len) in [("w", 604_800_000u128), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, len) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
         if ms >= len {
             out.push_str(&format!("{}{unit}", ms / len));
             ms %= len;
@@ -143,7 +158,12 @@ pub fn duration(d: Duration) -> String {
 
 /// A size as a literal: `10MiB`, `1500B`.
 pub fn size(bytes: u64) -> String {
-    for (unit, len) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+    for (unit, len) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
         if bytes >= len && bytes % len == 0 {
             return format!("{}{unit}", bytes / len);
         }
@@ -159,7 +179,7 @@ mod tests {
     fn durations_and_sizes_display_as_literals() {
         assert_eq!(duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(duration(Duration::from_millis(1500)), "1s500ms");
-        assert_eq!(duration(Duration::from_secs(90 * 86_400)), "12w6d");
+        assert_eq!(duration(Duration::from_secs(90 * 86_400)), "90d");
         assert_eq!(size(10 << 20), "10MiB");
         assert_eq!(size(1500), "1500B");
     }

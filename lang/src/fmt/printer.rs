@@ -157,7 +157,10 @@ impl<'a> Printer<'a> {
         let [only] = block.stmts.as_slice() else {
             return false;
         };
-        let simple = matches!(only, Stmt::Attr(_) | Stmt::Expect(_) | Stmt::Timeout(_) | Stmt::When(_) | Stmt::Retry(_));
+        let simple = matches!(
+            only,
+            Stmt::Attr(_) | Stmt::Expect(_) | Stmt::Timeout(_) | Stmt::When(_) | Stmt::Retry(_)
+        );
         if !simple || self.src(block.span).contains('\n') || self.has_comment_within(block.span) {
             return false;
         }
@@ -338,9 +341,10 @@ fn alignment(stmts: &[Stmt], p: &Printer<'_>) -> Vec<usize> {
     let key = |s: &Stmt| -> Option<(u8, usize)> {
         match s {
             Stmt::Attr(a) => Some((0, a.name.name.len())),
-            Stmt::Param(param) if param.default.is_some() && param.body.is_none() => {
-                Some((1, format!("param {}: {}", param.name.name, type_text(&param.ty)).len()))
-            }
+            Stmt::Param(param) if param.default.is_some() && param.body.is_none() => Some((
+                1,
+                format!("param {}: {}", param.name.name, type_text(&param.ty)).len(),
+            )),
             _ => None,
         }
     };
@@ -359,7 +363,12 @@ fn alignment(stmts: &[Stmt], p: &Printer<'_>) -> Vec<usize> {
         {
             j += 1;
         }
-        let width = stmts[i..j].iter().filter_map(key).map(|(_, w)| w).max().unwrap_or(0);
+        let width = stmts[i..j]
+            .iter()
+            .filter_map(key)
+            .map(|(_, w)| w)
+            .max()
+            .unwrap_or(0);
         for w in &mut widths[i..j] {
             *w = width;
         }

@@ -43,12 +43,18 @@ impl<'i> Cursor<'i> {
 
     /// The next child, whatever it is.
     pub(crate) fn next_any(&mut self) -> R<Pair<'i, Rule>> {
-        self.inner.next().ok_or_else(|| self.missing("another element"))
+        self.inner
+            .next()
+            .ok_or_else(|| self.missing("another element"))
     }
 
     /// The next child if it is `rule`.
     pub(crate) fn take(&mut self, rule: Rule) -> Option<Pair<'i, Rule>> {
-        if self.peek_rule() == Some(rule) { self.inner.next() } else { None }
+        if self.peek_rule() == Some(rule) {
+            self.inner.next()
+        } else {
+            None
+        }
     }
 
     /// The rule of the next child.
@@ -62,7 +68,11 @@ impl<'i> Cursor<'i> {
             None => Ok(()),
             Some(extra) => Err(diag::internal_error(
                 span_of(&extra),
-                &format!("unexpected {:?} in {}", extra.as_rule(), rule_name(self.parent_rule)),
+                &format!(
+                    "unexpected {:?} in {}",
+                    extra.as_rule(),
+                    rule_name(self.parent_rule)
+                ),
             )),
         }
     }

@@ -24,7 +24,13 @@ impl Lowerer<'_> {
     }
 
     /// `operand (keyword operand)*` as one n-ary [`ExprKind::Logic`] node.
-    fn lower_chain(&mut self, pair: Pair<'_, Rule>, operand: Rule, keyword: Rule, op: LogicOp) -> R<Expr> {
+    fn lower_chain(
+        &mut self,
+        pair: Pair<'_, Rule>,
+        operand: Rule,
+        keyword: Rule,
+        op: LogicOp,
+    ) -> R<Expr> {
         let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         let mut operands = vec![self.lower_operand(c.next(operand)?)?];
@@ -131,7 +137,10 @@ impl Lowerer<'_> {
             Rule::paren => self.lower_paren(pair)?,
             Rule::path => ExprKind::Path(self.lower_path(pair)?),
             other => {
-                return Err(diag::internal_error(span, &format!("expected a value, found {other:?}")));
+                return Err(diag::internal_error(
+                    span,
+                    &format!("expected a value, found {other:?}"),
+                ));
             }
         };
         Ok(Expr { kind, span })
@@ -189,12 +198,19 @@ impl Lowerer<'_> {
                 }
             }
             other => {
-                return Err(diag::internal_error(key_span, &format!("expected a map key, found {other:?}")));
+                return Err(diag::internal_error(
+                    key_span,
+                    &format!("expected a map key, found {other:?}"),
+                ));
             }
         };
         let value = self.lower_expr(c.next(Rule::expr)?)?;
         c.finish()?;
-        Ok(MapEntry { key, key_span, value })
+        Ok(MapEntry {
+            key,
+            key_span,
+            value,
+        })
     }
 
     /// `path`: `ident (.field | [index])*`.
@@ -217,7 +233,9 @@ impl Lowerer<'_> {
                         span: self.span(&name),
                     }));
                 }
-                Rule::path_index => segments.push(Segment::Index(self.lower_expr(sc.next(Rule::expr)?)?)),
+                Rule::path_index => {
+                    segments.push(Segment::Index(self.lower_expr(sc.next(Rule::expr)?)?))
+                }
                 other => {
                     return Err(diag::internal_error(
                         span_of(&seg),

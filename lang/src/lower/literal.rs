@@ -86,7 +86,10 @@ fn split_quantity(text: &str, base: usize) -> Vec<Piece<'_>> {
 
 /// The unit a mistyped one probably meant.
 fn unit_suggestion(unit: &str) -> Option<&'static str> {
-    if let Some((_, to)) = UNIT_ALIASES.iter().find(|(from, _)| from.eq_ignore_ascii_case(unit)) {
+    if let Some((_, to)) = UNIT_ALIASES
+        .iter()
+        .find(|(from, _)| from.eq_ignore_ascii_case(unit))
+    {
         return Some(to);
     }
     let all = DURATION_UNITS.iter().chain(SIZE_UNITS).map(|(u, _)| *u);
@@ -101,14 +104,28 @@ impl Lowerer<'_> {
         let span = self.span(&pair);
         let pieces = split_quantity(pair.as_str(), span.start);
         let size_unit = |u: &str| SIZE_UNITS.iter().find(|(n, _)| *n == u).map(|(_, b)| *b);
-        let duration_unit = |u: &str| DURATION_UNITS.iter().find(|(n, _)| *n == u).map(|(_, b)| *b);
+        let duration_unit = |u: &str| {
+            DURATION_UNITS
+                .iter()
+                .find(|(n, _)| *n == u)
+                .map(|(_, b)| *b)
+        };
         if let [piece] = pieces.as_slice()
             && let Some(bytes) = size_unit(piece.unit)
         {
-            return match piece.number.parse::<u64>().ok().and_then(|n| n.checked_mul(bytes)) {
+            return match piece
+                .number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(bytes))
+            {
                 Some(total) => ExprKind::Size(total),
                 None => {
-                    self.diags.push(diag::invalid_number(span, pair.as_str(), "the size does not fit in 64 bits"));
+                    self.diags.push(diag::invalid_number(
+                        span,
+                        pair.as_str(),
+                        "the size does not fit in 64 bits",
+                    ));
                     ExprKind::Size(0)
                 }
             };
@@ -116,14 +133,26 @@ impl Lowerer<'_> {
         let mut total_ms: u64 = 0;
         for piece in &pieces {
             let Some(unit_ms) = duration_unit(piece.unit) else {
-                self.diags.push(diag::invalid_unit(piece.unit_span, piece.unit, unit_suggestion(piece.unit)));
+                self.diags.push(diag::invalid_unit(
+                    piece.unit_span,
+                    piece.unit,
+                    unit_suggestion(piece.unit),
+                ));
                 return ExprKind::Duration(Duration::ZERO);
             };
-            let part = piece.number.parse::<u64>().ok().and_then(|n| n.checked_mul(unit_ms));
+            let part = piece
+                .number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit_ms));
             match part.and_then(|p| total_ms.checked_add(p)) {
                 Some(t) => total_ms = t,
                 None => {
-                    self.diags.push(diag::invalid_number(span, pair.as_str(), "the duration is too long"));
+                    self.diags.push(diag::invalid_number(
+                        span,
+                        pair.as_str(),
+                        "the duration is too long",
+                    ));
                     return ExprKind::Duration(Duration::ZERO);
                 }
             }
@@ -152,7 +181,11 @@ impl Lowerer<'_> {
         match pair.as_str().parse::<f64>() {
             Ok(f) if f.is_finite() => ExprKind::Float(f),
             _ => {
-                self.diags.push(diag::invalid_number(self.span(&pair), pair.as_str(), "it is not a finite number"));
+                self.diags.push(diag::invalid_number(
+                    self.span(&pair),
+                    pair.as_str(),
+                    "it is not a finite number",
+                ));
                 ExprKind::Float(0.0)
             }
         }
@@ -168,7 +201,10 @@ impl Lowerer<'_> {
             Rule::line_string => false,
             Rule::triple_string => true,
             other => {
-                return Err(diag::internal_error(span, &format!("expected a string, found {other:?}")));
+                return Err(diag::internal_error(
+                    span,
+                    &format!("expected a string, found {other:?}"),
+                ));
             }
         };
         let mut pieces = Vec::new();
@@ -177,8 +213,13 @@ impl Lowerer<'_> {
             let part = ic.next(rule)?;
             let part_span = self.span(&part);
             match rule {
-                Rule::line_text | Rule::triple_text => pieces.push(Raw::Text(part.as_str().to_string(), part_span)),
-                Rule::escape => pieces.push(Raw::Escape(self.decode_escape(part.as_str(), part_span), part_span)),
+                Rule::line_text | Rule::triple_text => {
+                    pieces.push(Raw::Text(part.as_str().to_string(), part_span))
+                }
+                Rule::escape => pieces.push(Raw::Escape(
+                    self.decode_escape(part.as_str(), part_span),
+                    part_span,
+                )),
                 Rule::interp => {
                     let mut pc = Cursor::of(&part);
                     let expr = self.lower_expr(pc.next(Rule::expr)?)?;
@@ -186,7 +227,10 @@ impl Lowerer<'_> {
                     pieces.push(Raw::Interp(expr));
                 }
                 other => {
-                    return Err(diag::internal_error(part_span, &format!("unexpected {other:?} in a string")));
+                    return Err(diag::internal_error(
+                        part_span,
+                        &format!("unexpected {other:?} in a string"),
+                    ));
                 }
             }
         }
@@ -237,7 +281,10 @@ enum Raw {
 /// and the common indentation of the non-blank lines is removed.
 fn dedent(pieces: &mut Vec<Raw>) {
     if let Some(Raw::Text(text, _)) = pieces.first_mut() {
-        if let Some(rest) = text.strip_prefix("\r\n").or_else(|| text.strip_prefix('\n')) {
+        if let Some(rest) = text
+            .strip_prefix("\r\n")
+            .or_else(|| text.strip_prefix('\n'))
+        {
             *text = rest.to_string();
         }
     }
@@ -245,7 +292,11 @@ fn dedent(pieces: &mut Vec<Raw>) {
         && let Some(nl) = text.rfind('\n')
         && text[nl + 1..].chars().all(|c| c == ' ' || c == '\t')
     {
-        let cut = if nl > 0 && text.as_bytes()[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let cut = if nl > 0 && text.as_bytes()[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
         text.truncate(cut);
     }
     // Indentation of each line that starts inside a text piece.
@@ -258,7 +309,8 @@ fn dedent(pieces: &mut Vec<Raw>) {
                     if i > 0 || at_line_start {
                         let indent = line.chars().take_while(|c| *c == ' ' || *c == '\t').count();
                         let is_last_segment = i == text.split('\n').count() - 1;
-                        let blank = line.trim().is_empty() && !(is_last_segment && index + 1 < pieces.len());
+                        let blank = line.trim().is_empty()
+                            && !(is_last_segment && index + 1 < pieces.len());
                         if !blank {
                             min_indent = Some(min_indent.map_or(indent, |m| m.min(indent)));
                         }

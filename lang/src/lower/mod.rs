@@ -24,7 +24,11 @@ type R<T> = Result<T, Diagnostic>;
 pub const MAX_EXPR_DEPTH: usize = 128;
 
 /// Lowers a `file` pair; the AST is `None` only on an internal error.
-pub fn lower_file(pair: Pair<'_, Rule>, text: &str, comments: &[Comment]) -> (Option<File>, Vec<Diagnostic>) {
+pub fn lower_file(
+    pair: Pair<'_, Rule>,
+    text: &str,
+    comments: &[Comment],
+) -> (Option<File>, Vec<Diagnostic>) {
     let mut lowerer = Lowerer::new(text, comments);
     match lowerer.lower_file(pair) {
         Ok(file) => (Some(file), lowerer.diags),
@@ -89,7 +93,9 @@ impl Lowerer<'_> {
 }
 
 /// Words that may not name anything.
-pub const RESERVED: &[&str] = &["as", "in", "and", "or", "not", "true", "false", "contains", "matches"];
+pub const RESERVED: &[&str] = &[
+    "as", "in", "and", "or", "not", "true", "false", "contains", "matches",
+];
 
 impl<'c> Lowerer<'c> {
     fn new(text: &'c str, comments: &'c [Comment]) -> Self {
@@ -136,8 +142,12 @@ impl<'c> Lowerer<'c> {
             Rule::stage => Stmt::Stage(self.lower_stage(pair)?),
             Rule::parallel => Stmt::Parallel(self.lower_parallel(pair)?),
             Rule::for_loop => Stmt::For(self.lower_for_loop(pair)?),
-            Rule::on_failure => Stmt::Handler(self.lower_handler(pair, HandlerKind::OnFailure, Rule::kw_on)?),
-            Rule::always => Stmt::Handler(self.lower_handler(pair, HandlerKind::Always, Rule::kw_always)?),
+            Rule::on_failure => {
+                Stmt::Handler(self.lower_handler(pair, HandlerKind::OnFailure, Rule::kw_on)?)
+            }
+            Rule::always => {
+                Stmt::Handler(self.lower_handler(pair, HandlerKind::Always, Rule::kw_always)?)
+            }
             Rule::attr => Stmt::Attr(self.lower_attr(pair)?),
             Rule::expect => Stmt::Expect(self.lower_expect(pair)?),
             Rule::retry => Stmt::Retry(self.lower_retry(pair)?),
@@ -268,10 +278,20 @@ impl<'c> Lowerer<'c> {
         let iter = self.lower_expr(c.next(Rule::expr)?)?;
         let body = self.lower_block(c.next(Rule::block)?)?;
         c.finish()?;
-        Ok(ForLoop { var, iter, body, span })
+        Ok(ForLoop {
+            var,
+            iter,
+            body,
+            span,
+        })
     }
 
-    fn lower_handler(&mut self, pair: Pair<'_, Rule>, kind: HandlerKind, keyword: Rule) -> R<Handler> {
+    fn lower_handler(
+        &mut self,
+        pair: Pair<'_, Rule>,
+        kind: HandlerKind,
+        keyword: Rule,
+    ) -> R<Handler> {
         let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
         c.next(keyword)?;
@@ -400,7 +420,8 @@ impl<'c> Lowerer<'c> {
             span: self.span(&pair),
         };
         if declaring && RESERVED.contains(&ident.name.as_str()) {
-            self.diags.push(diag::reserved_word(ident.span, &ident.name));
+            self.diags
+                .push(diag::reserved_word(ident.span, &ident.name));
         }
         ident
     }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant};
+use lang::schema::{
+    Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
+};
 
 const BACKUP_OUTPUTS: &[Output] = &[
     Output::new("path", T::Path, "the backup file"),
@@ -11,8 +13,13 @@ const BACKUP_OUTPUTS: &[Output] = &[
     Output::new("duration", T::Duration, "time taken"),
 ];
 
-const INTO: Attribute = Attribute::new("into", T::Path, "directory the backup is written into").required();
-const SET: Attribute = Attribute::new("set", T::String, "backup set name (default: derived from the source)");
+const INTO: Attribute =
+    Attribute::new("into", T::Path, "directory the backup is written into").required();
+const SET: Attribute = Attribute::new(
+    "set",
+    T::String,
+    "backup set name (default: derived from the source)",
+);
 
 /// The `backup` step kind.
 pub const SCHEMA: StepSchema = StepSchema {
@@ -71,8 +78,16 @@ pub const SCHEMA: StepSchema = StepSchema {
             attributes: &[
                 INTO,
                 SET,
-                Attribute::new("include", T::ListOf(&T::String), "glob patterns to include (default: everything)"),
-                Attribute::new("exclude", T::ListOf(&T::String), "glob patterns to leave out"),
+                Attribute::new(
+                    "include",
+                    T::ListOf(&T::String),
+                    "glob patterns to include (default: everything)",
+                ),
+                Attribute::new(
+                    "exclude",
+                    T::ListOf(&T::String),
+                    "glob patterns to leave out",
+                ),
                 Attribute::new("level", T::Int, "zstd compression level 1-19").default("3"),
             ],
             outputs: BACKUP_OUTPUTS,
@@ -92,15 +107,28 @@ pub const SCHEMA: StepSchema = StepSchema {
             }),
             attributes: &[
                 SET,
-                Attribute::new("deep", T::Bool, "also restore into a scratch target (postgres)").default("false"),
-                Attribute::new("max_age", T::Duration, "fail when the newest verified backup is older"),
+                Attribute::new(
+                    "deep",
+                    T::Bool,
+                    "also restore into a scratch target (postgres)",
+                )
+                .default("false"),
+                Attribute::new(
+                    "max_age",
+                    T::Duration,
+                    "fail when the newest verified backup is older",
+                ),
             ],
             outputs: &[
                 Output::new("path", T::Path, "the backup verified"),
                 Output::new("age", T::Duration, "its age"),
                 Output::new("sha256", T::String, "its SHA-256"),
             ],
-            subjects: &[Subject::new("age", T::Duration, "age of the newest verified backup")],
+            subjects: &[Subject::new(
+                "age",
+                T::Duration,
+                "age of the newest verified backup",
+            )],
             effect: Effect::Mutating,
             default_timeout: Some(Duration::from_secs(3600)),
             ..Variant::BASE
@@ -119,7 +147,11 @@ pub const SCHEMA: StepSchema = StepSchema {
                 SET,
                 Attribute::new("keep_last", T::Int, "keep the N newest backups"),
                 Attribute::new("keep_within", T::Duration, "keep backups younger than this"),
-                Attribute::new("keep_daily", T::Int, "keep the newest backup of each of the last N days"),
+                Attribute::new(
+                    "keep_daily",
+                    T::Int,
+                    "keep the newest backup of each of the last N days",
+                ),
             ],
             outputs: &[
                 Output::new("deleted", T::Int, "backups deleted"),
@@ -150,9 +182,16 @@ pub const RESTORE_SCHEMA: StepSchema = StepSchema {
             doc: "pg_restore into the database named by `into`",
             target: Some(FROM),
             attributes: &[
-                Attribute::new("into", T::String, "connection string of the target database").required().sensitive(),
+                Attribute::new(
+                    "into",
+                    T::String,
+                    "connection string of the target database",
+                )
+                .required()
+                .sensitive(),
                 SET,
-                Attribute::new("clean", T::Bool, "drop objects before recreating them").default("false"),
+                Attribute::new("clean", T::Bool, "drop objects before recreating them")
+                    .default("false"),
             ],
             outputs: &[Output::new("duration", T::Duration, "time taken")],
             effect: Effect::Mutating,
@@ -164,7 +203,9 @@ pub const RESTORE_SCHEMA: StepSchema = StepSchema {
             doc: "loads an RDB snapshot into the Redis server named by `into`",
             target: Some(FROM),
             attributes: &[
-                Attribute::new("into", T::String, "`redis://` URL of the target server").required().sensitive(),
+                Attribute::new("into", T::String, "`redis://` URL of the target server")
+                    .required()
+                    .sensitive(),
                 SET,
             ],
             outputs: &[Output::new("duration", T::Duration, "time taken")],
@@ -177,7 +218,12 @@ pub const RESTORE_SCHEMA: StepSchema = StepSchema {
             doc: "extracts a files backup into the directory named by `into`",
             target: Some(FROM),
             attributes: &[
-                Attribute::new("into", T::Path, "target directory (must be empty or absent)").required(),
+                Attribute::new(
+                    "into",
+                    T::Path,
+                    "target directory (must be empty or absent)",
+                )
+                .required(),
                 SET,
             ],
             outputs: &[Output::new("duration", T::Duration, "time taken")],

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant};
+use lang::schema::{
+    Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
+};
 
 const COMPOSE_FILE: Target = Target {
     name: "file",
@@ -24,12 +26,34 @@ pub const SCHEMA: StepSchema = StepSchema {
             doc: "creates and starts the stack in dependency order; idempotent",
             target: Some(COMPOSE_FILE),
             attributes: &[
-                Attribute::new("project", T::String, "project name (default: the file's directory name)"),
-                Attribute::new("services", T::ListOf(&T::String), "act on these services (and their dependencies) only"),
-                Attribute::new("wait", T::Enum(WAIT), "wait until services are running or healthy").default("running"),
-                Attribute::new("pull", T::Enum(&["never", "missing", "always"]), "when to pull images").default("missing"),
+                Attribute::new(
+                    "project",
+                    T::String,
+                    "project name (default: the file's directory name)",
+                ),
+                Attribute::new(
+                    "services",
+                    T::ListOf(&T::String),
+                    "act on these services (and their dependencies) only",
+                ),
+                Attribute::new(
+                    "wait",
+                    T::Enum(WAIT),
+                    "wait until services are running or healthy",
+                )
+                .default("running"),
+                Attribute::new(
+                    "pull",
+                    T::Enum(&["never", "missing", "always"]),
+                    "when to pull images",
+                )
+                .default("missing"),
                 Attribute::new("env_file", T::Path, "the `.env` file for interpolation"),
-                Attribute::new("profiles", T::ListOf(&T::String), "Compose profiles to enable"),
+                Attribute::new(
+                    "profiles",
+                    T::ListOf(&T::String),
+                    "Compose profiles to enable",
+                ),
             ],
             outputs: &[
                 Output::new("created", T::Int, "containers created"),
@@ -47,7 +71,12 @@ pub const SCHEMA: StepSchema = StepSchema {
             attributes: &[
                 Attribute::new("project", T::String, "project name"),
                 Attribute::new("volumes", T::Bool, "also remove named volumes").default("false"),
-                Attribute::new("remove_orphans", T::Bool, "also remove containers of services no longer in the file").default("false"),
+                Attribute::new(
+                    "remove_orphans",
+                    T::Bool,
+                    "also remove containers of services no longer in the file",
+                )
+                .default("false"),
             ],
             outputs: &[Output::new("removed", T::Int, "containers removed")],
             effect: Effect::Mutating,
@@ -60,8 +89,17 @@ pub const SCHEMA: StepSchema = StepSchema {
             target: Some(COMPOSE_FILE),
             attributes: &[
                 Attribute::new("project", T::String, "project name"),
-                Attribute::new("services", T::ListOf(&T::String), "services to restart (default: all)"),
-                Attribute::new("wait", T::Enum(WAIT), "wait until services are running or healthy").default("running"),
+                Attribute::new(
+                    "services",
+                    T::ListOf(&T::String),
+                    "services to restart (default: all)",
+                ),
+                Attribute::new(
+                    "wait",
+                    T::Enum(WAIT),
+                    "wait until services are running or healthy",
+                )
+                .default("running"),
             ],
             outputs: &[Output::new("restarted", T::Int, "containers restarted")],
             effect: Effect::Mutating,
@@ -74,17 +112,35 @@ pub const SCHEMA: StepSchema = StepSchema {
             target: Some(COMPOSE_FILE),
             attributes: &[
                 Attribute::new("project", T::String, "project name"),
-                Attribute::new("services", T::ListOf(&T::String), "services to report (default: all)"),
+                Attribute::new(
+                    "services",
+                    T::ListOf(&T::String),
+                    "services to report (default: all)",
+                ),
             ],
             outputs: &[
-                Output::new("services", T::MapOf(&T::MapOf(&T::String)), "per service: `state` and `health`"),
+                Output::new(
+                    "services",
+                    T::MapOf(&T::MapOf(&T::String)),
+                    "per service: `state` and `health`",
+                ),
                 Output::new("running", T::Int, "services running"),
                 Output::new("healthy", T::Int, "services healthy"),
                 Output::new("total", T::Int, "services in the file"),
             ],
             subjects: &[
-                Subject::with_arg("state", T::String, T::String, "a service's state (`running`, `exited`, ...)"),
-                Subject::with_arg("health", T::String, T::String, "a service's health (`healthy`, `unhealthy`, `none`)"),
+                Subject::with_arg(
+                    "state",
+                    T::String,
+                    T::String,
+                    "a service's state (`running`, `exited`, ...)",
+                ),
+                Subject::with_arg(
+                    "health",
+                    T::String,
+                    T::String,
+                    "a service's health (`healthy`, `unhealthy`, `none`)",
+                ),
                 Subject::new("running", T::Int, "services running"),
                 Subject::new("healthy", T::Int, "services healthy"),
                 Subject::new("unhealthy", T::Int, "services not healthy"),

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant};
+use lang::schema::{
+    Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
+};
 
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -25,19 +27,43 @@ pub const SCHEMA: StepSchema = StepSchema {
                 Attribute::new("method", T::Enum(HTTP_METHODS), "HTTP method").default("GET"),
                 Attribute::new("headers", T::MapOf(&T::String), "request headers").sensitive(),
                 Attribute::new("body", T::String, "request body as text").sensitive(),
-                Attribute::new("json", T::Any, "request body as JSON (sets content-type)").sensitive(),
-                Attribute::new("bearer", T::String, "bearer token for the Authorization header").sensitive(),
+                Attribute::new("json", T::Any, "request body as JSON (sets content-type)")
+                    .sensitive(),
+                Attribute::new(
+                    "bearer",
+                    T::String,
+                    "bearer token for the Authorization header",
+                )
+                .sensitive(),
                 Attribute::new("username", T::String, "basic-auth user name"),
                 Attribute::new("password", T::String, "basic-auth password").sensitive(),
-                Attribute::new("ca_file", T::Path, "PEM file of extra trusted CA certificates"),
-                Attribute::new("insecure", T::Bool, "skip TLS certificate verification (explicit opt-in)").default("false"),
+                Attribute::new(
+                    "ca_file",
+                    T::Path,
+                    "PEM file of extra trusted CA certificates",
+                ),
+                Attribute::new(
+                    "insecure",
+                    T::Bool,
+                    "skip TLS certificate verification (explicit opt-in)",
+                )
+                .default("false"),
                 Attribute::new("follow_redirects", T::Bool, "follow redirects").default("true"),
                 Attribute::new("max_redirects", T::Int, "redirects followed at most").default("10"),
-                Attribute::new("max_body", T::Size, "body bytes kept; the rest is discarded").default("1MiB"),
+                Attribute::new(
+                    "max_body",
+                    T::Size,
+                    "body bytes kept; the rest is discarded",
+                )
+                .default("1MiB"),
             ],
             outputs: &[
                 Output::new("status", T::Int, "HTTP status code"),
-                Output::tainted("headers", T::MapOf(&T::String), "response headers (lower-case names)"),
+                Output::tainted(
+                    "headers",
+                    T::MapOf(&T::String),
+                    "response headers (lower-case names)",
+                ),
                 Output::tainted("body", T::String, "response body (capped at max_body)"),
                 Output::tainted("json", T::Any, "the body parsed as JSON"),
                 Output::new("latency", T::Duration, "time to the full response"),
@@ -46,7 +72,12 @@ pub const SCHEMA: StepSchema = StepSchema {
                 Subject::new("status", T::Int, "the status code"),
                 Subject::with_arg("header", T::String, T::String, "a response header by name"),
                 Subject::new("body", T::String, "the response body"),
-                Subject::with_arg("json", T::String, T::Any, "a JSON path into the body (`.status`, `.checks[0].name`)"),
+                Subject::with_arg(
+                    "json",
+                    T::String,
+                    T::Any,
+                    "a JSON path into the body (`.status`, `.checks[0].name`)",
+                ),
                 Subject::new("latency", T::Duration, "time to the full response"),
             ],
             effect: Effect::ReadOnly,
@@ -96,7 +127,9 @@ pub const SCHEMA: StepSchema = StepSchema {
                 required: true,
                 doc: "connection string, usually from a secret",
             }),
-            attributes: &[Attribute::new("query", T::String, "a read-only query").default("\"select 1\"")],
+            attributes: &[
+                Attribute::new("query", T::String, "a read-only query").default("\"select 1\"")
+            ],
             outputs: &[
                 Output::new("rows", T::ListOf(&T::MapOf(&T::Any)), "result rows"),
                 Output::new("row_count", T::Int, "number of rows"),
@@ -129,7 +162,12 @@ pub const SCHEMA: StepSchema = StepSchema {
             ],
             subjects: &[
                 Subject::new("reply", T::String, "the PING reply"),
-                Subject::with_arg("info", T::String, T::String, "an INFO field by name (`role`)"),
+                Subject::with_arg(
+                    "info",
+                    T::String,
+                    T::String,
+                    "an INFO field by name (`role`)",
+                ),
                 Subject::new("latency", T::Duration, "round-trip time"),
             ],
             effect: Effect::ReadOnly,

@@ -1,0 +1,230 @@
+//! The real `ops` binary: output of `check`, `fmt` and `explain`, and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Runs `ops` in the fixtures directory with a fixed date and no colour or CI.
+fn ops(args: &[&str]) -> (i32, String, String) {
+    ops_in(&fixtures(), args, &[], None)
+}
+
+fn ops_in(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("OPS_TODAY", "2026-11-22")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("NO_COLOR")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("ops runs");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("ops finishes");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn transcript((code, stdout, stderr): (i32, String, String)) -> String {
+    format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}")
+}
+
+#[test]
+fn check_clean_runbook_exits_zero() {
+    let (code, stdout, stderr) = ops(&["check", "check/ok/summit-ga-smoke.rb.ops"]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "checked 1 file: no problems\n", "")
+    );
+}
+
+#[test]
+fn check_errors_human() {
+    insta::assert_snapshot!(transcript(ops(&["check", "check/err/many-at-once.rb.ops"])));
+}
+
+#[test]
+fn check_directory_reports_every_file() {
+    let (code, stdout, _) = ops(&["check", "check/ok"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.ends_with("checked 6 files: no problems\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_json_is_versioned_and_positions_diagnostics() {
+    let (code, stdout, _) = ops(&[
+        "check",
+        "--format",
+        "json",
+        "check/err/undefined-name.rb.ops",
+    ]);
+    assert_eq!(code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(doc["version"], 1);
+    insta::assert_json_snapshot!(doc);
+}
+
+#[test]
+fn check_github_annotations_when_in_actions() {
+    let out = ops_in(
+        &fixtures(),
+        &[
+            "check",
+            "check/err/validation-expired.rb.ops",
+            "check/err/secret-leak.rb.ops",
+        ],
+        &[("GITHUB_ACTIONS", "true")],
+        None,
+    );
+    let annotations: Vec<&str> = out.1.lines().filter(|l| l.starts_with("::")).collect();
+    insta::assert_snapshot!(annotations.join("\n"));
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let (code, stdout, _) = ops(&["check", "check/err/unused-declaration.rb.ops"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("0 errors, 1 warning"), "{stdout}");
+    let (code, _, _) = ops(&[
+        "check",
+        "--deny-warnings",
+        "check/err/unused-declaration.rb.ops",
+    ]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let (code, _, stderr) = ops(&["check", "no/such/file.rb.ops"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no/such/file.rb.ops"), "{stderr}");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (code, _, stderr) = ops_in(empty.path(), &["check", "."], &[], None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no `*.rb.ops` files"), "{stderr}");
+    let (code, _, _) = ops(&["check", "--format", "yaml", "check/ok"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = ops(&["check"]);
+    assert_eq!(code, 2);
+    let (code, _, stderr) = ops_in(
+        &fixtures(),
+        &["check", "check/ok"],
+        &[("OPS_TODAY", "yesterday")],
+        None,
+    );
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn color_follows_the_flag_and_no_color() {
+    let (_, stdout, _) = ops(&[
+        "--color",
+        "always",
+        "check",
+        "check/err/unknown-variant.rb.ops",
+    ]);
+    assert!(stdout.contains("\x1b["), "--color always colours");
+    let (_, stdout, _) = ops(&[
+        "--color",
+        "never",
+        "check",
+        "check/err/unknown-variant.rb.ops",
+    ]);
+    assert!(!stdout.contains("\x1b["));
+    let (_, stdout, _) = ops_in(
+        &fixtures(),
+        &["check", "check/err/unknown-variant.rb.ops"],
+        &[("NO_COLOR", "1")],
+        None,
+    );
+    assert!(!stdout.contains("\x1b["));
+}
+
+#[test]
+fn fmt_check_shows_a_diff_and_fails() {
+    insta::assert_snapshot!(transcript(ops(&[
+        "fmt",
+        "--check",
+        "fmt/in/alignment.rb.ops"
+    ])));
+    let (code, stdout, stderr) = ops(&["fmt", "--check", "check/ok"]);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+}
+
+#[test]
+fn fmt_rewrites_files_in_place_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("messy.rb.ops");
+    std::fs::copy(fixtures().join("fmt/in/messy.rb.ops"), &file).expect("copy");
+    let (code, _, stderr) = ops_in(dir.path(), &["fmt", "messy.rb.ops"], &[], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "formatted messy.rb.ops\n");
+    let once = std::fs::read_to_string(&file).expect("read");
+    let (code, _, stderr) = ops_in(dir.path(), &["fmt", "messy.rb.ops"], &[], None);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), once);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+}
+
+#[test]
+fn fmt_reads_stdin() {
+    let (code, stdout, _) = ops_in(&fixtures(), &["fmt", "-"], &[], Some("wait   1s;wait 2s\n"));
+    assert_eq!((code, stdout.as_str()), (0, "wait 1s\nwait 2s\n"));
+}
+
+#[test]
+fn fmt_refuses_files_with_syntax_errors() {
+    insta::assert_snapshot!(transcript(ops(&[
+        "fmt",
+        "parse/err/unterminated-string.rb.ops"
+    ])));
+}
+
+#[test]
+fn explain_prints_the_documentation() {
+    let (code, stdout, _) = ops(&["explain", "OPS2004"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("## OPS2004 unknown-attribute\n"),
+        "{stdout}"
+    );
+    let (code, by_slug, _) = ops(&["explain", "unknown-attribute"]);
+    assert_eq!((code, by_slug), (0, stdout));
+    let (code, _, stderr) = ops(&["explain", "OPS9999"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--list"), "{stderr}");
+    let (code, list, _) = ops(&["explain", "--list"]);
+    assert_eq!(code, 0);
+    assert_eq!(list.lines().count(), lang::Code::ALL.len());
+}

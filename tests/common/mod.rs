@@ -1,0 +1,82 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use lang::diag::render::{self, RenderOptions};
+use lang::{CheckOptions, Diagnostic, Program};
+
+/// The date the fixtures are checked on, so `validated`/`max_age` results are stable.
+pub const TODAY: &str = "2026-11-22";
+
+/// Reads files from disk relative to the fixtures directory.
+pub struct DiskLoader;
+
+impl lang::Loader for DiskLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(path),
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Check options with the fixed date.
+pub fn options() -> CheckOptions {
+    CheckOptions {
+        today: TODAY.parse().ok(),
+    }
+}
+
+/// Loads and checks a fixture (path relative to `tests/fixtures`): every diagnostic
+/// of the program (parse and check), and the program for rendering.
+pub fn check(rel: &str) -> (Program, Option<lang::Checked>, Vec<Diagnostic>) {
+    let program = Program::load(rel, &DiskLoader, &stdlib::SCHEMAS);
+    let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
+    let parsed = program
+        .unit(program.main)
+        .is_some_and(|u| u.parsed.ast.is_some());
+    let checked = parsed.then(|| lang::check(&program, &stdlib::SCHEMAS, &options()));
+    if let Some(c) = &checked {
+        diagnostics.extend(c.diagnostics.iter().cloned());
+    }
+    (program, checked, diagnostics)
+}
+
+/// All diagnostics rendered without colour at a fixed width.
+pub fn render_all(program: &Program, diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| {
+            render::human(
+                d,
+                &program.sources,
+                RenderOptions {
+                    color: false,
+                    width: 100,
+                },
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The codes an `err` fixture's first line names: `# expect: OPS2004 OPS2005`.
+pub fn expected_codes(text: &str) -> Vec<String> {
+    let first = text.lines().next().unwrap_or_default();
+    match first.strip_prefix("# expect:") {
+        Some(rest) => rest.split_whitespace().map(str::to_string).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// A path relative to `tests/fixtures`.
+pub fn fixture_rel(path: &Path) -> String {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    path.strip_prefix(&base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}

@@ -1,0 +1,93 @@
+//! Every runbook in `runbooks/` checks clean and is formatted; the formatter is
+//! idempotent over every fixture and runbook that parses.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if path.to_string_lossy().ends_with(".rb.ops") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+struct Disk;
+
+impl lang::Loader for Disk {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn every_runbook_checks_clean_and_is_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runbooks = files_under(&root.join("runbooks"));
+    assert!(!runbooks.is_empty(), "runbooks/ holds the real runbooks");
+    for path in runbooks {
+        let shown = path.to_string_lossy().into_owned();
+        let program = lang::Program::load(&shown, &Disk, &stdlib::SCHEMAS);
+        let mut diagnostics: Vec<lang::Diagnostic> = program.parse_diagnostics().cloned().collect();
+        diagnostics.extend(lang::check(&program, &stdlib::SCHEMAS, &common::options()).diagnostics);
+        assert!(
+            diagnostics.is_empty(),
+            "{shown}:\n{}",
+            common::render_all(&program, &diagnostics)
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        let formatted = lang::fmt::format_source(&text).expect("formats");
+        assert_eq!(
+            formatted, text,
+            "{shown} is not formatted: run `ops fmt {shown}`"
+        );
+    }
+}
+
+#[test]
+fn formatting_is_idempotent_over_every_fixture_and_runbook() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = files_under(&root.join("tests/fixtures"));
+    files.extend(files_under(&root.join("runbooks")));
+    let mut formatted_count = 0;
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // the invalid-UTF-8 fixture
+        };
+        let parsed = lang::parse(&text);
+        if !parsed.is_ok() {
+            continue;
+        }
+        let once =
+            lang::fmt::format_source(&text).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let twice =
+            lang::fmt::format_source(&once).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        assert_eq!(
+            twice,
+            once,
+            "{}: formatting is not idempotent",
+            path.display()
+        );
+        assert_eq!(
+            lang::parse(&once).comments.len(),
+            parsed.comments.len(),
+            "{}",
+            path.display()
+        );
+        formatted_count += 1;
+    }
+    assert!(
+        formatted_count > 40,
+        "only {formatted_count} files were formatted"
+    );
+}
