@@ -413,8 +413,10 @@ pub enum ExprKind {
 /// One `key = value` of a map literal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapEntry {
-    /// The key (a name or a plain string).
+    /// The key's text (a name, or a string's text; the source text if interpolated).
     pub key: String,
+    /// The key when written as a string (the checker rejects `${...}` in it).
+    pub key_lit: Option<StrLit>,
     /// Where the key is written.
     pub key_span: Span,
     /// The value.

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod interactive;
 pub mod notify;
 pub mod probe;
+pub mod reference;
 pub mod wait;
 
 use lang::schema::{Schemas, StepSchema};

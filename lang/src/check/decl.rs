@@ -196,8 +196,12 @@ impl Checker<'_> {
                     continue;
                 }
                 if let Some(first) = chosen {
-                    let first = first.span;
-                    self.report(diag::conflicting_secret_source(attr.name.span, first));
+                    let (first_span, same) = (first.span, first.name == attr.name.name);
+                    if same {
+                        self.report(diag::duplicate_attribute(attr.name.span, name, first_span));
+                    } else {
+                        self.report(diag::conflicting_secret_source(attr.name.span, first_span));
+                    }
                     continue;
                 }
                 chosen = Some(&attr.name);

@@ -112,6 +112,13 @@ impl Checker<'_> {
                 let mut value_ty: Option<Type> = None;
                 let mut mixed = false;
                 for entry in entries {
+                    if let Some(lit) = &entry.key_lit
+                        && lit.as_plain().is_none()
+                    {
+                        self.report(diag::plain_string_required(entry.key_span, "a map key"));
+                        self.check_string(lit);
+                        continue;
+                    }
                     if let Some((_, first)) = seen.iter().find(|(k, _)| *k == entry.key) {
                         let first = *first;
                         self.report(diag::duplicate_key(entry.key_span, &entry.key, first));
@@ -295,7 +302,14 @@ impl Checker<'_> {
             return Ty::error();
         };
         if !self.available.contains(name) {
-            if self.maybe.contains(name) {
+            if self.declaring {
+                self.report(diag::output_before_run(
+                    path.root.span,
+                    name,
+                    site.span,
+                    "runs after file-level declarations are evaluated",
+                ));
+            } else if self.maybe.contains(name) {
                 self.report(diag::handler_output_reference(
                     path.root.span,
                     name,

@@ -35,7 +35,9 @@ impl BlockKind {
                 "runbook, param, secret, let, include, stage, parallel, for, on failure, always, steps"
             }
             BlockKind::Stage => "stage, parallel, for, on failure, always, let, when, steps",
-            BlockKind::Parallel => "steps, stages and `for` loops (each one a branch)",
+            BlockKind::Parallel => {
+                "steps, stages, `for` loops and `parallel` groups (each one a branch)"
+            }
             BlockKind::For => "stage, parallel, for, let, steps",
             BlockKind::Handler => "stage, parallel, for, let, steps",
         }
@@ -52,17 +54,6 @@ impl Checker<'_> {
             if let Some(first) = self.sites.get(&name.name) {
                 let first = first.span;
                 self.report(diag::duplicate_step_name(name.span, &name.name, first));
-                continue;
-            }
-            if let Some(var) = self.lookup(&name.name).cloned() {
-                let here = var.file == self.file;
-                self.report(diag::duplicate_definition(
-                    name.span,
-                    &name.name,
-                    var.kind.describe(),
-                    here.then_some(var.span),
-                    (!here).then(|| self.program.path(var.file).to_string()),
-                ));
                 continue;
             }
             self.sites.insert(name.name, site);
@@ -111,10 +102,7 @@ impl Checker<'_> {
                     flow_count += 1;
                     self.check_stage(s);
                 }
-                (
-                    Stmt::Parallel(p),
-                    BlockKind::Top | BlockKind::Stage | BlockKind::For | BlockKind::Handler,
-                ) => {
+                (Stmt::Parallel(p), _) => {
                     flow_count += 1;
                     self.check_parallel(p);
                 }
@@ -139,12 +127,15 @@ impl Checker<'_> {
                     when_seen = Some(w.span);
                     self.check_condition(&w.cond);
                 }
-                (other, _) => self.report(diag::misplaced(
-                    other.span(),
-                    other.describe(),
-                    kind.describe(),
-                    kind.allowed(),
-                )),
+                (other, _) => {
+                    flow_count += 1; // reported as misplaced; not also as an empty block
+                    self.report(diag::misplaced(
+                        other.span(),
+                        other.describe(),
+                        kind.describe(),
+                        kind.allowed(),
+                    ));
+                }
             }
             if kind == BlockKind::Parallel {
                 union.extend(self.available.iter().cloned());

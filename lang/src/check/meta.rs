@@ -212,7 +212,12 @@ impl Checker<'_> {
                 &missing,
             ));
         }
-        self.check_freshness(&meta, validated_span, max_age_span, block.id.span);
+        let validated_written = seen.iter().any(|s| s.name == "validated");
+        if validated_written && meta.validated.is_none() {
+            // an invalid date was reported; freshness cannot be judged
+        } else {
+            self.check_freshness(&meta, validated_span, max_age_span, block.id.span);
+        }
         self.meta = Some(meta);
     }
 

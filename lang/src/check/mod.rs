@@ -223,6 +223,8 @@ struct Checker<'a> {
     maybe: HashSet<String>,
     /// Libraries already included.
     included: HashSet<FileId>,
+    /// True while file-level declarations are checked (before any step runs).
+    declaring: bool,
     ctx: Ctx,
 }
 
@@ -245,6 +247,7 @@ impl<'a> Checker<'a> {
             available: HashSet::new(),
             maybe: HashSet::new(),
             included: HashSet::new(),
+            declaring: false,
             ctx: Ctx::default(),
         }
     }
@@ -272,7 +275,12 @@ impl<'a> Checker<'a> {
         } else {
             FileKind::Library
         };
+        // Step names first, so a declaration that clashes with one, or a file-level `let`
+        // that reads an output, is reported as such.
+        self.collect_sites(&file.stmts);
+        self.declaring = true;
         self.declare_all(&file.stmts);
+        self.declaring = false;
         if self.kind == FileKind::Runbook {
             if !has_runbook {
                 let at = file
@@ -281,10 +289,10 @@ impl<'a> Checker<'a> {
                     .map_or(Span::at(0), |s| Span::at(s.span().start));
                 self.report(crate::diag::missing_runbook_block(at));
             }
-            self.collect_sites(&file.stmts);
             self.check_flow(&file.stmts, flow::BlockKind::Top, file.span);
+            // A library's declarations are there for the files that include it.
+            self.report_unused();
         }
-        self.report_unused();
     }
 
     /// Looks a variable up through the scopes, innermost first.

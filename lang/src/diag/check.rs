@@ -11,11 +11,6 @@ fn listing(items: &[&str]) -> String {
     }
 }
 
-/// A map key with `${...}` in it.
-pub fn interpolated_key(at: Span) -> Diagnostic {
-    plain_string_required(at, "a map key")
-}
-
 /// A string that must be fixed text contains `${...}`.
 pub fn plain_string_required(at: Span, what: &str) -> Diagnostic {
     Diagnostic::new(
@@ -35,7 +30,7 @@ pub fn missing_runbook_block(at: Span) -> Diagnostic {
         "this runbook has no `runbook \"id\" { ... }` block",
         "the metadata block belongs at the top",
     )
-    .with_help("start the file with `runbook \"my-id\" { title = \"...\" owner = \"...\" }`; a file with only `param`, `secret` and `let` is a library for `include`")
+    .with_help("start the file with `runbook \"my-id\" { title = \"...\" owner = \"...\" }`; a file with only `param`, `secret`, `let` and `include` is a library for `include`")
 }
 
 /// A second `runbook` block.
@@ -58,7 +53,11 @@ pub fn unused_declaration(at: Span, name: &str, kind: &str) -> Diagnostic {
         format!("{kind} `{name}` is never used"),
         "declared here",
     )
-    .with_help("remove it, or use it; a parameter nobody reads is a setting that does nothing")
+    .with_help(if kind == "parameter" {
+        "remove it, or use it: a parameter nobody reads is a setting that does nothing"
+    } else {
+        "remove it, or use it"
+    })
 }
 
 /// A name declared twice.
@@ -526,6 +525,9 @@ pub fn output_before_run(at: Span, name: &str, site: Span, why: &str) -> Diagnos
         "runs only in a handler" => {
             "steps in a handler run only on failure; use their outputs inside the handler"
         }
+        "runs after file-level declarations are evaluated" => {
+            "file-level `let`s are fixed before any step runs; move the `let` into the stage, after the step"
+        }
         _ => "move this after the step, or the step before this",
     };
     Diagnostic::new(
@@ -596,7 +598,7 @@ pub fn value_out_of_range(at: Span, what: &str, range: &str) -> Diagnostic {
         format!("{what} must be {range}"),
         "out of range",
     )
-    .with_help(format!("give {what} {range}"))
+    .with_help(format!("use a value {range}"))
 }
 
 /// A step kind the stdlib does not have.

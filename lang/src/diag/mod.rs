@@ -127,7 +127,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     for candidate in candidates {
         let score = strsim::jaro_winkler(name, candidate);
         let close =
-            score > 0.8 || strsim::damerau_levenshtein(name, candidate) <= name.len().min(2).max(1);
+            score > 0.8 || strsim::damerau_levenshtein(name, candidate) <= name.len().clamp(1, 2);
         if close && best.is_none_or(|(_, s)| score > s) {
             best = Some((candidate, score));
         }

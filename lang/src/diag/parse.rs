@@ -180,7 +180,7 @@ pub fn invalid_number(at: Span, text: &str, reason: &str) -> Diagnostic {
         format!("invalid number `{text}`: {reason}"),
         "this number",
     )
-    .with_help("integers are 64-bit signed; durations and sizes must fit in 64 bits")
+    .with_help("integers are 64-bit signed, floats must be finite, and durations and sizes must fit in 64 bits")
 }
 
 /// A duration or size with an unknown unit.
@@ -200,6 +200,17 @@ pub fn invalid_unit(at: Span, unit: &str, suggestion: Option<&str>) -> Diagnosti
         "not a duration or size unit",
     )
     .with_help(help)
+}
+
+/// A size written with several units (`1GiB512MiB`).
+pub fn combined_size(at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::InvalidUnit,
+        at,
+        "a size has a single unit",
+        "second unit",
+    )
+    .with_help("write the size in one unit, e.g. `1536MiB` instead of `1GiB512MiB`; only durations combine units (`1h30m`)")
 }
 
 /// An expression nested deeper than the limit.

@@ -164,7 +164,7 @@ pub fn size(bytes: u64) -> String {
         ("MiB", 1 << 20),
         ("KiB", 1 << 10),
     ] {
-        if bytes >= len && bytes % len == 0 {
+        if bytes >= len && bytes.is_multiple_of(len) {
             return format!("{}{unit}", bytes / len);
         }
     }

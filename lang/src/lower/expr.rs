@@ -185,17 +185,12 @@ impl Lowerer<'_> {
         let mut c = Cursor::of(&pair);
         let key_pair = c.next_any()?;
         let key_span = self.span(&key_pair);
-        let key = match key_pair.as_rule() {
-            Rule::name => key_pair.as_str().to_string(),
+        let (key, key_lit) = match key_pair.as_rule() {
+            Rule::name => (key_pair.as_str().to_string(), None),
             Rule::string => {
+                let raw = key_pair.as_str().to_string();
                 let lit = self.lower_string(key_pair)?;
-                match lit.as_plain() {
-                    Some(text) => text,
-                    None => {
-                        self.diags.push(diag::interpolated_key(key_span));
-                        String::new()
-                    }
-                }
+                (lit.as_plain().unwrap_or(raw), Some(lit))
             }
             other => {
                 return Err(diag::internal_error(
@@ -208,6 +203,7 @@ impl Lowerer<'_> {
         c.finish()?;
         Ok(MapEntry {
             key,
+            key_lit,
             key_span,
             value,
         })

@@ -130,6 +130,12 @@ impl Lowerer<'_> {
                 }
             };
         }
+        if pieces.len() > 1
+            && let Some(piece) = pieces.iter().find(|p| size_unit(p.unit).is_some())
+        {
+            self.diags.push(diag::combined_size(piece.unit_span));
+            return ExprKind::Size(0);
+        }
         let mut total_ms: u64 = 0;
         for piece in &pieces {
             let Some(unit_ms) = duration_unit(piece.unit) else {
@@ -252,7 +258,6 @@ impl Lowerer<'_> {
             "\\\\" => Some('\\'),
             "\\\"" => Some('"'),
             "\\$" => Some('$'),
-            "\\0" => Some('\0'),
             _ => text
                 .strip_prefix("\\u{")
                 .and_then(|h| h.strip_suffix('}'))
@@ -279,14 +284,13 @@ enum Raw {
 /// The `"""` rule: a line break right after the opening quotes is dropped, a last
 /// line holding only spaces before the closing quotes is dropped with its line break,
 /// and the common indentation of the non-blank lines is removed.
-fn dedent(pieces: &mut Vec<Raw>) {
-    if let Some(Raw::Text(text, _)) = pieces.first_mut() {
-        if let Some(rest) = text
+fn dedent(pieces: &mut [Raw]) {
+    if let Some(Raw::Text(text, _)) = pieces.first_mut()
+        && let Some(rest) = text
             .strip_prefix("\r\n")
             .or_else(|| text.strip_prefix('\n'))
-        {
-            *text = rest.to_string();
-        }
+    {
+        *text = rest.to_string();
     }
     if let Some(Raw::Text(text, _)) = pieces.last_mut()
         && let Some(nl) = text.rfind('\n')
