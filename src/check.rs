@@ -56,13 +56,17 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
 }
 
 /// Check settings from the environment: `OPS_TODAY` pins "today" (YYYY-MM-DD) for
-/// reproducible `validated`/`max_age` checks.
+/// reproducible `validated`/`max_age` checks. Otherwise today is the UTC date: day
+/// granularity does not need the local zone, and reading the system's time-zone
+/// database would cost more than checking a runbook.
 pub fn options() -> Result<CheckOptions, String> {
     let today = match std::env::var("OPS_TODAY") {
         Ok(text) => text
             .parse::<jiff::civil::Date>()
             .map_err(|e| format!("OPS_TODAY=`{text}` is not a date (YYYY-MM-DD): {e}"))?,
-        Err(_) => jiff::Zoned::now().date(),
+        Err(_) => jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
     };
     Ok(CheckOptions { today: Some(today) })
 }

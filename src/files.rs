@@ -57,15 +57,32 @@ impl lang::Loader for FsLoader {
 }
 
 /// Reads at most `MAX_FILE_SIZE + 1` bytes, so an oversized file is detected without
-/// reading all of it.
+/// reading all of it. The buffer is sized from the metadata, so a runbook takes one
+/// `read` (plus the one that sees the end); special files of size 0 grow it as needed.
 pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
-    if file.metadata()?.is_dir() {
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
         return Err(std::io::Error::other("is a directory"));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_SIZE as u64 + 1)
-        .read_to_end(&mut bytes)?;
+    let cap = MAX_FILE_SIZE + 1;
+    let mut bytes = vec![0u8; (meta.len() as usize).min(cap) + 1];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            if bytes.len() >= cap {
+                break;
+            }
+            bytes.resize((bytes.len() * 2).min(cap), 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
     Ok(bytes)
 }
 

@@ -548,23 +548,6 @@ pub enum Segment {
     Index(Expr),
 }
 
-impl PathExpr {
-    /// The path as written when it only has fields (`a.b.c`).
-    pub fn dotted(&self) -> String {
-        let mut out = self.root.name.clone();
-        for seg in &self.segments {
-            match seg {
-                Segment::Field(f) => {
-                    out.push('.');
-                    out.push_str(&f.name);
-                }
-                Segment::Index(_) => out.push_str("[...]"),
-            }
-        }
-        out
-    }
-}
-
 /// A comment, as recorded by the scanner for the formatter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Comment {

@@ -152,16 +152,24 @@ fn syntax_error(text: &str, start: Rule, error: pest::error::Error<Rule>) -> Dia
     let mut rules = positives.clone();
     let mut tokens: Vec<String> = Vec::new();
     if let Some(a) = attempts.filter(|a| a.max_position >= pos && !positives.is_empty()) {
-        if a.max_position > pos {
+        let mut deeper: Vec<Rule> = a
+            .call_stacks()
+            .iter()
+            .filter_map(|s| s.deepest.get_rule().copied())
+            .collect();
+        let deeper_tokens: Vec<String> =
+            a.expected_tokens().iter().map(|t| t.to_string()).collect();
+        if a.max_position == pos {
+            rules.append(&mut deeper);
+            tokens = deeper_tokens;
+        } else if !expected_categories(&deeper, &deeper_tokens).is_empty() {
+            // Further than pest's own position, and something was expected there: that is
+            // where the text goes wrong. (A lookahead that matched, such as an operator's
+            // first-character guard, can reach further without expecting anything.)
             pos = a.max_position;
-            rules.clear();
+            rules = deeper;
+            tokens = deeper_tokens;
         }
-        for stack in a.call_stacks() {
-            if let Some(rule) = stack.deepest.get_rule() {
-                rules.push(*rule);
-            }
-        }
-        tokens = a.expected_tokens().iter().map(|t| t.to_string()).collect();
     }
     let keyword_line = {
         let line_start = text[..pos.min(text.len())].rfind('\n').map_or(0, |p| p + 1);
@@ -302,9 +310,8 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
             matches!(
                 r,
                 Rule::expr
-                    | Rule::and_expr
-                    | Rule::not_expr
-                    | Rule::cmp_expr
+                    | Rule::operand
+                    | Rule::value_start
                     | Rule::primary
                     | Rule::head_arg
                     | Rule::retry_arg
@@ -343,10 +350,10 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
     if has(Rule::type_expr) || has(Rule::type_name) {
         out.push("a type like `string` or `list<url>`");
     }
-    if has(Rule::cmp_op) {
+    if has(Rule::cmp_op) || has(Rule::binop) {
         out.push("a comparison (`==`, `!=`, `<`, `contains`, `matches`, `in`, ...)");
     }
-    if has(Rule::kw_and) || has(Rule::kw_or) {
+    if has(Rule::kw_and) || has(Rule::kw_or) || has(Rule::binop) {
         out.push("`and`/`or`");
     }
     if has(Rule::kw_as) {
@@ -401,7 +408,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::file => "a runbook",
         Rule::expr_only => "an expression",
         Rule::block => "a `{ ... }` block",
-        Rule::stmt => "a statement",
+        Rule::stmt | Rule::keyword_stmt => "a statement",
         Rule::runbook_block => "a `runbook` block",
         Rule::param_decl => "a `param` declaration",
         Rule::type_expr | Rule::type_name => "a type like `string` or `list<url>`",
@@ -422,7 +429,8 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::step => "a step",
         Rule::step_kind => "a step kind",
         Rule::head_arg => "a step argument",
-        Rule::expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::primary => "a value",
+        Rule::expr | Rule::operand | Rule::primary | Rule::value_start => "a value",
+        Rule::binop => "an operator",
         Rule::paren => "`(`",
         Rule::list => "a list `[...]`",
         Rule::map => "a map `{ key = value }`",
@@ -449,12 +457,11 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::int => "a number",
         Rule::boolean => "`true` or `false`",
         Rule::string | Rule::line_string | Rule::triple_string => "a string",
-        Rule::line_text | Rule::triple_text => "string text",
+        Rule::line_text | Rule::triple_text | Rule::line_char => "string text",
         Rule::escape => "an escape like `\\n`",
         Rule::interp => "an interpolation `${...}`",
         Rule::ident_char => "a letter, digit or `_`",
         Rule::ident | Rule::name => "a name",
-        Rule::reserved => "a reserved word",
         Rule::kw_runbook => "`runbook`",
         Rule::kw_param => "`param`",
         Rule::kw_secret => "`secret`",

@@ -92,18 +92,6 @@ impl Program {
         builder.program
     }
 
-    /// Loads a runbook whose text is already in memory (stdin, tests).
-    pub fn from_text(path: &str, text: &str, loader: &dyn Loader, schemas: &Schemas) -> Program {
-        let memory = Overlay {
-            path,
-            text,
-            inner: loader,
-        };
-        let mut program = Program::load(path, &memory, schemas);
-        program.main = FileId(0);
-        program
-    }
-
     /// The unit with this id.
     pub fn unit(&self, id: FileId) -> Option<&Unit> {
         self.units.get(id.0 as usize)
@@ -271,23 +259,6 @@ pub fn call_target(step: &Step, schemas: &Schemas) -> Option<(Span, String)> {
             ..
         }) => lit.as_plain().map(|p| (lit.span, p)),
         _ => None,
-    }
-}
-
-/// Serves one file from memory and the rest from another loader.
-struct Overlay<'a> {
-    path: &'a str,
-    text: &'a str,
-    inner: &'a dyn Loader,
-}
-
-impl Loader for Overlay<'_> {
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        if path == self.path {
-            Ok(self.text.as_bytes().to_vec())
-        } else {
-            self.inner.read(path)
-        }
     }
 }
 

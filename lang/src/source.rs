@@ -64,22 +64,6 @@ impl SourceFile {
             column: column + 1,
         }
     }
-
-    /// The text of 1-based line `line`, without its newline.
-    pub fn line_text(&self, line: usize) -> &str {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
-            return "";
-        };
-        let end = self
-            .line_starts
-            .get(line)
-            .map(|e| e - 1)
-            .unwrap_or(self.text.len());
-        self.text
-            .get(start..end)
-            .unwrap_or("")
-            .trim_end_matches('\r')
-    }
 }
 
 /// All files of one check or run: the runbook, its includes and called runbooks.
@@ -104,15 +88,5 @@ impl SourceMap {
     /// The file with this id.
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
-    }
-
-    /// The id of the file loaded from `path`, if any.
-    pub fn find(&self, path: &str) -> Option<FileId> {
-        self.files.iter().find(|f| f.path == path).map(|f| f.id)
-    }
-
-    /// All files in load order.
-    pub fn files(&self) -> &[SourceFile] {
-        &self.files
     }
 }

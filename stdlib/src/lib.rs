@@ -33,8 +33,3 @@ pub const STEPS: &[StepSchema] = &[
 
 /// The schema set the checker validates against.
 pub const SCHEMAS: Schemas = Schemas { steps: STEPS };
-
-/// The schema set, as a function for callers that prefer one.
-pub fn schemas() -> Schemas {
-    SCHEMAS
-}

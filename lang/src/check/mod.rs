@@ -116,13 +116,6 @@ pub struct Checked {
     pub steps: Vec<StepInfo>,
 }
 
-impl Checked {
-    /// True when the check found errors.
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-}
-
 /// Checks the program's main file (and what it includes).
 pub fn check(program: &Program, schemas: &Schemas, options: &CheckOptions) -> Checked {
     let mut checker = Checker::new(program, schemas, options);

@@ -106,11 +106,6 @@ codes! {
 }
 
 impl Code {
-    /// The code as printed: `OPS2004`.
-    pub fn as_string(self) -> String {
-        format!("OPS{:04}", self as u16)
-    }
-
     /// Looks a code up by `OPS2004`, `ops2004`, `2004` or its slug.
     pub fn parse(text: &str) -> Option<Code> {
         let text = text.trim();

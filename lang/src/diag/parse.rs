@@ -60,6 +60,17 @@ pub fn syntax_error(span: Span, expected: &str, found: &str, help: Option<String
     .with_optional_help(help)
 }
 
+/// `a == b == c`.
+pub fn chained_comparison(at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::SyntaxError,
+        at,
+        "comparisons cannot be chained",
+        "second comparison",
+    )
+    .with_help("combine comparisons with `and`: `a < b and b < c`")
+}
+
 /// `${` in code, outside any string.
 pub fn interpolation_outside_string(at: Span) -> Diagnostic {
     Diagnostic::new(

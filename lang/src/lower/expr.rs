@@ -8,92 +8,174 @@ use crate::ast::*;
 use crate::diag;
 use crate::parse::Rule;
 
+/// A binary operator of a flat expression list.
+#[derive(Clone, Copy)]
+enum Op {
+    Cmp(CmpOp),
+    Logic(LogicOp),
+}
+
+/// Wraps `expr` in one `not` per keyword offset (innermost last).
+fn wrap_nots(nots: Vec<usize>, expr: Expr) -> Expr {
+    let end = expr.span.end;
+    nots.into_iter().rev().fold(expr, |inner, start| Expr {
+        kind: ExprKind::Not(Box::new(inner)),
+        span: Span::new(start, end),
+    })
+}
+
+/// One n-ary node for two or more operands, the operand itself for one.
+fn logic(op: LogicOp, mut items: Vec<Expr>) -> Option<Expr> {
+    match items.len() {
+        0 => None,
+        1 => items.pop(),
+        _ => {
+            let span = items[0].span.to(items[items.len() - 1].span);
+            Some(Expr {
+                kind: ExprKind::Logic(op, items),
+                span,
+            })
+        }
+    }
+}
+
 impl Lowerer<'_> {
-    /// `expr`: an `or` chain. Every call is one level of nesting.
+    /// `expr`: a flat `operand (binop operand)*` list, with precedence applied here:
+    /// comparisons bind tightest (and do not chain), then `and`, then `or`, both
+    /// n-ary. Every call is one level of nesting.
     pub(crate) fn lower_expr(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
         let span = self.span(&pair);
         self.enter(span)?;
-        let result = self.lower_chain(pair, Rule::and_expr, Rule::kw_or, LogicOp::Or);
+        let result = self.lower_flat(pair);
         self.depth -= 1;
         result
     }
 
-    /// `and_expr`: an `and` chain.
-    fn lower_and_expr(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
-        self.lower_chain(pair, Rule::not_expr, Rule::kw_and, LogicOp::And)
-    }
-
-    /// `operand (keyword operand)*` as one n-ary [`ExprKind::Logic`] node.
-    fn lower_chain(
-        &mut self,
-        pair: Pair<'_, Rule>,
-        operand: Rule,
-        keyword: Rule,
-        op: LogicOp,
-    ) -> R<Expr> {
-        let span = self.span(&pair);
+    fn lower_flat(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
         let mut c = Cursor::of(&pair);
-        let mut operands = vec![self.lower_operand(c.next(operand)?)?];
-        while c.take(keyword).is_some() {
-            operands.push(self.lower_operand(c.next(operand)?)?);
+        let mut operands = vec![self.lower_operand(c.next(Rule::operand)?)?];
+        let mut ops: Vec<(Op, Span)> = Vec::new();
+        while let Some(op_pair) = c.take(Rule::binop) {
+            ops.push(self.lower_binop(op_pair)?);
+            operands.push(self.lower_operand(c.next(Rule::operand)?)?);
         }
         c.finish()?;
-        if operands.len() == 1 {
-            return Ok(operands.remove(0));
+        // Comparisons first: `a OP b` becomes one unit; `not` written before `a`
+        // negates the whole comparison (`not x == y` is `not (x == y)`).
+        let mut units: Vec<Expr> = Vec::new();
+        let mut joins: Vec<LogicOp> = Vec::new();
+        let mut operands = operands.into_iter();
+        let mut current = operands.next();
+        let mut compared = false;
+        for (op, op_span) in ops {
+            let Some(rhs) = operands.next() else { break };
+            match op {
+                Op::Cmp(cmp) => {
+                    let Some((nots, lhs)) = current.take() else {
+                        break;
+                    };
+                    if compared {
+                        self.diags.push(diag::chained_comparison(op_span));
+                    }
+                    compared = true;
+                    let (rhs_nots, rhs) = rhs;
+                    let rhs = wrap_nots(rhs_nots, rhs);
+                    let cmp_span = lhs.span.to(rhs.span);
+                    let compare = Expr {
+                        kind: ExprKind::Compare(cmp, Box::new(lhs), Box::new(rhs)),
+                        span: cmp_span,
+                    };
+                    current = Some((nots, compare));
+                }
+                Op::Logic(logic) => {
+                    if let Some((nots, unit)) = current.take() {
+                        units.push(wrap_nots(nots, unit));
+                    }
+                    joins.push(logic);
+                    current = Some(rhs);
+                    compared = false;
+                }
+            }
         }
-        Ok(Expr {
-            kind: ExprKind::Logic(op, operands),
-            span,
-        })
+        if let Some((nots, unit)) = current {
+            units.push(wrap_nots(nots, unit));
+        }
+        // Then `and` groups inside `or` groups.
+        let mut or_groups: Vec<Vec<Expr>> = vec![Vec::new()];
+        let mut units = units.into_iter();
+        if let Some(first) = units.next() {
+            or_groups[0].push(first);
+        }
+        for (join, unit) in joins.into_iter().zip(units) {
+            if join == LogicOp::Or {
+                or_groups.push(Vec::new());
+            }
+            if let Some(group) = or_groups.last_mut() {
+                group.push(unit);
+            }
+        }
+        let mut alternatives: Vec<Expr> = or_groups
+            .into_iter()
+            .filter_map(|g| logic(LogicOp::And, g))
+            .collect();
+        match alternatives.len() {
+            0 => Err(diag::internal_error(
+                self.span(&pair),
+                "an expression without operands",
+            )),
+            1 => Ok(alternatives.remove(0)),
+            _ => logic(LogicOp::Or, alternatives)
+                .ok_or_else(|| diag::internal_error(self.span(&pair), "an empty `or` chain")),
+        }
     }
 
-    fn lower_operand(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
-        match pair.as_rule() {
-            Rule::and_expr => self.lower_and_expr(pair),
-            _ => self.lower_not_expr(pair),
-        }
-    }
-
-    /// `not_expr`: `not* cmp_expr`.
-    fn lower_not_expr(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
+    /// `operand`: `not* primary`, returned as the `not` keywords' offsets and the value.
+    fn lower_operand(&mut self, pair: Pair<'_, Rule>) -> R<(Vec<usize>, Expr)> {
         let mut c = Cursor::of(&pair);
         let mut nots = Vec::new();
+        let mut keywords = Vec::new();
         while let Some(kw) = c.take(Rule::kw_not) {
-            nots.push(self.span(&kw).start);
+            let span = self.span(&kw);
+            nots.push(span.start);
+            keywords.push(span);
         }
-        let inner_pair = c.next(Rule::cmp_expr)?;
+        // Each `not` is one level of nesting, held while the value is lowered.
+        let mut entered = 0;
+        let mut result = Ok(());
+        for keyword in &keywords {
+            result = self.enter(*keyword);
+            if result.is_err() {
+                break;
+            }
+            entered += 1;
+        }
+        let value = result
+            .and_then(|()| c.next_any())
+            .and_then(|p| self.lower_primary(p));
+        self.depth -= entered;
+        let value = value?;
         c.finish()?;
-        let end = self.span(&inner_pair).end;
-        for start in &nots {
-            self.enter(Span::new(*start, end))?;
-        }
-        let mut expr = self.lower_cmp_expr(inner_pair);
-        for start in nots.iter().rev() {
-            self.depth -= 1;
-            expr = expr.map(|inner| Expr {
-                kind: ExprKind::Not(Box::new(inner)),
-                span: Span::new(*start, end),
-            });
-        }
-        expr
+        Ok((nots, value))
     }
 
-    /// `cmp_expr`: `primary (op primary)?`.
-    fn lower_cmp_expr(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
+    /// `binop`: a comparison, `and` or `or`.
+    fn lower_binop(&mut self, pair: Pair<'_, Rule>) -> R<(Op, Span)> {
         let span = self.span(&pair);
         let mut c = Cursor::of(&pair);
-        let lhs = self.lower_primary(c.next_any()?)?;
-        let Some(op_pair) = c.take(Rule::cmp_op) else {
-            c.finish()?;
-            return Ok(lhs);
-        };
-        let op = self.lower_cmp_op(op_pair)?;
-        let rhs = self.lower_primary(c.next_any()?)?;
+        let inner = c.next_any()?;
         c.finish()?;
-        Ok(Expr {
-            kind: ExprKind::Compare(op, Box::new(lhs), Box::new(rhs)),
-            span,
-        })
+        let op = match inner.as_rule() {
+            Rule::cmp_op => Op::Cmp(self.lower_cmp_op(inner)?),
+            Rule::kw_and => Op::Logic(LogicOp::And),
+            Rule::kw_or => Op::Logic(LogicOp::Or),
+            other => {
+                return Err(diag::internal_error(
+                    span,
+                    &format!("expected an operator, found {other:?}"),
+                ));
+            }
+        };
+        Ok((op, span))
     }
 
     /// `cmp_op`.
