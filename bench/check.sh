@@ -87,13 +87,24 @@ peak() { local max=0 v; for _ in $(seq 20); do v=$(/usr/bin/time -f %M "$@" 2>&1
 rss1=$(peak "$ops" check runbooks/summit/ga-smoke.rb.ops)
 rss200=$(cd "$work/w200" && peak "$ops" check ops)
 
+# Instructions (callgrind): a figure that does not move with machine load.
+instr=0
+if command -v valgrind >/dev/null; then
+  log "counting instructions (callgrind, 20 runbooks, one thread)"
+  rm -rf "$scratch/cg20" && mkdir -p "$scratch/cg20" && cp "$work/w200/ops"/b000*.rb.ops "$work/w200/ops"/b001*.rb.ops "$scratch/cg20/"
+  valgrind --tool=callgrind --callgrind-out-file="$scratch/callgrind.out" "$ops" check "$scratch/cg20" >/dev/null 2>"$scratch/callgrind.log"
+  instr=$(grep -m1 '^summary:' "$scratch/callgrind.out" | awk '{print $2}')
+fi
+bytes20=$(cat "$scratch/cg20"/*.rb.ops 2>/dev/null | wc -c)
+
 bytes200=$(cat "$work/w200/ops"/*.rb.ops | wc -c)
 bytes1000=$(cat "$work/w1000/ops"/*.rb.ops | wc -c)
 
 report="$scratch/report-check.md"
-python3 - "$json" "$bytes200" "$bytes1000" "$rss1" "$rss200" > "$report" <<'PY'
+python3 - "$json" "$bytes200" "$bytes1000" "$rss1" "$rss200" "$instr" "$bytes20" > "$report" <<'PY'
 import json, os, sys
 d, b200, b1000, rss1, rss200 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+instr, b20 = int(sys.argv[6] or 0), int(sys.argv[7] or 0)
 def m(name):
     r = json.load(open(os.path.join(d, name + '.json')))['results'][0]
     return r['mean'], r['stddev'] or 0.0
@@ -112,5 +123,7 @@ print(f"| | `just --summary` (1 file) | {ms(just1)} | {just1[0]/ops1[0]:.1f}x |"
 print()
 print(f"- throughput: {b200/ops200[0]/1e6:.1f} MB/s (200 files), {b1000/ops1000[0]/1e6:.1f} MB/s (1,000 files)")
 print(f"- peak RSS: {rss1/1024:.1f} MB for one small runbook, {rss200/1024:.1f} MB for 200 runbooks")
+if instr and b20:
+    print(f"- instructions (callgrind, whole process, 20 runbooks): {instr/1e6:.1f} M, {instr/b20:.0f} per byte of runbook")
 PY
 cat "$report"
