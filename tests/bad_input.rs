@@ -193,3 +193,22 @@ fn unknown_things_get_suggestions() {
         d.help
     );
 }
+
+#[test]
+fn diagnostics_on_huge_lines_render_without_the_line() {
+    let text = format!("let x = \"{}\n", "a".repeat(100_000));
+    let parsed = lang::parse(&text);
+    let mut sources = lang::SourceMap::new();
+    let file = sources.add("long.rb.ops", text.as_str());
+    let d = parsed
+        .diagnostics
+        .first()
+        .expect("unterminated string")
+        .clone()
+        .in_file(file);
+    let shown =
+        lang::diag::render::human(&d, &sources, lang::diag::render::RenderOptions::default());
+    assert!(shown.len() < 1_000, "{} bytes rendered", shown.len());
+    assert!(shown.contains("long.rb.ops:1:9"), "{shown}");
+    assert!(shown.contains("OPS1006"), "{shown}");
+}

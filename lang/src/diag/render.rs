@@ -9,6 +9,9 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 use super::{Diagnostic, Severity};
 use crate::source::{LineCol, SourceMap};
 
+/// Lines longer than this are not shown in a snippet.
+pub const MAX_SNIPPET_LINE: usize = 1_000;
+
 /// How to render.
 #[derive(Clone, Copy, Debug)]
 pub struct RenderOptions {
@@ -33,9 +36,34 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOption
         Some(file) => (file.path.clone(), file.text.clone()),
         None => (String::from("<unknown>"), Arc::from("")),
     };
+    // A snippet of a very long line (generated or minified input) would be a wall of
+    // text: give the position in words instead.
+    let start = diagnostic.span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let snippet = line_end - line_start <= MAX_SNIPPET_LINE;
+    let mut located;
+    let diagnostic = if snippet {
+        diagnostic
+    } else {
+        let (at, _) = positions(diagnostic, sources);
+        located = diagnostic.clone();
+        located.help = Some(format!(
+            "at {path}:{}:{} ({}; the line is too long to show){}",
+            at.line,
+            at.column,
+            diagnostic.label,
+            diagnostic
+                .help
+                .as_ref()
+                .map(|h| format!("\n{h}"))
+                .unwrap_or_default()
+        ));
+        &located
+    };
     let adapter = Adapter {
         diagnostic,
-        source: NamedSource::new(path, text),
+        source: snippet.then(|| NamedSource::new(path, text)),
     };
     let theme = if options.color {
         GraphicalTheme::unicode()
@@ -68,7 +96,7 @@ pub fn positions(diagnostic: &Diagnostic, sources: &SourceMap) -> (LineCol, Line
 
 struct Adapter<'a> {
     diagnostic: &'a Diagnostic,
-    source: NamedSource<Arc<str>>,
+    source: Option<NamedSource<Arc<str>>>,
 }
 
 impl fmt::Debug for Adapter<'_> {
@@ -110,10 +138,11 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
         let primary = LabeledSpan::new_primary_with_span(
             Some(self.diagnostic.label.clone()),
             self.diagnostic.span,
