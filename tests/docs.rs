@@ -50,9 +50,7 @@ fn every_language_example_parses_checks_and_is_formatted() {
             None => format!("example-{i}.rb.ops"),
         };
         loader = loader.with(&name, body);
-        let program = lang::Program::load(&name, &loader, &stdlib::SCHEMAS);
-        let mut diagnostics: Vec<lang::Diagnostic> = program.parse_diagnostics().cloned().collect();
-        diagnostics.extend(lang::check(&program, &stdlib::SCHEMAS, &common::options()).diagnostics);
+        let (program, _, diagnostics) = common::check_with(&name, &loader);
         assert!(
             diagnostics.is_empty(),
             "example {i} ({name}):\n{body}\n{}",

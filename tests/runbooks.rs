@@ -37,9 +37,7 @@ fn every_runbook_checks_clean_and_is_formatted() {
     assert!(!runbooks.is_empty(), "runbooks/ holds the real runbooks");
     for path in runbooks {
         let shown = path.to_string_lossy().into_owned();
-        let program = lang::Program::load(&shown, &Disk, &stdlib::SCHEMAS);
-        let mut diagnostics: Vec<lang::Diagnostic> = program.parse_diagnostics().cloned().collect();
-        diagnostics.extend(lang::check(&program, &stdlib::SCHEMAS, &common::options()).diagnostics);
+        let (program, _, diagnostics) = common::check_with(&shown, &Disk);
         assert!(
             diagnostics.is_empty(),
             "{shown}:\n{}",

@@ -33,7 +33,16 @@ pub fn options() -> CheckOptions {
 /// Loads and checks a fixture (path relative to `tests/fixtures`): every diagnostic
 /// of the program (parse and check), and the program for rendering.
 pub fn check(rel: &str) -> (Program, Option<lang::Checked>, Vec<Diagnostic>) {
-    let program = Program::load(rel, &DiskLoader, &stdlib::SCHEMAS);
+    check_with(rel, &DiskLoader)
+}
+
+/// Loads `path` through `loader` and checks it: the program, the check result (when
+/// the main file parsed) and every diagnostic, parse and check.
+pub fn check_with(
+    path: &str,
+    loader: &dyn lang::Loader,
+) -> (Program, Option<lang::Checked>, Vec<Diagnostic>) {
+    let program = Program::load(path, loader, &stdlib::SCHEMAS);
     let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
     let parsed = program
         .unit(program.main)

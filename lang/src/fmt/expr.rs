@@ -71,10 +71,16 @@ impl Printer<'_> {
     /// Whether a collection goes one element per line: when it holds comments, was
     /// written over several lines, or does not fit on this one.
     fn vertical(&self, expr: &Expr, count: usize) -> bool {
-        if count == 0 || self.force_inline {
+        if self.force_inline {
             return false;
         }
-        if self.has_comment_within(expr.span) || (count > 1 && self.src(expr.span).contains('\n')) {
+        if self.has_comment_within(expr.span) {
+            return true;
+        }
+        if count == 0 {
+            return false;
+        }
+        if count > 1 && self.src(expr.span).contains('\n') {
             return true;
         }
         let mut probe = Printer::new(self.text, &[]);
@@ -84,89 +90,107 @@ impl Printer<'_> {
     }
 
     fn list(&mut self, items: &[Expr], expr: &Expr) {
-        let span = expr.span;
-        if !self.vertical(expr, items.len()) {
-            self.out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    self.out.push_str(", ");
-                }
-                self.expr(item);
-            }
-            self.out.push(']');
-            return;
-        }
-        self.out.push('[');
-        self.end_line();
-        self.trailing_comment(span.start + 1);
-        self.indent += 1;
-        let mut first = true;
-        for item in items {
-            self.comments_before(item.span.start, &mut first);
-            self.start_line();
-            self.expr(item);
-            self.out.push(',');
-            self.end_line();
-            self.trailing_comment(after_comma(self.text, item.span.end));
-            first = false;
-        }
-        self.comments_before(span.end, &mut first);
-        self.indent -= 1;
-        self.start_line();
-        self.out.push(']');
+        let layout = Layout {
+            open: "[",
+            close: "]",
+            inline_open: "[",
+            inline_close: "]",
+            empty: "[]",
+            comma: true,
+        };
+        self.collection(
+            expr,
+            items,
+            layout,
+            |item| item.span,
+            |p, item, _| p.expr(item),
+        );
     }
 
     fn map(&mut self, entries: &[MapEntry], expr: &Expr) {
-        let span = expr.span;
-        if !self.vertical(expr, entries.len()) {
-            if entries.is_empty() {
-                self.out.push_str("{}");
-                return;
-            }
-            self.out.push_str("{ ");
-            for (i, entry) in entries.iter().enumerate() {
-                if i > 0 {
-                    self.out.push_str(", ");
-                }
-                self.entry(entry);
-            }
-            self.out.push_str(" }");
-            return;
-        }
-        self.out.push('{');
-        self.end_line();
-        self.trailing_comment(span.start + 1);
-        self.indent += 1;
-        let mut first = true;
+        let layout = Layout {
+            open: "{",
+            close: "}",
+            inline_open: "{ ",
+            inline_close: " }",
+            empty: "{}",
+            comma: false,
+        };
         let width = entries
             .iter()
             .map(|e| key_text(self, e).len())
             .max()
             .unwrap_or(0);
-        for entry in entries {
-            self.comments_before(entry.key_span.start, &mut first);
-            self.start_line();
-            let key = key_text(self, entry);
-            self.out.push_str(&key);
-            self.out.push_str(&" ".repeat(width - key.len()));
-            self.out.push_str(" = ");
-            self.expr(&entry.value);
-            self.end_line();
-            self.trailing_comment(after_comma(self.text, entry.value.span.end));
-            first = false;
-        }
-        self.comments_before(span.end, &mut first);
-        self.indent -= 1;
-        self.start_line();
-        self.out.push('}');
+        let span_of = |e: &MapEntry| e.key_span.to(e.value.span);
+        self.collection(expr, entries, layout, span_of, |p, entry, vertical| {
+            let key = key_text(p, entry);
+            p.out.push_str(&key);
+            if vertical {
+                p.out.push_str(&" ".repeat(width - key.len()));
+            }
+            p.out.push_str(" = ");
+            p.expr(&entry.value);
+        });
     }
 
-    fn entry(&mut self, entry: &MapEntry) {
-        let key = key_text(self, entry);
-        self.out.push_str(&key);
-        self.out.push_str(" = ");
-        self.expr(&entry.value);
+    /// A list or map: inline when it fits (see [`Printer::vertical`]), otherwise one
+    /// item per line with the comments around the items kept in place.
+    fn collection<T>(
+        &mut self,
+        expr: &Expr,
+        items: &[T],
+        layout: Layout,
+        span_of: impl Fn(&T) -> Span,
+        mut item: impl FnMut(&mut Self, &T, bool),
+    ) {
+        if items.is_empty() && !self.has_comment_within(expr.span) {
+            self.out.push_str(layout.empty);
+            return;
+        }
+        if !self.vertical(expr, items.len()) {
+            self.out.push_str(layout.inline_open);
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    self.out.push_str(", ");
+                }
+                item(self, it, false);
+            }
+            self.out.push_str(layout.inline_close);
+            return;
+        }
+        self.out.push_str(layout.open);
+        self.end_line();
+        self.trailing_comment(expr.span.start + 1);
+        self.indent += 1;
+        let mut first = true;
+        for it in items {
+            let span = span_of(it);
+            self.comments_before(span.start, &mut first);
+            self.start_line();
+            item(self, it, true);
+            if layout.comma {
+                self.out.push(',');
+            }
+            self.end_line();
+            self.trailing_comment(after_comma(self.text, span.end));
+            first = false;
+        }
+        self.comments_before(expr.span.end, &mut first);
+        self.indent -= 1;
+        self.start_line();
+        self.out.push_str(layout.close);
     }
+}
+
+/// Delimiters of a collection in its two layouts.
+struct Layout {
+    open: &'static str,
+    close: &'static str,
+    inline_open: &'static str,
+    inline_close: &'static str,
+    empty: &'static str,
+    /// Whether items end with `,` one per line (lists do; maps separate by newlines).
+    comma: bool,
 }
 
 /// A map key as written (a bare name or a string).
