@@ -92,9 +92,14 @@ pub fn check_all(paths: &[PathBuf], options: &CheckOptions) -> Vec<Outcome> {
                 })
             })
             .collect();
+        // A worker that panicked (a bug in ops) must not turn into fewer files
+        // checked and a clean result: re-raise its panic.
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
