@@ -489,11 +489,6 @@ impl CmpOp {
             CmpOp::NotIn => "not in",
         }
     }
-
-    /// True for `<`, `<=`, `>`, `>=`.
-    pub fn is_ordering(self) -> bool {
-        matches!(self, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge)
-    }
 }
 
 /// A string literal: text and `${...}` parts, escapes already decoded.
