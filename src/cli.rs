@@ -9,8 +9,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const EXIT_OK: i32 = 0;
 /// Exit code: the runbooks have errors (or warnings with `--deny-warnings`).
 pub const EXIT_FAILED: i32 = 1;
-/// Exit code: the command line was wrong (bad flag, missing path).
+/// Exit code: the command line was wrong (bad flag, missing path), or the runbook or
+/// its parameters are invalid.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code: the static (or `--preflight`) checks failed; nothing ran.
+pub const EXIT_PREFLIGHT: i32 = 3;
+/// Exit code: interrupted by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runbooks as code: check, plan and run `.rb.ops` runbooks.
 #[derive(Debug, Parser)]
@@ -34,6 +39,117 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Explain a diagnostic code, e.g. `ops explain OPS2004`.
     Explain(ExplainArgs),
+    /// Show what a run would do (the same as `ops run --dry-run`).
+    Plan(PlanArgs),
+    /// Run a runbook (or `--dry-run` it, or run a saved `--plan`).
+    Run(RunArgs),
+}
+
+/// Parameters and starting point, shared by `plan` and `run`.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Set a parameter (repeatable); wins over `--vars-file` and `OPS_VAR_<name>`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Parameter values from a file: a JSON object, or `name = value` lines.
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
+
+    /// Start at this step or stage id (e.g. `2.1`); earlier steps are skipped.
+    #[arg(long, value_name = "ID")]
+    pub start_at: Option<String>,
+}
+
+/// `ops plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The runbook.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Parameters.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Also save the plan as JSON to this file (for `ops run --plan`).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Also run the read-only steps (probes) live and report them.
+    #[arg(long)]
+    pub preflight: bool,
+}
+
+/// `ops run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook (not with `--plan`).
+    #[arg(value_name = "FILE", required_unless_present = "plan")]
+    pub file: Option<PathBuf>,
+
+    /// Parameters.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+
+    /// Show the plan instead of running (the same as `ops plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With `--dry-run`: also run the read-only steps live.
+    #[arg(long, requires = "dry_run")]
+    pub preflight: bool,
+
+    /// With `--dry-run`: save the plan as JSON to this file.
+    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "dry_run")]
+    pub out: Option<PathBuf>,
+
+    /// Run exactly this saved plan; refused if the runbook, parameters or ops changed.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["file", "dry_run", "set", "vars_file", "start_at"])]
+    pub plan: Option<PathBuf>,
+
+    /// Answer every `confirm` and `manual` with yes (automation).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Output: `human` progress, `json` (JSON Lines events; with `--dry-run`, the plan),
+    /// `md` (with `--dry-run` only).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Write a JUnit XML report (a testcase per step).
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+
+    /// Write a Markdown run report (also appended to `$GITHUB_STEP_SUMMARY` when set).
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+
+    /// After Ctrl-C, how long running steps get to stop before they are abandoned.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
+}
+
+/// Formats of `ops plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For a terminal.
+    Human,
+    /// Stable, versioned JSON.
+    Json,
+    /// Markdown, for a change ticket.
+    Md,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match lang::parse_expr(text).map(|e| e.kind) {
+        Ok(lang::ast::ExprKind::Duration(d)) => Ok(d),
+        _ => Err(format!("`{text}` is not a duration like `10s`")),
+    }
 }
 
 /// `ops check`.

@@ -6,7 +6,11 @@ mod cli;
 mod explain;
 mod files;
 mod fmt;
+mod plan;
+mod prompt;
 mod report;
+mod run;
+mod runtime;
 
 use clap::Parser;
 
@@ -16,6 +20,8 @@ fn main() {
         cli::Command::Check(args) => check::run(&cli, args),
         cli::Command::Fmt(args) => fmt::run(&cli, args),
         cli::Command::Explain(args) => explain::run(args),
+        cli::Command::Plan(args) => plan::run(&cli, args),
+        cli::Command::Run(args) => run::run(&cli, args),
     };
     std::process::exit(code);
 }

@@ -1,7 +1,16 @@
-//! The ops interpreter: planner (pure), executor (tokio), the Step trait and registry,
-//! values, events and reporters.
+//! The ops interpreter: planner, executor, the Step trait and registry, values,
+//! events and reporters.
 //!
-//! Pipeline position: checked runbook (from `lang`) → plan → run → events → reporters.
-//! The planner and executor arrive with the interpreter issue; this crate exists so
-//! the workspace layout and dependency direction (`lang` ← `interpreter` ← `stdlib`)
-//! are fixed from the start.
+//! Pipeline position: checked runbook (`lang`) ─plan→ [`plan::Plan`] ─run→
+//! [`event::Event`]s ─→ reporters. The stdlib registers its step kinds in a
+//! [`step::Registry`]; the CLI wires the two together.
+
+pub mod eval;
+pub mod event;
+pub mod exec;
+pub mod plan;
+pub mod redact;
+pub mod render;
+pub mod report;
+pub mod step;
+pub mod value;

@@ -4,6 +4,12 @@ use std::time::Duration;
 
 use lang::schema::{Effect, Output, SchemaType as T, StepSchema, Target, Variant};
 
+use futures_util::future::BoxFuture;
+use interpreter::step::{
+    Answer, InputView, Outputs, PromptKind, StepContext, StepError, StepInput, StepKind,
+};
+use interpreter::value::Value;
+
 /// `confirm "question?"`: a yes/no prompt, answered by `--yes` in automation.
 pub const CONFIRM_SCHEMA: StepSchema = StepSchema {
     kind: "confirm",
@@ -53,3 +59,48 @@ pub const MANUAL_SCHEMA: StepSchema = StepSchema {
         ..Variant::BASE
     }],
 };
+
+/// `confirm` and `manual`: ask the operator through the run's prompter.
+pub struct Ask(pub PromptKind);
+
+impl StepKind for Ask {
+    fn kind(&self) -> &'static str {
+        match self.0 {
+            PromptKind::Confirm => "confirm",
+            PromptKind::Manual => "manual",
+        }
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let text = input.target.as_ref().map(Value::interpolated).unwrap_or_default();
+            match ctx.prompter.ask(self.0, &text).await {
+                Ok(Answer::Yes(by)) => {
+                    let mut out = Outputs::new();
+                    out.insert("answered_by".into(), Value::str(by));
+                    Ok(out)
+                }
+                Ok(Answer::No) => Err(StepError::fatal(match self.0 {
+                    PromptKind::Confirm => "the operator answered no",
+                    PromptKind::Manual => "the operator did not tick the task as done",
+                })),
+                Err(why) => Err(StepError::fatal(why)),
+            }
+        })
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        match self.0 {
+            PromptKind::Confirm => format!("asks the operator {} (yes/no)", view.target()),
+            PromptKind::Manual => format!("waits for the operator to do {}", view.target()),
+        }
+    }
+}

@@ -33,3 +33,15 @@ pub const STEPS: &[StepSchema] = &[
 
 /// The schema set the checker validates against.
 pub const SCHEMAS: Schemas = Schemas { steps: STEPS };
+
+/// A registry with every step kind this build implements.
+pub fn registry() -> interpreter::step::Registry {
+    use interpreter::step::PromptKind;
+    let mut registry = interpreter::step::Registry::new(SCHEMAS);
+    registry.register(wait::Wait);
+    registry.register(wait::WaitUntil);
+    registry.register(notify::Stdout);
+    registry.register(interactive::Ask(PromptKind::Confirm));
+    registry.register(interactive::Ask(PromptKind::Manual));
+    registry
+}

@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Target, Variant};
 
+use futures_util::future::BoxFuture;
+use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::value::Value;
+
 /// The `notify` step kind.
 pub const SCHEMA: StepSchema = StepSchema {
     kind: "notify",
@@ -73,3 +77,38 @@ pub const SCHEMA: StepSchema = StepSchema {
         },
     ],
 };
+
+/// `notify stdout "message"`: prints the message on the terminal and into reports.
+pub struct Stdout;
+
+impl StepKind for Stdout {
+    fn kind(&self) -> &'static str {
+        "notify"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        Some("stdout")
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let message = input
+                .target
+                .as_ref()
+                .map(Value::interpolated)
+                .unwrap_or_default();
+            for line in message.lines() {
+                ctx.log(line);
+            }
+            Ok(Outputs::new())
+        })
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        format!("prints {}", view.target())
+    }
+}

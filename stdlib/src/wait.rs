@@ -4,6 +4,12 @@ use lang::schema::{
     Attribute, Effect, Nested, Output, SchemaType as T, StepSchema, Target, Variant,
 };
 
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::value::Value;
+
 /// The `wait` step kind.
 pub const SCHEMA: StepSchema = StepSchema {
     kind: "wait",
@@ -51,3 +57,75 @@ pub const SCHEMA: StepSchema = StepSchema {
         },
     ],
 };
+
+/// `wait 45s`: sleeps, unless the run is cancelled.
+pub struct Wait;
+
+impl StepKind for Wait {
+    fn kind(&self) -> &'static str {
+        "wait"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            let duration = input
+                .target
+                .as_ref()
+                .and_then(Value::as_duration)
+                .ok_or_else(|| StepError::fatal("`wait` needs a duration"))?;
+            tokio::select! {
+                _ = tokio::time::sleep(duration) => Ok(Outputs::new()),
+                _ = ctx.cancel.cancelled() => Err(StepError::fatal("cancelled while waiting")),
+            }
+        })
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        format!("pauses for {}", view.target())
+    }
+
+    fn duration(&self, view: &InputView) -> Option<Duration> {
+        view.target_value.as_ref().and_then(Value::as_duration)
+    }
+}
+
+/// `wait until { probe ... }`: polling is done by the executor, which owns attempts,
+/// expectations and timeouts; this registers the kind and describes it for plans.
+pub struct WaitUntil;
+
+impl StepKind for WaitUntil {
+    fn kind(&self) -> &'static str {
+        "wait"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        Some("until")
+    }
+
+    fn run<'a>(
+        &'a self,
+        _input: &'a StepInput,
+        _ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async { Err(StepError::fatal("`wait until` is run by the executor")) })
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        let backoff = match view.values.get("backoff").and_then(Value::as_str) {
+            Some("exponential") => format!(", doubling up to {}", view.attr("max_every")),
+            _ => String::new(),
+        };
+        format!(
+            "polls its step every {}{backoff} until it passes (read-only)",
+            view.attr("every")
+        )
+    }
+}

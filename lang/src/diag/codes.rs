@@ -103,6 +103,33 @@ codes! {
     EmptyBlock = 2047, "empty-block", Warning;
     UnusedDeclaration = 2048, "unused-declaration", Warning;
     InvalidJsonPath = 2049, "invalid-json-path", Error;
+
+    // ---- plan and run: OPS3xxx
+    UnknownParameter = 3001, "unknown-parameter", Error;
+    InvalidParameterValue = 3002, "invalid-parameter-value", Error;
+    MissingParameter = 3003, "missing-parameter", Error;
+    ParameterNotAllowed = 3004, "parameter-not-allowed", Error;
+    UndeclaredVariable = 3005, "undeclared-variable", Warning;
+    UnknownStartStep = 3006, "unknown-start-step", Error;
+    PlanEvaluation = 3007, "plan-evaluation-failed", Error;
+    SecretMissing = 3008, "secret-missing", Error;
+    PreflightCheck = 3009, "preflight-check-failed", Error;
+    StepNotImplemented = 3010, "step-not-implemented", Error;
+    BudgetExceeded = 3011, "budget-exceeded", Warning;
+    WindowExceeded = 3012, "window-exceeded", Warning;
+    SkippedOutput = 3013, "skipped-output", Error;
+    SavedPlanInvalid = 3020, "saved-plan-invalid", Error;
+    SavedPlanRunbookChanged = 3021, "saved-plan-runbook-changed", Error;
+    SavedPlanParametersChanged = 3022, "saved-plan-parameters-changed", Error;
+    SavedPlanVersionChanged = 3023, "saved-plan-version-changed", Error;
+    SavedPlanDiffers = 3024, "saved-plan-differs", Error;
+    StepFailed = 3030, "step-failed", Error;
+    ExpectationFailed = 3031, "expectation-failed", Error;
+    StepTimedOut = 3032, "step-timed-out", Error;
+    NoOperator = 3033, "no-operator", Error;
+    OutputUnavailable = 3034, "output-unavailable", Error;
+    Interrupted = 3035, "interrupted", Error;
+    LivePreflightFailed = 3036, "live-preflight-failed", Error;
 }
 
 impl Code {

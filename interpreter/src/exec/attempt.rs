@@ -1,0 +1,424 @@
+//! One step: `when`, input resolution, attempts with timeout and retry, expectations,
+//! outputs (with secrecy), `wait until` polling, and the dry-run recorder.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use lang::Code;
+use lang::schema::{Effect, Secrecy};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Executor, Failure, Flow, Mode, Phase, RunResolver, Slot, recorded};
+use crate::eval::{compare, eval_known};
+use crate::event::{Event, Status};
+use crate::plan::{Loc, OnFailure, Planned, PlannedState, PlannedStep};
+use crate::step::{Outputs, StepContext, StepError, StepInput, StepKind};
+use crate::value::Value;
+
+/// Why an attempt did not succeed.
+#[derive(Debug)]
+enum AttemptError {
+    Step(StepError),
+    Expect { message: String, loc: Loc },
+    Timeout(Duration),
+    Cancelled,
+}
+
+impl AttemptError {
+    fn message(&self) -> String {
+        match self {
+            AttemptError::Step(e) => e.message.clone(),
+            AttemptError::Expect { message, .. } => message.clone(),
+            AttemptError::Timeout(d) => format!("timed out after {}", lang::fmt::duration(*d)),
+            AttemptError::Cancelled => String::from("cancelled (Ctrl-C)"),
+        }
+    }
+
+    fn code(&self) -> Code {
+        match self {
+            AttemptError::Step(_) => Code::StepFailed,
+            AttemptError::Expect { .. } => Code::ExpectationFailed,
+            AttemptError::Timeout(_) => Code::StepTimedOut,
+            AttemptError::Cancelled => Code::Interrupted,
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            AttemptError::Step(e) => e.retryable,
+            AttemptError::Cancelled => false,
+            _ => true,
+        }
+    }
+}
+
+impl<'a> Executor<'a> {
+    pub(super) async fn step(&self, step: &'a PlannedStep, phase: Phase<'_>) -> Flow {
+        if step.before_start && !phase.handler {
+            self.finish(step, Status::Skipped, Duration::ZERO, 0, Some("before --start-at".into()), None);
+            self.set_slot(&step.id, Slot::NotRun(String::from("it is before --start-at")));
+            return Flow::Ok;
+        }
+        let resolver = self.resolver(phase.failure);
+        if let Some(when) = &step.when {
+            match eval_known(&when.expr, &step.scope, &resolver) {
+                Ok(v) if v.as_bool() == Some(true) => {}
+                Ok(_) => {
+                    let reason = format!("`when {}` is false", when.text);
+                    self.finish(step, Status::Skipped, Duration::ZERO, 0, Some(reason.clone()), None);
+                    self.set_slot(&step.id, Slot::NotRun(reason));
+                    return Flow::Ok;
+                }
+                Err(e) => {
+                    return self.dry_or_fail(step, phase, Code::OutputUnavailable, &e.message);
+                }
+            }
+        }
+        let input = match self.input(step, &resolver) {
+            Ok(input) => input,
+            Err(message) => return self.dry_or_fail(step, phase, Code::OutputUnavailable, &message),
+        };
+        if recorded(step.effect, self.options.mode) {
+            let message = match step.effect {
+                Effect::Interactive => format!("would ask: {}", step.change),
+                _ => format!("would: {}", step.change),
+            };
+            self.finish(step, Status::Recorded, Duration::ZERO, 0, Some(message), None);
+            self.set_slot(&step.id, Slot::NotRun(String::from("a dry-run recorded it instead of running it")));
+            return Flow::Ok;
+        }
+        let Some(imp) = self.registry.get(step.kind, step.variant.name) else {
+            let message = format!("this build of ops has no implementation of `{}`", step.variant.display(step.kind));
+            return self.failed(step, phase, Code::StepNotImplemented, &message, &step.loc, 0, Duration::ZERO);
+        };
+        let started = Instant::now();
+        let attempts = step.retry.as_ref().map_or(1, |r| r.count.saturating_add(1));
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.sink.emit(Event::StepStarted {
+                id: step.id.clone(),
+                label: step.label.clone(),
+                attempt,
+            });
+            let result = if step.kind == "wait" && step.nested.is_some() {
+                self.wait_until(step, &input, phase).await
+            } else {
+                self.attempt(step, imp.as_ref(), &input, phase.token, &resolver).await
+            };
+            match result {
+                Ok(outputs) => {
+                    let value = Value::Map(outputs);
+                    self.finish(step, Status::Ok, started.elapsed(), attempt, None, Some(&value));
+                    self.set_slot(&step.id, Slot::Done(value));
+                    return Flow::Ok;
+                }
+                Err(AttemptError::Cancelled) => {
+                    self.finish(step, Status::Cancelled, started.elapsed(), attempt, Some("cancelled (Ctrl-C)".into()), None);
+                    self.set_slot(&step.id, Slot::NotRun(String::from("it was cancelled")));
+                    return Flow::Interrupted;
+                }
+                Err(e) if attempt < attempts && e.retryable() && !phase.token.is_cancelled() => {
+                    let delay = self.retry_delay(step, attempt);
+                    self.sink.emit(Event::StepRetry {
+                        id: step.id.clone(),
+                        attempt,
+                        attempts,
+                        delay_ms: delay.as_millis() as u64,
+                        reason: e.message(),
+                    });
+                    if !sleep(delay, phase.token).await {
+                        self.finish(step, Status::Cancelled, started.elapsed(), attempt, Some("cancelled (Ctrl-C) while waiting to retry".into()), None);
+                        self.set_slot(&step.id, Slot::NotRun(String::from("it was cancelled")));
+                        return Flow::Interrupted;
+                    }
+                }
+                Err(e) => {
+                    let loc = match &e {
+                        AttemptError::Expect { loc, .. } => loc.clone(),
+                        _ => step.loc.clone(),
+                    };
+                    let mut message = e.message();
+                    if attempts > 1 {
+                        message = format!("{message} (attempt {attempt} of {attempts})");
+                    }
+                    return self.failed(step, phase, e.code(), &message, &loc, attempt, started.elapsed());
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn failed(
+        &self,
+        step: &PlannedStep,
+        phase: Phase<'_>,
+        code: Code,
+        message: &str,
+        loc: &Loc,
+        attempts: u32,
+        elapsed: Duration,
+    ) -> Flow {
+        let continued = step.on_failure == OnFailure::Continue;
+        let status = if continued { Status::FailedContinued } else { Status::Failed };
+        self.finish(step, status, elapsed, attempts, Some(message.to_string()), None);
+        self.set_slot(&step.id, Slot::NotRun(format!("it failed: {message}")));
+        self.fail(step, code, message, loc, phase);
+        if continued {
+            return Flow::Ok;
+        }
+        Flow::Failed(Failure {
+            id: step.id.clone(),
+            step: step.name.clone().unwrap_or_else(|| format!("{} {}", step.id, step.variant.display(step.kind))),
+            message: self.redactor.redact(message),
+        })
+    }
+
+    /// In a dry-run a value that depends on an unrun step is expected: record the step.
+    fn dry_or_fail(&self, step: &PlannedStep, phase: Phase<'_>, code: Code, message: &str) -> Flow {
+        if matches!(self.options.mode, Mode::DryRun { .. }) {
+            let reason = format!("not run in the dry-run: {message}");
+            self.finish(step, Status::Skipped, Duration::ZERO, 0, Some(reason.clone()), None);
+            self.set_slot(&step.id, Slot::NotRun(reason));
+            return Flow::Ok;
+        }
+        self.failed(step, phase, code, message, &step.loc, 0, Duration::ZERO)
+    }
+
+    fn retry_delay(&self, step: &PlannedStep, attempt: u32) -> Duration {
+        let Some(retry) = &step.retry else {
+            return Duration::ZERO;
+        };
+        let delay = retry.delay(attempt);
+        if retry.jitter {
+            // Equal jitter: half the delay, plus a random part of the other half.
+            delay / 2 + delay.mul_f64(0.5 * self.random())
+        } else {
+            delay
+        }
+    }
+
+    /// Resolves the target and attributes, now that earlier steps have run.
+    fn input(&self, step: &PlannedStep, resolver: &RunResolver<'_>) -> Result<StepInput, String> {
+        let target = match &step.target {
+            Some(p) => Some(self.value(p, step, resolver)?),
+            None => None,
+        };
+        let mut attrs = IndexMap::new();
+        for (name, planned) in &step.attrs {
+            attrs.insert(name.clone(), self.value(planned, step, resolver)?);
+        }
+        Ok(StepInput {
+            target,
+            attrs,
+            timeout: step.timeout,
+        })
+    }
+
+    fn value(&self, planned: &Planned, step: &PlannedStep, resolver: &RunResolver<'_>) -> Result<Value, String> {
+        match (&planned.state, &planned.expr) {
+            (PlannedState::Known(v), _) => Ok(v.clone()),
+            (PlannedState::Unknown(_), Some(expr)) => {
+                eval_known(expr, &step.scope, resolver).map_err(|e| e.message)
+            }
+            (PlannedState::Unknown(_), None) => Err(format!("`{}` has no value", planned.text)),
+        }
+    }
+
+    /// One attempt: run, taint outputs, check expectations; bounded and cancellable.
+    async fn attempt(
+        &self,
+        step: &PlannedStep,
+        imp: &dyn StepKind,
+        input: &StepInput,
+        token: &CancellationToken,
+        resolver: &RunResolver<'_>,
+    ) -> Result<Outputs, AttemptError> {
+        let ctx = StepContext {
+            id: step.id.clone(),
+            cancel: token.child_token(),
+            events: self.sink.clone(),
+            secrets: self.redactor.clone(),
+            prompter: self.options.prompter.clone(),
+        };
+        let run = imp.run(input, &ctx);
+        let outputs = self.bounded(run, step.timeout, &ctx.cancel, token).await?;
+        let outputs = taint(step, input, outputs);
+        self.expectations(step, imp, &outputs, resolver)?;
+        Ok(outputs)
+    }
+
+    /// Awaits a step future within its timeout; on cancellation it gets the grace period.
+    async fn bounded(
+        &self,
+        fut: futures_util::future::BoxFuture<'_, Result<Outputs, StepError>>,
+        timeout: Option<Duration>,
+        step_token: &CancellationToken,
+        token: &CancellationToken,
+    ) -> Result<Outputs, AttemptError> {
+        let mut fut = fut;
+        let guarded = async {
+            tokio::select! {
+                biased;
+                r = &mut fut => r.map_err(AttemptError::Step),
+                _ = token.cancelled() => {
+                    step_token.cancel();
+                    match tokio::time::timeout(self.options.grace, &mut fut).await {
+                        Ok(Ok(outputs)) => Ok(outputs),
+                        Ok(Err(_)) | Err(_) => Err(AttemptError::Cancelled),
+                    }
+                }
+            }
+        };
+        let result = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                Ok(r) => r,
+                Err(_) => Err(AttemptError::Timeout(limit)),
+            },
+            None => guarded.await,
+        };
+        // A step that gave up because it saw the cancellation was cancelled, not failed.
+        match result {
+            Err(_) if token.is_cancelled() => Err(AttemptError::Cancelled),
+            other => other,
+        }
+    }
+
+    fn expectations(
+        &self,
+        step: &PlannedStep,
+        imp: &dyn StepKind,
+        outputs: &Outputs,
+        resolver: &RunResolver<'_>,
+    ) -> Result<(), AttemptError> {
+        for expect in &step.expects {
+            let fail = |message: String| AttemptError::Expect {
+                message,
+                loc: expect.loc.clone(),
+            };
+            let arg = match &expect.arg {
+                Some(a) => Some(self.value(a, step, resolver).map_err(fail)?),
+                None => None,
+            };
+            let expected = self.value(&expect.value, step, resolver).map_err(fail)?;
+            let actual = imp
+                .subject(outputs, &expect.subject, arg.as_ref())
+                .map_err(|m| fail(format!("`{}`: {m}", expect.text)))?;
+            let holds = compare(expect.op, &actual, &expected)
+                .map_err(|m| fail(format!("`{}`: {m}", expect.text)))?;
+            if !holds {
+                let subject = match &arg {
+                    Some(a) => format!("{} {}", expect.subject, a.render()),
+                    None => expect.subject.clone(),
+                };
+                return Err(fail(format!(
+                    "expected {subject} {} {}, got {}",
+                    expect.op.as_str(),
+                    expected.render(),
+                    actual.render()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `wait until`: polls the nested read-only step until it passes or time runs out.
+    async fn wait_until(&self, step: &'a PlannedStep, input: &StepInput, phase: Phase<'_>) -> Result<Outputs, AttemptError> {
+        let Some(nested) = step.nested.as_deref() else {
+            return Err(AttemptError::Step(StepError::fatal("`wait until` has no step to poll")));
+        };
+        let Some(imp) = self.registry.get(nested.kind, nested.variant.name) else {
+            return Err(AttemptError::Step(StepError::fatal(format!(
+                "this build of ops has no implementation of `{}`",
+                nested.variant.display(nested.kind)
+            ))));
+        };
+        let resolver = self.resolver(phase.failure);
+        let nested_input = self.input(nested, &resolver).map_err(|m| AttemptError::Step(StepError::fatal(m)))?;
+        let limit = step.timeout.unwrap_or(Duration::from_secs(60));
+        let every = input.attr("every").and_then(Value::as_duration).unwrap_or(Duration::from_secs(2));
+        let max_every = input.attr("max_every").and_then(Value::as_duration).unwrap_or(Duration::from_secs(30));
+        let exponential = input.str("backoff") == Some("exponential");
+        let started = Instant::now();
+        let mut delay = every;
+        let mut polls = 0i64;
+        loop {
+            polls += 1;
+            let remaining = limit.saturating_sub(started.elapsed());
+            let mut bounded = nested_input.clone();
+            bounded.timeout = Some(nested.timeout.map_or(remaining, |t| t.min(remaining)));
+            let mut nested_bounded = nested.clone();
+            nested_bounded.timeout = bounded.timeout;
+            let result = self.attempt(&nested_bounded, imp.as_ref(), &bounded, phase.token, &resolver).await;
+            let last = match result {
+                Ok(_) => {
+                    let mut out = IndexMap::new();
+                    out.insert("attempts".to_string(), Value::Int(polls));
+                    out.insert("elapsed".to_string(), Value::Duration(round(started.elapsed())));
+                    return Ok(out);
+                }
+                Err(AttemptError::Cancelled) => return Err(AttemptError::Cancelled),
+                Err(e) => e.message(),
+            };
+            let elapsed = started.elapsed();
+            self.sink.emit(Event::StepLog {
+                id: step.id.clone(),
+                line: format!(
+                    "not ready ({} of {}, poll {polls}): {last}",
+                    lang::fmt::duration(round(elapsed)),
+                    lang::fmt::duration(limit)
+                ),
+            });
+            if elapsed + delay >= limit {
+                return Err(AttemptError::Step(StepError::new(format!(
+                    "not ready within {} ({polls} polls); last: {last}",
+                    lang::fmt::duration(limit)
+                ))));
+            }
+            if !sleep(delay, phase.token).await {
+                return Err(AttemptError::Cancelled);
+            }
+            if exponential {
+                delay = (delay * 2).min(max_every);
+            }
+        }
+    }
+}
+
+/// Marks outputs secret when a sensitive input was.
+fn taint(step: &PlannedStep, input: &StepInput, outputs: Outputs) -> Outputs {
+    let variant = step.variant;
+    let target_secret = variant.target.is_some_and(|t| t.sensitive)
+        && input.target.as_ref().is_some_and(Value::is_secret);
+    let attr_secret = variant
+        .attributes
+        .iter()
+        .any(|a| a.sensitive && input.attrs.get(a.name).is_some_and(Value::is_secret));
+    if !(target_secret || attr_secret) {
+        return outputs;
+    }
+    outputs
+        .into_iter()
+        .map(|(name, value)| {
+            let tainted = variant
+                .outputs
+                .iter()
+                .any(|o| o.name == name && o.secrecy == Secrecy::FromInputs);
+            (name, if tainted { value.into_secret() } else { value })
+        })
+        .collect()
+}
+
+/// Sleeps unless cancelled first; false when cancelled.
+async fn sleep(delay: Duration, token: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        _ = token.cancelled() => false,
+    }
+}
+
+/// Durations in outputs are rounded to milliseconds.
+fn round(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}

@@ -1,0 +1,153 @@
+//! Saved plans: `ops plan -o plan.json` writes the JSON plan; `ops run --plan plan.json`
+//! runs exactly that plan. The runbook is re-planned from disk with the saved
+//! parameters and the run is refused unless the `ops` version, the content hash of
+//! every file the runbook reaches, the parameters and the resulting plan all match.
+
+use lang::Code;
+
+use super::params::{InputSource, ParamInput, RawValue};
+use super::{Plan, PlanError};
+
+/// What a saved plan asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Saved {
+    /// The runbook file as planned.
+    pub file: String,
+    /// Its content hash then.
+    pub hash: String,
+    /// The parameters it was planned with, as `--set` inputs.
+    pub params: Vec<ParamInput>,
+    /// `--start-at` then.
+    pub start_at: Option<String>,
+    /// The whole document.
+    pub json: serde_json::Value,
+}
+
+fn invalid(message: impl Into<String>) -> PlanError {
+    PlanError {
+        code: Code::SavedPlanInvalid,
+        message: message.into(),
+        help: Some(String::from("save a plan with `ops plan FILE -o plan.json`")),
+        at: None,
+    }
+}
+
+/// Reads a saved plan and checks its format and the `ops` version.
+pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| invalid(format!("the saved plan is not JSON: {e}")))?;
+    if json["format"] != "ops-plan" {
+        return Err(invalid("the file is not an ops plan (no `\"format\": \"ops-plan\"`)"));
+    }
+    if json["version"] != super::PLAN_VERSION {
+        return Err(invalid(format!(
+            "the plan has format version {}, this ops reads version {}",
+            json["version"],
+            super::PLAN_VERSION
+        )));
+    }
+    let saved_version = json["ops_version"].as_str().unwrap_or_default();
+    if saved_version != ops_version {
+        return Err(PlanError {
+            code: Code::SavedPlanVersionChanged,
+            message: format!(
+                "the plan was made by ops {saved_version}; this is ops {ops_version}"
+            ),
+            help: Some(String::from("plan again with this version and review the new plan")),
+            at: None,
+        });
+    }
+    let file = json["runbook"]["file"]
+        .as_str()
+        .ok_or_else(|| invalid("the plan names no runbook file"))?
+        .to_string();
+    let hash = json["hash"]
+        .as_str()
+        .ok_or_else(|| invalid("the plan has no content hash"))?
+        .to_string();
+    let mut params = Vec::new();
+    for p in json["params"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let name = p["name"]
+            .as_str()
+            .ok_or_else(|| invalid("a saved parameter has no name"))?;
+        params.push(ParamInput {
+            name: name.to_string(),
+            raw: RawValue::Json(p["value"].clone()),
+            source: InputSource::Set,
+        });
+    }
+    let start_at = json["start_at"].as_str().map(str::to_string);
+    Ok(Saved {
+        file,
+        hash,
+        params,
+        start_at,
+        json,
+    })
+}
+
+/// Checks the runbook on disk still has the saved content hash.
+pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), PlanError> {
+    if saved.hash == hash {
+        return Ok(());
+    }
+    Err(PlanError {
+        code: Code::SavedPlanRunbookChanged,
+        message: format!(
+            "{} (or a file it includes or calls) changed since the plan was saved: sha256 {} then, {} now",
+            saved.file,
+            &saved.hash[..12.min(saved.hash.len())],
+            &hash[..12.min(hash.len())]
+        ),
+        help: Some(String::from("plan again and review the new plan before running it")),
+        at: None,
+    })
+}
+
+/// Checks the fresh plan is the saved one: same parameters, same steps and handlers.
+pub fn verify_plan(saved: &Saved, fresh: &Plan) -> Result<(), PlanError> {
+    let now = crate::render::json(fresh);
+    let strip = |params: &serde_json::Value| -> Vec<(String, String)> {
+        params
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| (p["name"].to_string(), p["value"].to_string()))
+            .collect()
+    };
+    if strip(&saved.json["params"]) != strip(&now["params"]) {
+        return Err(PlanError {
+            code: Code::SavedPlanParametersChanged,
+            message: String::from("the parameters no longer resolve to the saved values"),
+            help: Some(String::from("plan again with the parameters you mean to use")),
+            at: None,
+        });
+    }
+    for key in ["steps", "on_failure", "always", "start_at", "secrets"] {
+        let (a, b) = (&saved.json[key], &now[key]);
+        let same = if key == "secrets" {
+            // Presence may change between plan and run; names and sources may not.
+            let names = |v: &serde_json::Value| -> Vec<String> {
+                v.as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| format!("{}={}", s["name"], s["source"]))
+                    .collect()
+            };
+            names(a) == names(b)
+        } else {
+            a == b
+        };
+        if !same {
+            return Err(PlanError {
+                code: Code::SavedPlanDiffers,
+                message: format!("planning the runbook again gives different `{key}` than the saved plan"),
+                help: Some(String::from("plan again and review the differences before running")),
+                at: None,
+            });
+        }
+    }
+    Ok(())
+}

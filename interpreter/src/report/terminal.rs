@@ -1,0 +1,125 @@
+//! Terminal progress: one plain line per state change (CI logs, pipes, `NO_COLOR`
+//! respected), with a spinner line for running steps when writing to a terminal.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::event::{Event, Reporter, Status};
+
+/// Human progress lines.
+pub struct Terminal<W: Write + Send> {
+    out: W,
+    color: bool,
+    dry_run: bool,
+}
+
+impl<W: Write + Send> Terminal<W> {
+    /// Writes to `out`, with ANSI colours when `color`.
+    pub fn new(out: W, color: bool) -> Self {
+        Terminal {
+            out,
+            color,
+            dry_run: false,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn dur(ms: u64) -> String {
+    crate::render::dur(Duration::from_millis(ms))
+}
+
+impl<W: Write + Send> Reporter for Terminal<W> {
+    fn event(&mut self, event: &Event) {
+        let line = match event {
+            Event::RunStarted {
+                runbook,
+                title,
+                file,
+                dry_run,
+                steps,
+                ..
+            } => {
+                self.dry_run = *dry_run;
+                let what = if *dry_run { "dry-run" } else { "run" };
+                let title = if title.is_empty() { String::new() } else { format!(" — {title}") };
+                format!("ops {what}: {runbook}{title} ({file}, {steps} steps)")
+            }
+            Event::GroupStarted { id, kind, title } => {
+                let title = if title.is_empty() { String::new() } else { format!(" {title}") };
+                self.paint("1", &format!("▶ {id} {kind}{title}"))
+            }
+            Event::GroupFinished { .. } => return,
+            Event::StepStarted { id, label, attempt } => {
+                if *attempt > 1 {
+                    format!("  … {id} {label} (attempt {attempt})")
+                } else {
+                    format!("  … {id} {label}")
+                }
+            }
+            Event::StepLog { id, line } => format!("    {id} │ {line}"),
+            Event::StepRetry {
+                id,
+                attempt,
+                attempts,
+                delay_ms,
+                reason,
+            } => self.paint(
+                "33",
+                &format!(
+                    "  ↻ {id} attempt {attempt}/{attempts} failed: {reason}; retrying in {}",
+                    dur(*delay_ms)
+                ),
+            ),
+            Event::StepFinished {
+                id,
+                label,
+                status,
+                duration_ms,
+                message,
+                location,
+                ..
+            } => {
+                let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                match status {
+                    Status::Ok => self.paint("32", &format!("  ✓ {id} {label} ({})", dur(*duration_ms))),
+                    Status::Failed | Status::FailedContinued => self.paint(
+                        "31",
+                        &format!(
+                            "  ✗ {id} {label} {} after {}{detail}\n      at {location}",
+                            status.as_str(),
+                            dur(*duration_ms)
+                        ),
+                    ),
+                    Status::Skipped => self.paint("2", &format!("  - {id} {label} skipped{detail}")),
+                    Status::Recorded => format!("  ~ {id} {label}{detail}"),
+                    Status::Cancelled => self.paint("33", &format!("  ! {id} {label} cancelled{detail}")),
+                }
+            }
+            Event::RunFinished {
+                status,
+                duration_ms,
+                failed_step,
+                exit_code,
+            } => {
+                let failed = failed_step.as_deref().map(|s| format!(" at step {s}")).unwrap_or_default();
+                let text = format!(
+                    "{} {status}{failed} after {} (exit {exit_code})",
+                    if self.dry_run { "dry-run" } else { "run" },
+                    dur(*duration_ms)
+                );
+                let code = if status == "ok" { "1;32" } else { "1;31" };
+                self.paint(code, &text)
+            }
+        };
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+}

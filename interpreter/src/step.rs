@@ -1,0 +1,253 @@
+//! The Step trait and the registry the CLI fills with the stdlib's step kinds.
+//!
+//! A step kind gets its resolved inputs ([`StepInput`]) and a [`StepContext`]
+//! (cancellation, clock, event sink, secrets, operator prompts) and returns typed
+//! outputs or a [`StepError`]. What it changes (its effect), its attributes and outputs
+//! are declared once, in its schema; the kind adds behaviour: running, the one-line
+//! description a plan shows, expectation subjects and static preflight checks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use indexmap::IndexMap;
+use lang::schema::{Schemas, Variant};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::EventSink;
+use crate::redact::Redactor;
+use crate::value::Value;
+
+/// A step's outputs by name.
+pub type Outputs = IndexMap<String, Value>;
+
+/// A step's inputs with every value resolved (defaults applied).
+#[derive(Clone, Debug)]
+pub struct StepInput {
+    /// The positional target.
+    pub target: Option<Value>,
+    /// Attributes by name, defaults included.
+    pub attrs: IndexMap<String, Value>,
+    /// The time limit of one attempt.
+    pub timeout: Option<Duration>,
+}
+
+impl StepInput {
+    /// An attribute's value (`None` when unset and without default).
+    pub fn attr(&self, name: &str) -> Option<&Value> {
+        self.attrs.get(name).filter(|v| !matches!(v, Value::Null))
+    }
+
+    /// A string attribute.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.attr(name).and_then(Value::as_str)
+    }
+
+    /// The target as text.
+    pub fn target_str(&self) -> Option<&str> {
+        self.target.as_ref().and_then(Value::as_str)
+    }
+}
+
+/// How a step's plan inputs look before the run: each value rendered, or why unknown.
+#[derive(Clone, Debug, Default)]
+pub struct InputView {
+    /// The target, rendered.
+    pub target: Option<String>,
+    /// Attributes, rendered.
+    pub attrs: IndexMap<String, String>,
+    /// Known target value, when known and not secret.
+    pub target_value: Option<Value>,
+    /// Known attribute values (not secret).
+    pub values: IndexMap<String, Value>,
+}
+
+impl InputView {
+    /// An attribute, rendered (`(secret)`, `(known after x)`, or the literal).
+    pub fn attr(&self, name: &str) -> &str {
+        self.attrs.get(name).map_or("(unset)", String::as_str)
+    }
+
+    /// The target, rendered.
+    pub fn target(&self) -> &str {
+        self.target.as_deref().unwrap_or("(none)")
+    }
+}
+
+/// A step attempt that did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepError {
+    /// What happened, specific enough to act on.
+    pub message: String,
+    /// Whether another attempt can help (a refused connection yes; bad input no).
+    pub retryable: bool,
+}
+
+impl StepError {
+    /// A failure that a retry may cure.
+    pub fn new(message: impl Into<String>) -> StepError {
+        StepError {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// A failure no retry can cure (invalid input, operator said no).
+    pub fn fatal(message: impl Into<String>) -> StepError {
+        StepError {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// Which prompt a person is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `confirm`: a yes/no question.
+    Confirm,
+    /// `manual`: a checklist item to tick when done.
+    Manual,
+}
+
+/// An operator's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Yes / done, and who answered (`operator` or `--yes`).
+    Yes(&'static str),
+    /// No / not done.
+    No,
+}
+
+/// Asks the operator; the CLI supplies a terminal prompter, `--yes`, or a refusal.
+pub trait Prompter: Send + Sync {
+    /// Asks `text`; an error says why no one can answer.
+    fn ask<'a>(&'a self, kind: PromptKind, text: &'a str) -> BoxFuture<'a, Result<Answer, String>>;
+}
+
+/// What a running step can use.
+#[derive(Clone)]
+pub struct StepContext {
+    /// The plan id of the step (`2.1`).
+    pub id: String,
+    /// Cancelled on Ctrl-C: stop promptly and return.
+    pub cancel: CancellationToken,
+    /// Progress and output lines go here.
+    pub events: EventSink,
+    /// Every secret value of the run, for redacting text a step produces.
+    pub secrets: Arc<Redactor>,
+    /// Asks the operator (`confirm`, `manual`).
+    pub prompter: Arc<dyn Prompter>,
+}
+
+impl StepContext {
+    /// Streams one line of step output (redacted) to the reporters.
+    pub fn log(&self, line: impl Into<String>) {
+        self.events.emit(crate::event::Event::StepLog {
+            id: self.id.clone(),
+            line: line.into(),
+        });
+    }
+
+    /// The clock: tokio's, so tests can pause and advance it.
+    pub fn now(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now()
+    }
+}
+
+/// One step kind (or one variant of it): the behaviour behind a schema.
+pub trait StepKind: Send + Sync {
+    /// The kind word (`probe`).
+    fn kind(&self) -> &'static str;
+
+    /// The variant word (`http`), or `None` for the default form.
+    fn variant(&self) -> Option<&'static str>;
+
+    /// Runs one attempt.
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>>;
+
+    /// One line saying what the step would do or change, for plans.
+    fn describe(&self, view: &InputView) -> String;
+
+    /// How long one attempt takes at most when that is not its timeout (`wait 45s`).
+    fn duration(&self, _view: &InputView) -> Option<Duration> {
+        None
+    }
+
+    /// Problems found without running anything (a file that cannot be read).
+    fn preflight(&self, _view: &InputView) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The value an `expect SUBJECT ARG` checks, from the outputs. By default the output
+    /// named like the subject, indexed by the argument when one is given.
+    fn subject(&self, outputs: &Outputs, subject: &str, arg: Option<&Value>) -> Result<Value, String> {
+        let value = outputs
+            .get(subject)
+            .ok_or_else(|| format!("the step produced no `{subject}`"))?;
+        match arg {
+            None => Ok(value.clone()),
+            Some(key) => {
+                let key = key.as_str().unwrap_or_default();
+                value
+                    .as_map()
+                    .and_then(|m| m.get(key))
+                    .cloned()
+                    .ok_or_else(|| format!("no `{subject}` named \"{key}\""))
+            }
+        }
+    }
+}
+
+/// The step kinds a run can use, keyed by kind and variant.
+pub struct Registry {
+    schemas: Schemas,
+    kinds: HashMap<String, Arc<dyn StepKind>>,
+}
+
+impl Registry {
+    /// An empty registry for these schemas.
+    pub fn new(schemas: Schemas) -> Registry {
+        Registry {
+            schemas,
+            kinds: HashMap::new(),
+        }
+    }
+
+    /// Registers a step kind; a later registration of the same kind and variant wins.
+    pub fn register(&mut self, kind: impl StepKind + 'static) {
+        self.kinds
+            .insert(key(kind.kind(), kind.variant()), Arc::new(kind));
+    }
+
+    /// The implementation of `kind variant`.
+    pub fn get(&self, kind: &str, variant: Option<&str>) -> Option<&Arc<dyn StepKind>> {
+        self.kinds.get(&key(kind, variant))
+    }
+
+    /// The schemas the runbooks are checked against.
+    pub fn schemas(&self) -> &Schemas {
+        &self.schemas
+    }
+
+    /// The schema variant of `kind variant`.
+    pub fn variant(&self, kind: &str, variant: Option<&str>) -> Option<&'static Variant> {
+        let schema = self.schemas.get(kind)?;
+        match variant {
+            Some(v) => schema.variant(v),
+            None => schema.default_variant(),
+        }
+    }
+}
+
+fn key(kind: &str, variant: Option<&str>) -> String {
+    match variant {
+        Some(v) => format!("{kind} {v}"),
+        None => kind.to_string(),
+    }
+}

@@ -1,0 +1,137 @@
+//! `ops plan FILE` (and `ops run --dry-run FILE`): show what a run would do.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use interpreter::event::{Collector, Event, EventSink, Status};
+use interpreter::exec::{self, Mode, RunOptions};
+use interpreter::plan::Plan;
+use interpreter::render;
+use interpreter::step::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, EXIT_OK, EXIT_PREFLIGHT, EXIT_USAGE, PlanArgs, PlanFormat};
+use crate::runtime;
+
+/// Runs `ops plan`.
+pub fn run(cli: &Cli, args: &PlanArgs) -> i32 {
+    let color = cli.color.enabled();
+    let Some(loaded) = runtime::load(&args.file, color) else {
+        return EXIT_USAGE;
+    };
+    let inputs = match runtime::inputs(&args.inputs) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("ops plan: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let registry = stdlib::registry();
+    match runtime::make_plan(&loaded, &registry, inputs, args.inputs.start_at.clone()) {
+        Ok(plan) => show(&plan, &registry, args.format, args.out.as_deref(), args.preflight),
+        Err(errors) => {
+            runtime::print_plan_errors(&errors, &loaded.program, color);
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Prints (and saves) a plan; with `preflight`, runs its read-only steps live.
+pub fn show(
+    plan: &Plan,
+    registry: &Registry,
+    format: PlanFormat,
+    out: Option<&std::path::Path>,
+    preflight: bool,
+) -> i32 {
+    if let Some(path) = out {
+        let text = serde_json::to_string_pretty(&render::json(plan)).unwrap_or_default();
+        if let Err(e) = interpreter::report::write_atomic(path, format!("{text}\n").as_bytes()) {
+            eprintln!("ops: cannot write the plan to {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
+    let live = if preflight { live_preflight(plan, registry) } else { Vec::new() };
+    let live_failed = live
+        .iter()
+        .any(|(_, _, status, _)| matches!(status, Status::Failed | Status::Cancelled));
+    match format {
+        PlanFormat::Human => {
+            print!("{}", render::human(plan));
+            if preflight {
+                println!("\nPreflight (read-only steps run live):");
+                if live.is_empty() {
+                    println!("  no read-only step could run before the mutating ones");
+                }
+                for (id, label, status, message) in &live {
+                    let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                    println!("  {:<9} {id} {label}{detail}", status.as_str());
+                }
+            }
+        }
+        PlanFormat::Md => {
+            print!("{}", render::markdown(plan));
+            if preflight {
+                println!("\n## Live preflight\n\n| # | Step | Result |\n|---|---|---|");
+                for (id, label, status, message) in &live {
+                    println!(
+                        "| {id} | `{}` | {} {} |",
+                        label.replace('|', "\\|"),
+                        status.as_str(),
+                        message.as_deref().unwrap_or("").replace('|', "\\|")
+                    );
+                }
+            }
+        }
+        PlanFormat::Json => {
+            let mut json = render::json(plan);
+            if preflight {
+                json["live_preflight"] = serde_json::Value::Array(
+                    live.iter()
+                        .map(|(id, label, status, message)| {
+                            serde_json::json!({"id": id, "label": label, "status": status, "message": message})
+                        })
+                        .collect(),
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+    }
+    if plan.has_errors() || live_failed {
+        EXIT_PREFLIGHT
+    } else {
+        EXIT_OK
+    }
+}
+
+type LiveResult = (String, String, Status, Option<String>);
+
+/// Runs the plan as a dry-run with read-only steps live; returns what those did.
+fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
+    let collector = Collector::default();
+    let sink = EventSink::new(vec![Box::new(collector.clone())]);
+    let options = RunOptions {
+        mode: Mode::DryRun { live_readonly: true },
+        grace: Duration::from_secs(2),
+        prompter: Arc::new(crate::prompt::NoOperator),
+        secrets: runtime::read_secrets(plan),
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return Vec::new();
+    };
+    rt.block_on(exec::run(plan, registry, options, sink, CancellationToken::new()));
+    collector
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StepFinished {
+                id,
+                label,
+                status: status @ (Status::Ok | Status::Failed | Status::FailedContinued | Status::Cancelled),
+                message,
+                ..
+            } => Some((id, label, status, message)),
+            _ => None,
+        })
+        .collect()
+}

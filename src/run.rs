@@ -1,0 +1,184 @@
+//! `ops run FILE` / `ops run --plan plan.json`: execute a runbook with live progress,
+//! reports, Ctrl-C handling and exit codes (0 ok, 1 a step failed, 2 invalid runbook or
+//! parameters, 3 preflight failed, 130 interrupted).
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use interpreter::event::{EventSink, Reporter};
+use interpreter::exec::{self, Mode, RunOptions, RunResult};
+use interpreter::plan::{self, FindingLevel, Plan, saved};
+use interpreter::redact::Redactor;
+use interpreter::report::{JsonLines, Junit, MarkdownReport, Terminal};
+use interpreter::step::{Prompter, Registry};
+use lang::Diagnostic;
+use lang::diag::render::{self, RenderOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, EXIT_PREFLIGHT, EXIT_USAGE, PlanFormat, RunArgs};
+use crate::runtime::{self, Loaded};
+
+/// Runs `ops run`.
+pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
+    let color = cli.color.enabled();
+    let registry = stdlib::registry();
+    let (loaded, plan) = match prepare(args, &registry, color) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if args.dry_run {
+        return crate::plan::show(&plan, &registry, args.format, args.out.as_deref(), args.preflight);
+    }
+    if args.format == PlanFormat::Md {
+        eprintln!("ops run: `--format md` is for plans (`--dry-run`); use `--report-md FILE` for a run report");
+        return EXIT_USAGE;
+    }
+    if plan.has_errors() {
+        eprintln!("ops run: preflight failed; nothing was run:");
+        for f in plan.findings.iter().filter(|f| f.level == FindingLevel::Error) {
+            eprintln!("  error[{}] {}", f.code, f.message);
+        }
+        eprintln!("(`ops plan {}` shows the whole plan)", plan.runbook.file);
+        return EXIT_PREFLIGHT;
+    }
+    let result = execute(args, &plan, &registry, color);
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ops run: {e}");
+            return 1;
+        }
+    };
+    if args.format == PlanFormat::Human {
+        let options = RenderOptions { color, width: 100 };
+        for f in result.failures.iter().filter(|f| !f.continued) {
+            let label = match f.code {
+                lang::Code::ExpectationFailed => "this expectation failed",
+                _ => "this step failed",
+            };
+            let d = Diagnostic::new(f.code, f.loc.span, format!("step {} `{}`: {}", f.id, f.label, f.message), label)
+                .in_file(f.loc.file);
+            eprintln!("{}", render::human(&d, &loaded.program.sources, options));
+        }
+    }
+    result.status.exit_code()
+}
+
+/// Loads, checks and plans (from the runbook, or from a saved plan with its checks).
+fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, Plan), i32> {
+    if let Some(path) = &args.plan {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            eprintln!("ops run: cannot read the saved plan {}: {e}", path.display());
+            EXIT_USAGE
+        })?;
+        let saved = saved::read(&text, runtime::VERSION).map_err(|e| {
+            runtime::print_plan_errors(&[e], &lang::Program::default(), color);
+            EXIT_USAGE
+        })?;
+        let loaded = runtime::load(Path::new(&saved.file), color).ok_or(EXIT_USAGE)?;
+        let hash = plan::content_hash(&loaded.program);
+        let fresh = saved::verify_hash(&saved, &hash)
+            .map_err(|e| vec![e])
+            .and_then(|()| runtime::make_plan(&loaded, registry, saved.params.clone(), saved.start_at.clone()))
+            .and_then(|p| saved::verify_plan(&saved, &p).map(|()| p).map_err(|e| vec![e]));
+        return match fresh {
+            Ok(p) => Ok((loaded, p)),
+            Err(errors) => {
+                runtime::print_plan_errors(&errors, &loaded.program, color);
+                Err(EXIT_USAGE)
+            }
+        };
+    }
+    let Some(file) = &args.file else {
+        eprintln!("ops run: give a runbook FILE or --plan PLAN");
+        return Err(EXIT_USAGE);
+    };
+    let loaded = runtime::load(file, color).ok_or(EXIT_USAGE)?;
+    let inputs = runtime::inputs(&args.inputs).map_err(|e| {
+        eprintln!("ops run: {e}");
+        EXIT_USAGE
+    })?;
+    match runtime::make_plan(&loaded, registry, inputs, args.inputs.start_at.clone()) {
+        Ok(p) => Ok((loaded, p)),
+        Err(errors) => {
+            runtime::print_plan_errors(&errors, &loaded.program, color);
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+fn execute(args: &RunArgs, plan: &Plan, registry: &Registry, color: bool) -> Result<RunResult, String> {
+    let secrets = runtime::read_secrets(plan);
+    let redactor = Redactor::new(secrets.values().map(String::as_str));
+    install_panic_hook(redactor);
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    match args.format {
+        PlanFormat::Json => reporters.push(Box::new(JsonLines::new(std::io::stdout()))),
+        _ => reporters.push(Box::new(Terminal::new(std::io::stdout(), color))),
+    }
+    if let Some(path) = &args.report_junit {
+        reporters.push(Box::new(Junit::new(path.clone())));
+    }
+    let summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    if args.report_md.is_some() || summary.is_some() {
+        let started = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
+        reporters.push(Box::new(MarkdownReport::new(args.report_md.clone(), summary, started)));
+    }
+    let sink = EventSink::new(reporters);
+    let prompter: Arc<dyn Prompter> = if args.yes {
+        Arc::new(crate::prompt::AssumeYes)
+    } else if std::io::stdin().is_terminal() {
+        Arc::new(crate::prompt::TerminalPrompt::default())
+    } else {
+        Arc::new(crate::prompt::NoOperator)
+    };
+    let options = RunOptions {
+        mode: Mode::Run,
+        grace: args.grace,
+        prompter,
+        secrets,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let token = CancellationToken::new();
+    let grace = args.grace;
+    let result = rt.block_on(async {
+        let watcher = tokio::spawn(watch_signals(token.clone(), grace));
+        let result = exec::run(plan, registry, options, sink.clone(), token).await;
+        watcher.abort();
+        result
+    });
+    // A prompt still waiting for input must not keep the process alive.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    sink.finish().map_err(|e| format!("cannot write a report: {e}"))?;
+    Ok(result)
+}
+
+/// First Ctrl-C: cancel (nothing new starts, running steps get the grace period, the
+/// handlers run). Second Ctrl-C: exit at once with 130.
+async fn watch_signals(token: CancellationToken, grace: std::time::Duration) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!(
+        "\nops: interrupted; stopping running steps (grace {}), then running the failure handlers. Press Ctrl-C again to exit at once.",
+        lang::fmt::duration(grace)
+    );
+    token.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("ops: interrupted again; exiting now");
+        std::process::exit(crate::cli::EXIT_INTERRUPTED);
+    }
+}
+
+/// Panics print through the redactor: a bug must not leak a secret either.
+fn install_panic_hook(redactor: Redactor) {
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!("ops: internal error (a bug in ops): {}", redactor.redact(&info.to_string()));
+    }));
+}

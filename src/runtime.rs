@@ -1,0 +1,172 @@
+//! What `ops plan` and `ops run` share: loading and checking the runbook, collecting
+//! parameter inputs, the static-preflight environment, secrets, and printing
+//! plan errors as diagnostics.
+
+use std::path::Path;
+
+use interpreter::plan::params::{self, InputSource, ParamInput, RawValue};
+use interpreter::plan::{self, Plan, PlanError, PlanRequest};
+use interpreter::step::Registry;
+use lang::check::Checked;
+use lang::diag::render::{self, RenderOptions};
+use lang::{Diagnostic, Program};
+
+use crate::cli::InputArgs;
+use crate::files::{self, FsLoader};
+
+/// The `ops` version planned and run with.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A runbook that loaded and checked without errors.
+pub struct Loaded {
+    /// The runbook and the files it reaches.
+    pub program: Program,
+    /// The check result.
+    pub checked: Checked,
+}
+
+/// Loads and checks `path`; prints the diagnostics and returns `None` on errors.
+pub fn load(path: &Path, color: bool) -> Option<Loaded> {
+    let options = crate::check::options().ok().unwrap_or_default();
+    let shown = files::display(path);
+    let program = Program::load(&shown, &FsLoader, &stdlib::SCHEMAS);
+    let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
+    let parsed = program
+        .unit(program.main)
+        .is_some_and(|u| u.parsed.ast.is_some());
+    let checked = parsed.then(|| lang::check(&program, &stdlib::SCHEMAS, &options));
+    if let Some(c) = &checked {
+        diagnostics.extend(c.diagnostics.iter().cloned());
+    }
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() || checked.is_none() {
+        let render_options = RenderOptions { color, width: 100 };
+        for d in &errors {
+            eprintln!("{}", render::human(d, &program.sources, render_options));
+        }
+        eprintln!(
+            "ops: {shown} has {} error(s); fix them (see `ops check {shown}`) before planning",
+            errors.len().max(1)
+        );
+        return None;
+    }
+    let checked = checked?;
+    if checked.kind == lang::check::FileKind::Library {
+        eprintln!("ops: {shown} is a library (no runbook block or steps); include it from a runbook");
+        return None;
+    }
+    Some(Loaded { program, checked })
+}
+
+/// Parameter inputs: environment, then vars file, then `--set` (highest precedence).
+pub fn inputs(args: &InputArgs) -> Result<Vec<ParamInput>, String> {
+    let mut out = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else {
+            continue;
+        };
+        if let Some(name) = key.strip_prefix("OPS_VAR_") {
+            out.push(ParamInput {
+                name: name.to_string(),
+                raw: RawValue::Text(value.to_string()),
+                source: InputSource::Env,
+            });
+        }
+    }
+    if let Some(path) = &args.vars_file {
+        let bytes = files::read_capped(path)
+            .map_err(|e| format!("cannot read --vars-file {}: {e}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("--vars-file {} is not UTF-8 text", path.display()))?;
+        let vars = params::parse_vars_file(&text)
+            .map_err(|e| format!("--vars-file {}: {e}", path.display()))?;
+        out.extend(vars.into_iter().map(|(name, raw)| ParamInput {
+            name,
+            raw,
+            source: InputSource::VarsFile,
+        }));
+    }
+    for set in &args.set {
+        let (name, value) = params::parse_assignment(set).map_err(|e| format!("--set {e}"))?;
+        out.push(ParamInput {
+            name,
+            raw: RawValue::Text(value),
+            source: InputSource::Set,
+        });
+    }
+    Ok(out)
+}
+
+/// The real environment and filesystem, for the static preflight.
+pub struct RealEnv;
+
+impl plan::Environment for RealEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn readable(&self, path: &str) -> Result<(), String> {
+        std::fs::File::open(path).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Plans a loaded runbook.
+pub fn make_plan(
+    loaded: &Loaded,
+    registry: &Registry,
+    inputs: Vec<ParamInput>,
+    start_at: Option<String>,
+) -> Result<Plan, Vec<PlanError>> {
+    plan::plan(&PlanRequest {
+        program: &loaded.program,
+        checked: &loaded.checked,
+        registry,
+        inputs,
+        start_at,
+        ops_version: VERSION.to_string(),
+        env: &RealEnv,
+    })
+}
+
+/// Prints plan errors, as diagnostics with a snippet when they point into the runbook.
+pub fn print_plan_errors(errors: &[PlanError], program: &Program, color: bool) {
+    let options = RenderOptions { color, width: 100 };
+    for e in errors {
+        match e.at {
+            Some((file, span)) => {
+                let d = Diagnostic::new(e.code, span, e.message.clone(), "here")
+                    .with_optional_help(e.help.clone())
+                    .in_file(file);
+                eprintln!("{}", render::human(&d, &program.sources, options));
+            }
+            None => {
+                eprintln!("error[{}]: {}", e.code, e.message);
+                if let Some(help) = &e.help {
+                    eprintln!("  help: {help}");
+                }
+            }
+        }
+    }
+}
+
+/// Reads every secret the plan declares (values never enter the plan).
+pub fn read_secrets(plan: &Plan) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for secret in &plan.secrets {
+        let value = if let Some(var) = secret.source.strip_prefix("env ") {
+            std::env::var(var).ok()
+        } else if let Some(path) = secret.source.strip_prefix("file ") {
+            files::read_capped(Path::new(path))
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .map(|t| t.strip_suffix('\n').map(str::to_string).unwrap_or(t))
+                .map(|t| t.strip_suffix('\r').map(str::to_string).unwrap_or(t))
+        } else {
+            None
+        };
+        if let Some(v) = value {
+            out.insert(secret.source.clone(), v);
+        }
+    }
+    out
+}
