@@ -70,15 +70,17 @@ impl<'a> Executor<'a> {
                     self.set_slot(&step.id, Slot::NotRun(reason));
                     return Flow::Ok;
                 }
+                Err(e) if recorded(step.effect, self.options.mode) => {
+                    let message = format!("would: {} (if `when {}` holds: {})", step.change, when.text, e.message);
+                    self.finish(step, Status::Recorded, Duration::ZERO, 0, Some(message), None);
+                    self.set_slot(&step.id, Slot::NotRun(String::from("a dry-run recorded it instead of running it")));
+                    return Flow::Ok;
+                }
                 Err(e) => {
                     return self.dry_or_fail(step, phase, Code::OutputUnavailable, &e.message);
                 }
             }
         }
-        let input = match self.input(step, &resolver) {
-            Ok(input) => input,
-            Err(message) => return self.dry_or_fail(step, phase, Code::OutputUnavailable, &message),
-        };
         if recorded(step.effect, self.options.mode) {
             let message = match step.effect {
                 Effect::Interactive => format!("would ask: {}", step.change),
@@ -88,6 +90,10 @@ impl<'a> Executor<'a> {
             self.set_slot(&step.id, Slot::NotRun(String::from("a dry-run recorded it instead of running it")));
             return Flow::Ok;
         }
+        let input = match self.input(step, &resolver) {
+            Ok(input) => input,
+            Err(message) => return self.dry_or_fail(step, phase, Code::OutputUnavailable, &message),
+        };
         let Some(imp) = self.registry.get(step.kind, step.variant.name) else {
             let message = format!("this build of ops has no implementation of `{}`", step.variant.display(step.kind));
             return self.failed(step, phase, Code::StepNotImplemented, &message, &step.loc, 0, Duration::ZERO);
