@@ -31,6 +31,9 @@ pub struct StepInput {
     pub attrs: IndexMap<String, Value>,
     /// The time limit of one attempt.
     pub timeout: Option<Duration>,
+    /// Subjects the runbook's `expect`s check (a command with `expect exit` may exit
+    /// non-zero without failing by itself).
+    pub expected: Vec<String>,
 }
 
 impl StepInput {

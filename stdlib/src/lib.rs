@@ -41,6 +41,9 @@ pub fn registry() -> interpreter::step::Registry {
     registry.register(wait::Wait);
     registry.register(wait::WaitUntil);
     registry.register(notify::Stdout);
+    registry.register(exec::Exec);
+    registry.register(exec::ProbeExec);
+    registry.register(probe::http::Http);
     registry.register(interactive::Ask(PromptKind::Confirm));
     registry.register(interactive::Ask(PromptKind::Manual));
     registry

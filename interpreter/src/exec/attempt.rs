@@ -219,6 +219,7 @@ impl<'a> Executor<'a> {
             target,
             attrs,
             timeout: step.timeout,
+            expected: step.expects.iter().map(|e| e.subject.clone()).collect(),
         })
     }
 

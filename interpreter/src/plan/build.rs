@@ -1129,7 +1129,7 @@ fn label(kind: &str, variant: &Variant, target: Option<&Planned>, name: Option<&
     let mut out = variant.display(kind);
     if let Some(t) = target {
         out.push(' ');
-        out.push_str(&t.render());
+        out.push_str(&t.short());
     }
     if let Some(n) = name {
         out.push_str(" as ");

@@ -103,6 +103,14 @@ impl Planned {
         }
     }
 
+    /// Short form for labels: the literal, `(secret)`, or the expression as written.
+    pub fn short(&self) -> String {
+        match &self.state {
+            PlannedState::Unknown(u) if !u.secret && !self.text.is_empty() => self.text.clone(),
+            _ => self.render(),
+        }
+    }
+
     /// True when the value is or will be secret.
     pub fn is_secret(&self) -> bool {
         match &self.state {

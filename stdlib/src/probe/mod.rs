@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub mod http;
+
 use lang::schema::{
     Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
 };

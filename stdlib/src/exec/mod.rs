@@ -1,0 +1,165 @@
+//! `exec`: runs a program with an argv list, never through a shell.
+
+use std::time::Duration;
+
+use lang::schema::{
+    Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
+};
+
+mod run;
+
+use futures_util::future::BoxFuture;
+use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::value::Value;
+
+/// Attributes shared by `exec` and `probe exec` (all but `readonly`).
+pub const ATTRIBUTES_COMMON: &[Attribute] = ATTRIBUTES.split_at(4).0;
+
+/// `exec` attributes: the common ones plus `readonly`.
+const ATTRIBUTES: &[Attribute] = &[
+    Attribute::new("cwd", T::Path, "working directory"),
+    Attribute::new("env", T::MapOf(&T::String), "extra environment variables").sensitive(),
+    Attribute::new("stdin", T::String, "text written to standard input").sensitive(),
+    Attribute::new("max_output", T::Size, "bytes of stdout and of stderr kept").default("1MiB"),
+    Attribute::new(
+        "readonly",
+        T::Bool,
+        "declares the command read-only: it runs in --preflight",
+    )
+    .default("false"),
+];
+
+/// Outputs of `exec` and `probe exec`.
+pub const OUTPUTS: &[Output] = &[
+    Output::new("exit", T::Int, "exit code"),
+    Output::tainted("stdout", T::String, "standard output (capped)"),
+    Output::tainted("stderr", T::String, "standard error (capped)"),
+    Output::new("duration", T::Duration, "run time"),
+];
+
+/// Expectation subjects of `exec` and `probe exec`.
+pub const SUBJECTS: &[Subject] = &[
+    Subject::new("exit", T::Int, "exit code"),
+    Subject::new("stdout", T::String, "standard output"),
+    Subject::new("stderr", T::String, "standard error"),
+    Subject::new("duration", T::Duration, "run time"),
+];
+
+/// The `exec` step kind.
+pub const SCHEMA: StepSchema = StepSchema {
+    kind: "exec",
+    doc: "runs a program (argv list, no shell: no injection by construction)",
+    variants: &[Variant {
+        name: None,
+        doc: "runs a program; mutating unless `readonly = true`",
+        target: Some(Target {
+            name: "argv",
+            ty: T::ListOf(&T::String),
+            sensitive: false,
+            required: true,
+            doc: "program and arguments",
+        }),
+        attributes: ATTRIBUTES,
+        outputs: OUTPUTS,
+        subjects: SUBJECTS,
+        effect: Effect::Mutating,
+        readonly_attr: true,
+        default_timeout: Some(Duration::from_secs(600)),
+        ..Variant::BASE
+    }],
+};
+
+/// `exec [argv]`: runs a program, failing on a non-zero exit unless an `expect exit`
+/// says what is expected.
+pub struct Exec;
+
+impl StepKind for Exec {
+    fn kind(&self) -> &'static str {
+        "exec"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(run::run(input, ctx))
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        describe(view)
+    }
+
+    fn preflight(&self, view: &InputView) -> Vec<String> {
+        preflight(view)
+    }
+}
+
+/// `probe exec [argv]`: the same, read-only, for checks.
+pub struct ProbeExec;
+
+impl StepKind for ProbeExec {
+    fn kind(&self) -> &'static str {
+        "probe"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        Some("exec")
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(run::run(input, ctx))
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        describe(view)
+    }
+
+    fn preflight(&self, view: &InputView) -> Vec<String> {
+        preflight(view)
+    }
+}
+
+fn describe(view: &InputView) -> String {
+    let mut text = format!("runs {} (no shell)", view.target());
+    if let Some(cwd) = view.attrs.get("cwd") {
+        text.push_str(&format!(" in {cwd}"));
+    }
+    text
+}
+
+/// The working directory must exist; the program must be found on PATH.
+fn preflight(view: &InputView) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(cwd) = view.values.get("cwd").and_then(Value::as_str)
+        && !std::path::Path::new(cwd).is_dir()
+    {
+        problems.push(format!("the working directory {cwd} does not exist"));
+    }
+    let program = view
+        .target_value
+        .as_ref()
+        .and_then(Value::as_list)
+        .and_then(|l| l.first())
+        .and_then(Value::as_str);
+    if let Some(program) = program
+        && !program.contains('/')
+        && !program.contains("${")
+    {
+        let found = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+        });
+        if !found {
+            problems.push(format!("`{program}` is not on PATH"));
+        }
+    }
+    problems
+}

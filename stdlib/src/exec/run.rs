@@ -1,0 +1,150 @@
+//! Running a program: argv without a shell, its own process group (killed as a whole
+//! when the step times out or is cancelled), output captured up to a cap and streamed.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use interpreter::step::{Outputs, StepContext, StepError, StepInput};
+use interpreter::value::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+/// Lines of output streamed to the terminal at most per stream (all are captured up to
+/// `max_output`).
+const MAX_STREAMED_LINES: usize = 200;
+
+/// Kills the whole process group when dropped (timeout, Ctrl-C, or normal exit).
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            // SAFETY: kill(2) with a negative pid signals the process group we created;
+            // it has no memory-safety preconditions.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Runs the argv of `input` and returns `exit`, `stdout`, `stderr`, `duration`.
+pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let argv: Vec<String> = input
+        .target
+        .as_ref()
+        .and_then(Value::as_list)
+        .map(|items| items.iter().map(Value::interpolated).collect())
+        .unwrap_or_default();
+    let Some((program, args)) = argv.split_first() else {
+        return Err(StepError::fatal("the argv list is empty"));
+    };
+    let max = input.attr("max_output").and_then(Value::as_size).unwrap_or(1 << 20) as usize;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(if input.attr("stdin").is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = input.str("cwd") {
+        cmd.current_dir(cwd);
+    }
+    if let Some(env) = input.attr("env").and_then(Value::as_map) {
+        for (k, v) in env {
+            cmd.env(k, v.interpolated());
+        }
+    }
+    let started = tokio::time::Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => " (is it installed and on PATH?)",
+            std::io::ErrorKind::PermissionDenied => " (is it executable?)",
+            _ => "",
+        };
+        StepError::fatal(format!("cannot start `{program}`: {e}{hint}"))
+    })?;
+    let _guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
+    if let (Some(text), Some(mut stdin)) = (input.attr("stdin"), child.stdin.take()) {
+        let bytes = text.interpolated().into_bytes();
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&bytes).await;
+        });
+    }
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (out, err, status) = tokio::join!(
+        capture(stdout, max, ctx, "stdout"),
+        capture(stderr, max, ctx, "stderr"),
+        child.wait()
+    );
+    let status = status.map_err(|e| StepError::new(format!("waiting for `{program}` failed: {e}")))?;
+    let code = status.code().map_or(-1, i64::from);
+    let mut outputs = Outputs::new();
+    outputs.insert("exit".into(), Value::Int(code));
+    outputs.insert("stdout".into(), Value::str(out.clone()));
+    outputs.insert("stderr".into(), Value::str(err.clone()));
+    outputs.insert("duration".into(), Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)));
+    if code != 0 && !input.expected.iter().any(|s| s == "exit") {
+        let how = match status.code() {
+            Some(c) => format!("exited with {c}"),
+            None => String::from("was killed by a signal"),
+        };
+        let tail: String = last_line(&err).or_else(|| last_line(&out)).map(|l| format!("; last output: {l}")).unwrap_or_default();
+        return Err(StepError::new(format!("`{program}` {how}{tail}")));
+    }
+    Ok(outputs)
+}
+
+fn last_line(text: &str) -> Option<String> {
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    let mut line = line.trim().to_string();
+    if line.len() > 200 {
+        let mut cut = 200;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push('…');
+    }
+    Some(line)
+}
+
+/// Reads a stream to its end, keeping `max` bytes and streaming complete lines.
+async fn capture<R: AsyncRead + Unpin>(stream: Option<R>, max: usize, ctx: &StepContext, name: &str) -> String {
+    let Some(mut stream) = stream else {
+        return String::new();
+    };
+    let mut kept: Vec<u8> = Vec::new();
+    let mut dropped = 0usize;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut streamed = 0usize;
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let room = max.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..n.min(room)]);
+        dropped += n.saturating_sub(room);
+        if streamed < MAX_STREAMED_LINES && pending.len() < 64 * 1024 {
+            pending.extend_from_slice(&chunk[..n]);
+            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=pos).collect();
+                if streamed < MAX_STREAMED_LINES {
+                    ctx.log(format!("{name}: {}", String::from_utf8_lossy(&line).trim_end()));
+                    streamed += 1;
+                }
+            }
+        }
+    }
+    if !pending.is_empty() && streamed < MAX_STREAMED_LINES {
+        ctx.log(format!("{name}: {}", String::from_utf8_lossy(&pending).trim_end()));
+    }
+    let mut text = String::from_utf8_lossy(&kept).into_owned();
+    if dropped > 0 {
+        text.push_str(&format!("\n[… {dropped} more bytes not kept: max_output is {max}]"));
+    }
+    text
+}

@@ -1,0 +1,286 @@
+//! `probe http`: one HTTP request through reqwest (rustls with the system's roots, an
+//! extra CA file, or an explicit opt-out of verification), the body kept up to
+//! `max_body`, outputs `status`, `headers`, `body`, `json`, `latency`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::value::Value;
+use lang::jsonpath::{self, JsonSegment};
+
+/// Settings that need their own client; everything else is per request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ClientKey {
+    ca_file: Option<String>,
+    insecure: bool,
+    follow_redirects: bool,
+    max_redirects: usize,
+}
+
+/// Clients are reused across steps (connection pools, loaded roots).
+fn client(key: &ClientKey) -> Result<reqwest::Client, StepError> {
+    static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(|| {
+        // rustls needs one crypto provider for the process; a second install is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Mutex::new(HashMap::new())
+    });
+    let mut clients = clients
+        .lock()
+        .map_err(|_| StepError::fatal("internal error: HTTP client cache poisoned"))?;
+    if let Some(c) = clients.get(key) {
+        return Ok(c.clone());
+    }
+    let redirects = if key.follow_redirects {
+        reqwest::redirect::Policy::limited(key.max_redirects)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
+    let mut builder = reqwest::Client::builder()
+        .redirect(redirects)
+        .user_agent(concat!("ops/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(64);
+    if let Some(path) = &key.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| StepError::fatal(format!("cannot read ca_file {path}: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| StepError::fatal(format!("ca_file {path} holds no PEM certificate: {e}")))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if key.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    let built = builder
+        .build()
+        .map_err(|e| StepError::fatal(format!("cannot set up the HTTP client: {e}")))?;
+    clients.insert(key.clone(), built.clone());
+    Ok(built)
+}
+
+/// The full error chain of a reqwest error: "connection refused", "certificate ...".
+fn describe_error(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// `probe http URL`.
+pub struct Http;
+
+impl StepKind for Http {
+    fn kind(&self) -> &'static str {
+        "probe"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        Some("http")
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        _ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(request(input))
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        format!("{} {}", view.attr("method").trim_matches('"'), view.target())
+    }
+
+    fn preflight(&self, view: &InputView) -> Vec<String> {
+        match view.values.get("ca_file").and_then(Value::as_str) {
+            Some(path) if std::fs::File::open(path).is_err() => {
+                vec![format!("ca_file {path} cannot be read")]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn subject(&self, outputs: &Outputs, subject: &str, arg: Option<&Value>) -> Result<Value, String> {
+        match (subject, arg) {
+            ("header", Some(name)) => {
+                let name = name.as_str().unwrap_or_default().to_ascii_lowercase();
+                outputs
+                    .get("headers")
+                    .and_then(Value::as_map)
+                    .and_then(|h| h.get(&name))
+                    .cloned()
+                    .ok_or_else(|| format!("the response has no `{name}` header"))
+            }
+            ("json", Some(path)) => {
+                let path = path.as_str().unwrap_or(".");
+                let json = outputs.get("json").cloned().unwrap_or(Value::Null);
+                if let Some(Value::Str(why)) = outputs.get("json_error") {
+                    return Err(format!("the body is not JSON ({why})"));
+                }
+                walk(&json, path)
+            }
+            (name, _) => outputs
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("the probe produced no `{name}`")),
+        }
+    }
+}
+
+/// Follows a JSON path; the error names the missing part and what exists there.
+fn walk(json: &Value, path: &str) -> Result<Value, String> {
+    let segments = jsonpath::parse(path).map_err(|(_, e)| format!("invalid JSON path `{path}`: {e}"))?;
+    let mut current = json.clone();
+    let mut walked = String::new();
+    for segment in segments {
+        let secret = current.is_secret() && matches!(current, Value::Secret(_));
+        let next = match (&segment, current.expose()) {
+            (JsonSegment::Field(name), Value::Map(map)) => {
+                walked.push('.');
+                walked.push_str(name);
+                map.get(name).cloned().ok_or_else(|| {
+                    let keys: Vec<&str> = map.keys().map(String::as_str).take(10).collect();
+                    format!("`{walked}` does not exist in the body (keys there: {})", keys.join(", "))
+                })?
+            }
+            (JsonSegment::Index(i), Value::List(items)) => {
+                walked.push_str(&format!("[{i}]"));
+                let len = items.len() as i64;
+                let at = if *i < 0 { len + i } else { *i };
+                usize::try_from(at)
+                    .ok()
+                    .and_then(|at| items.get(at))
+                    .cloned()
+                    .ok_or_else(|| format!("`{walked}` is out of range: the list has {len} items"))?
+            }
+            (_, other) => {
+                return Err(format!(
+                    "`{walked}` is a {}, so `{path}` does not exist in the body",
+                    if walked.is_empty() { "document that is not an object or list" } else { other.type_name() }
+                ));
+            }
+        };
+        current = if secret { next.into_secret() } else { next };
+    }
+    Ok(current)
+}
+
+async fn request(input: &StepInput) -> Result<Outputs, StepError> {
+    let url = input
+        .target_str()
+        .ok_or_else(|| StepError::fatal("`probe http` needs a URL"))?;
+    let key = ClientKey {
+        ca_file: input.str("ca_file").map(str::to_string),
+        insecure: input.attr("insecure").and_then(Value::as_bool).unwrap_or(false),
+        follow_redirects: input.attr("follow_redirects").and_then(Value::as_bool).unwrap_or(true),
+        max_redirects: input.attr("max_redirects").and_then(Value::as_int).unwrap_or(10).clamp(0, 100) as usize,
+    };
+    let client = client(&key)?;
+    let method = reqwest::Method::from_bytes(input.str("method").unwrap_or("GET").as_bytes())
+        .map_err(|_| StepError::fatal("invalid HTTP method"))?;
+    let mut req = client.request(method.clone(), url);
+    if let Some(headers) = input.attr("headers").and_then(Value::as_map) {
+        for (name, value) in headers {
+            req = req.header(name.as_str(), value.interpolated());
+        }
+    }
+    if let Some(token) = input.str("bearer") {
+        req = req.bearer_auth(token);
+    }
+    if let Some(user) = input.str("username") {
+        req = req.basic_auth(user, input.str("password"));
+    }
+    if let Some(json) = input.attr("json") {
+        req = req
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json.to_json(true).to_string());
+    } else if let Some(body) = input.str("body") {
+        req = req.body(body.to_string());
+    }
+    let max_body = input.attr("max_body").and_then(Value::as_size).unwrap_or(1 << 20) as usize;
+    let started = tokio::time::Instant::now();
+    let mut response = req.send().await.map_err(|e| {
+        StepError::new(format!("{method} {} failed: {}", strip_credentials(url), describe_error(&e)))
+    })?;
+    let status = response.status().as_u16();
+    let mut headers = indexmap::IndexMap::new();
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_string())
+            .and_modify(|v: &mut Value| {
+                if let Value::Str(s) = v {
+                    s.push_str(", ");
+                    s.push_str(&value);
+                }
+            })
+            .or_insert_with(|| Value::str(value.clone()));
+    }
+    let mut body: Vec<u8> = Vec::new();
+    let mut truncated = false;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = max_body.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() > room {
+                    // Stop reading: the rest is not kept, and a huge body must not
+                    // hold the step until its timeout.
+                    truncated = true;
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(StepError::new(format!(
+                    "reading the body of {} failed: {}",
+                    strip_credentials(url),
+                    describe_error(&e)
+                )));
+            }
+        }
+    }
+    let latency = started.elapsed();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let mut outputs = Outputs::new();
+    outputs.insert("status".into(), Value::Int(i64::from(status)));
+    outputs.insert("headers".into(), Value::Map(headers));
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(json) => {
+            outputs.insert("json".into(), Value::from_json(&json));
+        }
+        Err(e) => {
+            outputs.insert("json".into(), Value::Null);
+            let why = if truncated {
+                format!("it was cut at max_body = {max_body} bytes")
+            } else {
+                e.to_string()
+            };
+            outputs.insert("json_error".into(), Value::str(why));
+        }
+    }
+    outputs.insert("body".into(), Value::str(text));
+    outputs.insert("latency".into(), Value::Duration(Duration::from_millis(latency.as_millis() as u64)));
+    Ok(outputs)
+}
+
+/// The URL without `user:password@`, for messages.
+fn strip_credentials(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
