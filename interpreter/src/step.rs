@@ -85,6 +85,8 @@ pub struct StepError {
     pub message: String,
     /// Whether another attempt can help (a refused connection yes; bad input no).
     pub retryable: bool,
+    /// A specific diagnostic code (default: `OPS3030 step-failed`).
+    pub code: Option<lang::Code>,
 }
 
 impl StepError {
@@ -93,6 +95,7 @@ impl StepError {
         StepError {
             message: message.into(),
             retryable: true,
+            code: None,
         }
     }
 
@@ -101,7 +104,14 @@ impl StepError {
         StepError {
             message: message.into(),
             retryable: false,
+            code: None,
         }
+    }
+
+    /// Sets the diagnostic code.
+    pub fn with_code(mut self, code: lang::Code) -> StepError {
+        self.code = Some(code);
+        self
     }
 }
 

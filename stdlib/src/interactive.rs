@@ -92,15 +92,15 @@ impl StepKind for Ask {
                     PromptKind::Confirm => "the operator answered no",
                     PromptKind::Manual => "the operator did not tick the task as done",
                 })),
-                Err(why) => Err(StepError::fatal(why)),
+                Err(why) => Err(StepError::fatal(why).with_code(lang::Code::NoOperator)),
             }
         })
     }
 
     fn describe(&self, view: &InputView) -> String {
         match self.0 {
-            PromptKind::Confirm => format!("asks the operator {} (yes/no)", view.target()),
-            PromptKind::Manual => format!("waits for the operator to do {}", view.target()),
+            PromptKind::Confirm => format!("{} (yes/no; a no stops the run)", view.target()),
+            PromptKind::Manual => format!("{} (the operator ticks it when done)", view.target()),
         }
     }
 }

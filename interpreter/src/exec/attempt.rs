@@ -37,7 +37,7 @@ impl AttemptError {
 
     fn code(&self) -> Code {
         match self {
-            AttemptError::Step(_) => Code::StepFailed,
+            AttemptError::Step(e) => e.code.unwrap_or(Code::StepFailed),
             AttemptError::Expect { .. } => Code::ExpectationFailed,
             AttemptError::Timeout(_) => Code::StepTimedOut,
             AttemptError::Cancelled => Code::Interrupted,

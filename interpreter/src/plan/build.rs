@@ -948,7 +948,8 @@ impl<'a> Planner<'a> {
             name: step.name.as_ref().map(|n| n.name.clone()),
             callee: callee_id,
         };
-        group.worst_case = timing::with_handlers(&group);
+        // A call's own `always` handler is part of it on every path.
+        group.worst_case = timing::group(&group).saturating_add(timing::sequence(&group.always));
         Node::Group(Box::new(group))
     }
 

@@ -97,13 +97,6 @@ pub fn parallel(branches: &[Node], limit: Option<usize>) -> Duration {
     free_at.into_iter().max().unwrap_or_default()
 }
 
-/// Worst case including a group's handlers when it fails.
-pub fn with_handlers(g: &Group) -> Duration {
-    g.worst_case
-        .saturating_add(sequence(&g.on_failure))
-        .saturating_add(sequence(&g.always))
-}
-
 /// Counts the interactive steps of a subtree.
 pub fn interactive(steps: &[&PlannedStep]) -> usize {
     steps

@@ -183,14 +183,11 @@ fn group(out: &mut String, g: &Group, depth: usize) {
 
 fn step(out: &mut String, s: &PlannedStep, depth: usize) {
     let p = pad(depth);
-    let _ = writeln!(
-        out,
-        "{p}{:<7} {} {}   ≤ {}",
-        s.id,
-        marker(s.effect),
-        s.label,
-        dur(s.worst_case)
-    );
+    let bound = match s.effect {
+        Effect::Interactive => String::from("operator time"),
+        _ => format!("≤ {}", dur(s.worst_case)),
+    };
+    let _ = writeln!(out, "{p}{:<7} {} {}   {bound}", s.id, marker(s.effect), s.label);
     let inner = pad(depth + 2);
     if s.before_start {
         let _ = writeln!(out, "{inner}skipped: before --start-at");

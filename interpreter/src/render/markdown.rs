@@ -92,7 +92,7 @@ fn group(out: &mut String, g: &Group) {
 fn row(out: &mut String, s: &PlannedStep) {
     let mut what = cell(&s.change);
     for e in &s.expects {
-        let _ = write!(what, "<br>expect `{}`", cell(&e.text));
+        let _ = write!(what, "<br>`{}`", cell(&e.text));
     }
     if let Some(i) = &s.iteration {
         let _ = write!(what, "<br>for {}", cell(i));

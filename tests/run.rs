@@ -1,0 +1,377 @@
+//! `ops plan` and `ops run` through the real binary: plan formats, saved plans, exit
+//! codes, reports, secrets in every output, prompts and Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
+    cmd.args(args)
+        .current_dir(root())
+        .env("OPS_TODAY", "2026-11-22")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("DEPLOY_TOKEN")
+        .env_remove("CANARY")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `ops` from the repository root; returns (exit code, stdout, stderr).
+fn ops(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = command(args, env).output().expect("ops runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const DEMO: &str = "tests/fixtures/run/plan-demo.rb.ops";
+const TOKEN: (&str, &str) = ("DEPLOY_TOKEN", "t0ken-value");
+
+#[test]
+fn plan_in_every_format() {
+    for (format, ext) in [("human", "txt"), ("json", "json"), ("md", "md")] {
+        let (code, out, err) = ops(&["plan", DEMO, "--format", format], &[TOKEN]);
+        assert_eq!(code, 0, "{err}");
+        insta::assert_snapshot!(format!("plan_demo_{ext}"), out);
+    }
+}
+
+#[test]
+fn dry_run_is_the_plan() {
+    for format in ["human", "json", "md"] {
+        let plan = ops(&["plan", DEMO, "--format", format], &[TOKEN]);
+        let dry = ops(&["run", "--dry-run", DEMO, "--format", format], &[TOKEN]);
+        assert_eq!(plan, dry, "{format}");
+    }
+}
+
+#[test]
+fn plan_reports_missing_secrets_and_budget_with_exit_3() {
+    let (code, out, _) = ops(&["plan", DEMO], &[]);
+    assert_eq!(code, 3);
+    assert!(out.contains("error   OPS3008 secret `DEPLOY_TOKEN`: environment variable DEPLOY_TOKEN is not set"), "{out}");
+    let (code, _, err) = ops(&["run", DEMO, "--yes"], &[]);
+    assert_eq!(code, 3, "preflight failure stops the run");
+    assert!(err.contains("nothing was run"), "{err}");
+}
+
+#[test]
+fn parameters_are_typed_and_validated() {
+    let (code, out, err) = ops(
+        &["plan", DEMO, "--set", "hosts=a,b,c", "--format", "json"],
+        &[TOKEN, ("OPS_VAR_notify_done", "false")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json["params"][0]["value"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(json["params"][0]["source"], "--set");
+    assert_eq!(json["params"][2]["source"], "env OPS_VAR_notify_done");
+    let restarts = json["steps"][1]["steps"].as_array().expect("steps").len();
+    assert_eq!(restarts, 4, "three loop iterations and the parallel group");
+
+    let (code, _, err) = ops(&["plan", DEMO, "--set", "notify_done=maybe"], &[TOKEN]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3002") && err.contains("`true` or `false`"), "{err}");
+    let (code, _, err) = ops(&["plan", DEMO, "--set", "host=a"], &[TOKEN]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3001") && err.contains("did you mean `hosts`?"), "{err}");
+}
+
+#[test]
+fn vars_files_set_parameters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = dir.path().join("vars.json");
+    std::fs::write(&vars, r#"{"greeting": "from a file", "other": 1}"#).expect("write");
+    let (code, out, err) = ops(
+        &["run", "tests/fixtures/run/local.rb.ops", "--vars-file", vars.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("said: from a file"), "{out}");
+}
+
+#[test]
+fn a_local_run_succeeds_and_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("junit.xml");
+    let md = dir.path().join("report.md");
+    let summary = dir.path().join("summary.md");
+    let (code, out, err) = ops(
+        &[
+            "run",
+            "tests/fixtures/run/local.rb.ops",
+            "--report-junit",
+            junit.to_str().expect("utf-8"),
+            "--report-md",
+            md.to_str().expect("utf-8"),
+        ],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().expect("utf-8"))],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("said: hello"), "{out}");
+    assert!(out.contains("3 - `when fail` is false") || out.contains("skipped: `when fail` is false"), "{out}");
+    assert!(out.contains("cleanup ran"), "{out}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(xml.contains("tests=\"5\" failures=\"0\" skipped=\"1\""), "{xml}");
+    let report = std::fs::read_to_string(&md).expect("md written");
+    assert!(report.contains("| Result | **ok** (exit 0) |"), "{report}");
+    assert_eq!(std::fs::read_to_string(&summary).expect("summary appended").trim(), report.trim());
+}
+
+#[test]
+fn a_failed_step_exits_1_and_points_at_the_expect_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("junit.xml");
+    let (code, _, err) = ops(
+        &["run", "tests/fixtures/run/expect-fail.rb.ops", "--report-junit", junit.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("OPS3031 expectation-failed"), "{err}");
+    assert!(err.contains("expected stdout contains \"v2\", got \"v1.2\\n\""), "{err}");
+    assert!(err.contains("expect-fail.rb.ops:7:"), "points at the expect line: {err}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(xml.contains("type=\"expectation\""), "{xml}");
+    let (code, _, _) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--set", "fail=true"], &[]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn json_lines_events_start_with_their_version() {
+    let (code, out, _) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--format", "json"], &[]);
+    assert_eq!(code, 0);
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(events[0]["event"], "run_started");
+    assert_eq!(events[0]["version"], 1);
+    assert_eq!(events.last().expect("events")["event"], "run_finished");
+    assert_eq!(events.last().expect("events")["exit_code"], 0);
+}
+
+#[test]
+fn confirm_needs_an_operator_or_yes() {
+    let (code, _, err) = ops(&["run", "tests/fixtures/run/ask.rb.ops"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("OPS3033 no-operator") && err.contains("needs an operator") && err.contains("--yes"), "{err}");
+    let (code, out, err) = ops(&["run", "tests/fixtures/run/ask.rb.ops", "--yes"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("confirmed"), "{out}");
+}
+
+#[test]
+fn saved_plans_run_only_while_nothing_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runbook = dir.path().join("local.rb.ops");
+    std::fs::copy(root().join("tests/fixtures/run/local.rb.ops"), &runbook).expect("copy");
+    let plan = dir.path().join("plan.json");
+    let (rb, pl) = (runbook.to_str().expect("utf-8"), plan.to_str().expect("utf-8"));
+    let (code, _, err) = ops(&["plan", rb, "--set", "greeting=saved", "-o", pl], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = ops(&["run", "--plan", pl], &[("OPS_VAR_greeting", "ignored")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("said: saved"), "the saved parameters are used: {out}");
+
+    // Another ops version.
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, text.replace("\"ops_version\": \"", "\"ops_version\": \"9")).expect("write");
+    let (code, _, err) = ops(&["run", "--plan", other.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3023"), "{err}");
+
+    // Tampered parameters.
+    std::fs::write(&other, text.replace("\"saved\"", "\"evil\"")).expect("write");
+    let (code, _, err) = ops(&["run", "--plan", other.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3024") || err.contains("OPS3022"), "{err}");
+
+    // The runbook changed.
+    std::fs::write(&runbook, std::fs::read_to_string(&runbook).expect("rb").replace("wait 10ms", "wait 20ms")).expect("edit");
+    let (code, _, err) = ops(&["run", "--plan", pl], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3021") && err.contains("changed since the plan was saved"), "{err}");
+
+    // Not a plan at all.
+    let (code, _, err) = ops(&["run", "--plan", rb], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3020"), "{err}");
+}
+
+#[test]
+fn invalid_runbooks_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.rb.ops");
+    std::fs::write(&bad, "runbook \"x\" {\n  title = \"x\"\n  owner = \"x\"\n}\nprobe http {\n}\n").expect("write");
+    let (code, _, err) = ops(&["run", bad.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS2025"), "{err}");
+    let (code, _, err) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--start-at", "7"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3006"), "{err}");
+}
+
+/// The canary secret, its JSON-escaped and its URL-encoded forms, in any output.
+fn leaks(text: &str, canary: &str) -> Option<String> {
+    let json = serde_json::to_string(canary).expect("json");
+    let forms = [
+        canary.to_string(),
+        json[1..json.len() - 1].to_string(),
+        url::form_urlencoded::byte_serialize(canary.as_bytes()).collect::<String>(),
+    ];
+    forms.into_iter().find(|f| text.contains(f.as_str()))
+}
+
+#[test]
+fn the_canary_secret_never_appears_in_any_output() {
+    let canary = "c4n4ry/\"s3cr3t\" é";
+    let env = [("CANARY", canary), ("DEPLOY_TOKEN", canary)];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut outputs = Vec::new();
+    for file in ["tests/fixtures/run/canary.rb.ops", DEMO] {
+        for format in ["human", "json", "md"] {
+            let (_, out, err) = ops(&["plan", file, "--format", format], &env);
+            outputs.push((format!("plan {file} {format}"), out + &err));
+        }
+        let saved = dir.path().join("plan.json");
+        ops(&["plan", file, "-o", saved.to_str().expect("utf-8")], &env);
+        outputs.push((format!("saved plan {file}"), std::fs::read_to_string(&saved).expect("saved")));
+    }
+    let junit = dir.path().join("junit.xml");
+    let md = dir.path().join("report.md");
+    for format in ["human", "json"] {
+        let (code, out, err) = ops(
+            &[
+                "run",
+                "tests/fixtures/run/canary.rb.ops",
+                "--format",
+                format,
+                "--report-junit",
+                junit.to_str().expect("utf-8"),
+                "--report-md",
+                md.to_str().expect("utf-8"),
+            ],
+            &env,
+        );
+        assert_eq!(code, 1, "the canary step fails on purpose: {out}{err}");
+        assert!(out.contains("(secret)"), "the secret is shown redacted: {out}");
+        outputs.push((format!("run {format}"), out + &err));
+        outputs.push((format!("junit {format}"), std::fs::read_to_string(&junit).expect("junit")));
+        outputs.push((format!("md {format}"), std::fs::read_to_string(&md).expect("md")));
+    }
+    for (what, text) in &outputs {
+        if let Some(form) = leaks(text, canary) {
+            panic!("{what} leaks the secret as {form:?}:\n{text}");
+        }
+    }
+    // The test can fail: the step really printed the canary, the redactor removed it.
+    let (_, out, _) = ops(&["run", "tests/fixtures/run/canary.rb.ops"], &[("CANARY", "x")]);
+    assert!(out.contains("token=x"), "short secrets are not searched for: {out}");
+}
+
+fn spawn(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = command(args, &[]).spawn().expect("ops starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str, lines: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            let found = line.contains(needle);
+            lines.push(line);
+            if found {
+                return;
+            }
+        }
+    }
+    panic!("never saw {needle:?} in {lines:#?}");
+}
+
+fn sigint(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ops did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_cancels_runs_handlers_and_exits_130() {
+    let (mut child, rx) = spawn(&["run", "tests/fixtures/run/interrupt.rb.ops", "--grace", "1s"]);
+    let mut lines = Vec::new();
+    wait_for(&rx, "… 1 exec", &mut lines);
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    sigint(&child);
+    let code = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(code, 130);
+    assert!(started.elapsed() < Duration::from_secs(5), "the 30s sleep was stopped");
+    let rest: Vec<String> = rx.iter().collect();
+    let all = [lines, rest].concat().join("\n");
+    assert!(all.contains("failure handler ran") && all.contains("cleanup ran"), "{all}");
+    assert!(!all.contains("│ never reached"), "{all}");
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let (mut child, rx) = spawn(&["run", "tests/fixtures/run/slow-handler.rb.ops", "--grace", "1s"]);
+    let mut lines = Vec::new();
+    wait_for(&rx, "… 1 exec", &mut lines);
+    std::thread::sleep(Duration::from_millis(200));
+    sigint(&child);
+    wait_for(&rx, "… a1 wait", &mut lines);
+    let started = Instant::now();
+    sigint(&child);
+    let code = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(code, 130);
+    assert!(started.elapsed() < Duration::from_secs(3), "the 30s handler was abandoned");
+}
+
+#[test]
+fn exit_codes_are_documented() {
+    let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("cli.md");
+    for code in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |"] {
+        assert!(doc.contains(code), "docs/cli.md documents exit code {code}");
+    }
+    let _ = Path::new("");
+}
