@@ -28,7 +28,13 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> i32 {
     };
     let registry = stdlib::registry();
     match runtime::make_plan(&loaded, &registry, inputs, args.inputs.start_at.clone()) {
-        Ok(plan) => show(&plan, &registry, args.format, args.out.as_deref(), args.preflight),
+        Ok(plan) => show(
+            &plan,
+            &registry,
+            args.format,
+            args.out.as_deref(),
+            args.preflight,
+        ),
         Err(errors) => {
             runtime::print_plan_errors(&errors, &loaded.program, color);
             EXIT_USAGE
@@ -51,7 +57,11 @@ pub fn show(
             return EXIT_USAGE;
         }
     }
-    let live = if preflight { live_preflight(plan, registry) } else { Vec::new() };
+    let live = if preflight {
+        live_preflight(plan, registry)
+    } else {
+        Vec::new()
+    };
     let live_failed = live
         .iter()
         .any(|(_, _, status, _)| matches!(status, Status::Failed | Status::Cancelled));
@@ -64,7 +74,10 @@ pub fn show(
                     println!("  no read-only step could run before the mutating ones");
                 }
                 for (id, label, status, message) in &live {
-                    let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                    let detail = message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
                     println!("  {:<9} {id} {label}{detail}", status.as_str());
                 }
             }
@@ -94,7 +107,10 @@ pub fn show(
                         .collect(),
                 );
             }
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
         }
     }
     if plan.has_errors() || live_failed {
@@ -111,15 +127,26 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
     let collector = Collector::default();
     let sink = EventSink::new(vec![Box::new(collector.clone())]);
     let options = RunOptions {
-        mode: Mode::DryRun { live_readonly: true },
+        mode: Mode::DryRun {
+            live_readonly: true,
+        },
         grace: Duration::from_secs(2),
         prompter: Arc::new(crate::prompt::NoOperator),
         secrets: runtime::read_secrets(plan),
     };
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return Vec::new();
     };
-    rt.block_on(exec::run(plan, registry, options, sink, CancellationToken::new()));
+    rt.block_on(exec::run(
+        plan,
+        registry,
+        options,
+        sink,
+        CancellationToken::new(),
+    ));
     collector
         .events()
         .into_iter()

@@ -51,14 +51,19 @@ impl Prompter for TerminalPrompt {
                 let _ = write!(err, "{question}");
                 let _ = err.flush();
                 let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).map(|n| (n, line))
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map(|n| (n, line))
             })
             .await
             .map_err(|e| format!("the prompt failed: {e}"))?
             .map_err(|e| format!("cannot read the answer: {e}"))?;
             match line {
                 (0, _) => Err(String::from("standard input closed before an answer")),
-                (_, answer) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => {
+                (_, answer)
+                    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") =>
+                {
                     Ok(Answer::Yes("operator"))
                 }
                 _ => Ok(Answer::No),

@@ -28,15 +28,27 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         Err(code) => return code,
     };
     if args.dry_run {
-        return crate::plan::show(&plan, &registry, args.format, args.out.as_deref(), args.preflight);
+        return crate::plan::show(
+            &plan,
+            &registry,
+            args.format,
+            args.out.as_deref(),
+            args.preflight,
+        );
     }
     if args.format == PlanFormat::Md {
-        eprintln!("ops run: `--format md` is for plans (`--dry-run`); use `--report-md FILE` for a run report");
+        eprintln!(
+            "ops run: `--format md` is for plans (`--dry-run`); use `--report-md FILE` for a run report"
+        );
         return EXIT_USAGE;
     }
     if plan.has_errors() {
         eprintln!("ops run: preflight failed; nothing was run:");
-        for f in plan.findings.iter().filter(|f| f.level == FindingLevel::Error) {
+        for f in plan
+            .findings
+            .iter()
+            .filter(|f| f.level == FindingLevel::Error)
+        {
             eprintln!("  error[{}] {}", f.code, f.message);
         }
         eprintln!("(`ops plan {}` shows the whole plan)", plan.runbook.file);
@@ -57,8 +69,13 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
                 lang::Code::ExpectationFailed => "this expectation failed",
                 _ => "this step failed",
             };
-            let d = Diagnostic::new(f.code, f.loc.span, format!("step {} `{}`: {}", f.id, f.label, f.message), label)
-                .in_file(f.loc.file);
+            let d = Diagnostic::new(
+                f.code,
+                f.loc.span,
+                format!("step {} `{}`: {}", f.id, f.label, f.message),
+                label,
+            )
+            .in_file(f.loc.file);
             eprintln!("{}", render::human(&d, &loaded.program.sources, options));
         }
     }
@@ -69,7 +86,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
 fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, Plan), i32> {
     if let Some(path) = &args.plan {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            eprintln!("ops run: cannot read the saved plan {}: {e}", path.display());
+            eprintln!(
+                "ops run: cannot read the saved plan {}: {e}",
+                path.display()
+            );
             EXIT_USAGE
         })?;
         let saved = saved::read(&text, runtime::VERSION).map_err(|e| {
@@ -80,8 +100,19 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
         let hash = plan::content_hash(&loaded.program);
         let fresh = saved::verify_hash(&saved, &hash)
             .map_err(|e| vec![e])
-            .and_then(|()| runtime::make_plan(&loaded, registry, saved.params.clone(), saved.start_at.clone()))
-            .and_then(|p| saved::verify_plan(&saved, &p).map(|()| p).map_err(|e| vec![e]));
+            .and_then(|()| {
+                runtime::make_plan(
+                    &loaded,
+                    registry,
+                    saved.params.clone(),
+                    saved.start_at.clone(),
+                )
+            })
+            .and_then(|p| {
+                saved::verify_plan(&saved, &p)
+                    .map(|()| p)
+                    .map_err(|e| vec![e])
+            });
         return match fresh {
             Ok(p) => Ok((loaded, p)),
             Err(errors) => {
@@ -108,7 +139,12 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
     }
 }
 
-fn execute(args: &RunArgs, plan: &Plan, registry: &Registry, color: bool) -> Result<RunResult, String> {
+fn execute(
+    args: &RunArgs,
+    plan: &Plan,
+    registry: &Registry,
+    color: bool,
+) -> Result<RunResult, String> {
     let secrets = runtime::read_secrets(plan);
     let redactor = Redactor::new(secrets.values().map(String::as_str));
     install_panic_hook(redactor);
@@ -124,8 +160,14 @@ fn execute(args: &RunArgs, plan: &Plan, registry: &Registry, color: bool) -> Res
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);
     if args.report_md.is_some() || summary.is_some() {
-        let started = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
-        reporters.push(Box::new(MarkdownReport::new(args.report_md.clone(), summary, started)));
+        let started = jiff::Timestamp::now()
+            .strftime("%Y-%m-%d %H:%M:%S UTC")
+            .to_string();
+        reporters.push(Box::new(MarkdownReport::new(
+            args.report_md.clone(),
+            summary,
+            started,
+        )));
     }
     let sink = EventSink::new(reporters);
     let prompter: Arc<dyn Prompter> = if args.yes {
@@ -155,7 +197,8 @@ fn execute(args: &RunArgs, plan: &Plan, registry: &Registry, color: bool) -> Res
     });
     // A prompt still waiting for input must not keep the process alive.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
-    sink.finish().map_err(|e| format!("cannot write a report: {e}"))?;
+    sink.finish()
+        .map_err(|e| format!("cannot write a report: {e}"))?;
     Ok(result)
 }
 
@@ -179,6 +222,9 @@ async fn watch_signals(token: CancellationToken, grace: std::time::Duration) {
 /// Panics print through the redactor: a bug must not leak a secret either.
 fn install_panic_hook(redactor: Redactor) {
     std::panic::set_hook(Box::new(move |info| {
-        eprintln!("ops: internal error (a bug in ops): {}", redactor.redact(&info.to_string()));
+        eprintln!(
+            "ops: internal error (a bug in ops): {}",
+            redactor.redact(&info.to_string())
+        );
     }));
 }

@@ -52,7 +52,9 @@ pub fn load(path: &Path, color: bool) -> Option<Loaded> {
     }
     let checked = checked?;
     if checked.kind == lang::check::FileKind::Library {
-        eprintln!("ops: {shown} is a library (no runbook block or steps); include it from a runbook");
+        eprintln!(
+            "ops: {shown} is a library (no runbook block or steps); include it from a runbook"
+        );
         return None;
     }
     Some(Loaded { program, checked })
@@ -106,7 +108,9 @@ impl plan::Environment for RealEnv {
     }
 
     fn readable(&self, path: &str) -> Result<(), String> {
-        std::fs::File::open(path).map(|_| ()).map_err(|e| e.to_string())
+        std::fs::File::open(path)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -64,7 +64,22 @@ fn dry_run_is_the_plan() {
 fn plan_reports_missing_secrets_and_budget_with_exit_3() {
     let (code, out, _) = ops(&["plan", DEMO], &[]);
     assert_eq!(code, 3);
-    assert!(out.contains("error   OPS3008 secret `DEPLOY_TOKEN`: environment variable DEPLOY_TOKEN is not set"), "{out}");
+    assert!(
+        out.contains(
+            "error   OPS3008 secret `DEPLOY_TOKEN`: environment variable DEPLOY_TOKEN is not set"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning OPS3011 the worst case (12m13s) exceeds the runbook's budget of 5m"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "warning OPS3012 the worst case (12m13s) is longer than the maintenance window"
+        ),
+        "{out}"
+    );
     let (code, _, err) = ops(&["run", DEMO, "--yes"], &[]);
     assert_eq!(code, 3, "preflight failure stops the run");
     assert!(err.contains("nothing was run"), "{err}");
@@ -78,7 +93,10 @@ fn parameters_are_typed_and_validated() {
     );
     assert_eq!(code, 0, "{err}");
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(json["params"][0]["value"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(
+        json["params"][0]["value"],
+        serde_json::json!(["a", "b", "c"])
+    );
     assert_eq!(json["params"][0]["source"], "--set");
     assert_eq!(json["params"][2]["source"], "env OPS_VAR_notify_done");
     let restarts = json["steps"][1]["steps"].as_array().expect("steps").len();
@@ -86,10 +104,16 @@ fn parameters_are_typed_and_validated() {
 
     let (code, _, err) = ops(&["plan", DEMO, "--set", "notify_done=maybe"], &[TOKEN]);
     assert_eq!(code, 2);
-    assert!(err.contains("OPS3002") && err.contains("`true` or `false`"), "{err}");
+    assert!(
+        err.contains("OPS3002") && err.contains("`true` or `false`"),
+        "{err}"
+    );
     let (code, _, err) = ops(&["plan", DEMO, "--set", "host=a"], &[TOKEN]);
     assert_eq!(code, 2);
-    assert!(err.contains("OPS3001") && err.contains("did you mean `hosts`?"), "{err}");
+    assert!(
+        err.contains("OPS3001") && err.contains("did you mean `hosts`?"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -98,7 +122,12 @@ fn vars_files_set_parameters() {
     let vars = dir.path().join("vars.json");
     std::fs::write(&vars, r#"{"greeting": "from a file", "other": 1}"#).expect("write");
     let (code, out, err) = ops(
-        &["run", "tests/fixtures/run/local.rb.ops", "--vars-file", vars.to_str().expect("utf-8")],
+        &[
+            "run",
+            "tests/fixtures/run/local.rb.ops",
+            "--vars-file",
+            vars.to_str().expect("utf-8"),
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -124,13 +153,24 @@ fn a_local_run_succeeds_and_reports() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("said: hello"), "{out}");
-    assert!(out.contains("3 - `when fail` is false") || out.contains("skipped: `when fail` is false"), "{out}");
+    assert!(
+        out.contains("3 - `when fail` is false") || out.contains("skipped: `when fail` is false"),
+        "{out}"
+    );
     assert!(out.contains("cleanup ran"), "{out}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    assert!(xml.contains("tests=\"5\" failures=\"0\" skipped=\"1\""), "{xml}");
+    assert!(
+        xml.contains("tests=\"5\" failures=\"0\" skipped=\"1\""),
+        "{xml}"
+    );
     let report = std::fs::read_to_string(&md).expect("md written");
     assert!(report.contains("| Result | **ok** (exit 0) |"), "{report}");
-    assert_eq!(std::fs::read_to_string(&summary).expect("summary appended").trim(), report.trim());
+    assert_eq!(
+        std::fs::read_to_string(&summary)
+            .expect("summary appended")
+            .trim(),
+        report.trim()
+    );
 }
 
 #[test]
@@ -138,22 +178,44 @@ fn a_failed_step_exits_1_and_points_at_the_expect_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let junit = dir.path().join("junit.xml");
     let (code, _, err) = ops(
-        &["run", "tests/fixtures/run/expect-fail.rb.ops", "--report-junit", junit.to_str().expect("utf-8")],
+        &[
+            "run",
+            "tests/fixtures/run/expect-fail.rb.ops",
+            "--report-junit",
+            junit.to_str().expect("utf-8"),
+        ],
         &[],
     );
     assert_eq!(code, 1);
     assert!(err.contains("OPS3031 expectation-failed"), "{err}");
-    assert!(err.contains("expected stdout contains \"v2\", got \"v1.2\\n\""), "{err}");
-    assert!(err.contains("expect-fail.rb.ops:7:"), "points at the expect line: {err}");
+    assert!(
+        err.contains("expected stdout contains \"v2\", got \"v1.2\\n\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("expect-fail.rb.ops:7:"),
+        "points at the expect line: {err}"
+    );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(xml.contains("type=\"expectation\""), "{xml}");
-    let (code, _, _) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--set", "fail=true"], &[]);
+    let (code, _, _) = ops(
+        &[
+            "run",
+            "tests/fixtures/run/local.rb.ops",
+            "--set",
+            "fail=true",
+        ],
+        &[],
+    );
     assert_eq!(code, 1);
 }
 
 #[test]
 fn json_lines_events_start_with_their_version() {
-    let (code, out, _) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--format", "json"], &[]);
+    let (code, out, _) = ops(
+        &["run", "tests/fixtures/run/local.rb.ops", "--format", "json"],
+        &[],
+    );
     assert_eq!(code, 0);
     let events: Vec<serde_json::Value> = out
         .lines()
@@ -169,7 +231,12 @@ fn json_lines_events_start_with_their_version() {
 fn confirm_needs_an_operator_or_yes() {
     let (code, _, err) = ops(&["run", "tests/fixtures/run/ask.rb.ops"], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("OPS3033 no-operator") && err.contains("needs an operator") && err.contains("--yes"), "{err}");
+    assert!(
+        err.contains("OPS3033 no-operator")
+            && err.contains("needs an operator")
+            && err.contains("--yes"),
+        "{err}"
+    );
     let (code, out, err) = ops(&["run", "tests/fixtures/run/ask.rb.ops", "--yes"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("confirmed"), "{out}");
@@ -181,17 +248,27 @@ fn saved_plans_run_only_while_nothing_changed() {
     let runbook = dir.path().join("local.rb.ops");
     std::fs::copy(root().join("tests/fixtures/run/local.rb.ops"), &runbook).expect("copy");
     let plan = dir.path().join("plan.json");
-    let (rb, pl) = (runbook.to_str().expect("utf-8"), plan.to_str().expect("utf-8"));
+    let (rb, pl) = (
+        runbook.to_str().expect("utf-8"),
+        plan.to_str().expect("utf-8"),
+    );
     let (code, _, err) = ops(&["plan", rb, "--set", "greeting=saved", "-o", pl], &[]);
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = ops(&["run", "--plan", pl], &[("OPS_VAR_greeting", "ignored")]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("said: saved"), "the saved parameters are used: {out}");
+    assert!(
+        out.contains("said: saved"),
+        "the saved parameters are used: {out}"
+    );
 
     // Another ops version.
     let text = std::fs::read_to_string(&plan).expect("plan");
     let other = dir.path().join("other.json");
-    std::fs::write(&other, text.replace("\"ops_version\": \"", "\"ops_version\": \"9")).expect("write");
+    std::fs::write(
+        &other,
+        text.replace("\"ops_version\": \"", "\"ops_version\": \"9"),
+    )
+    .expect("write");
     let (code, _, err) = ops(&["run", "--plan", other.to_str().expect("utf-8")], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("OPS3023"), "{err}");
@@ -203,10 +280,19 @@ fn saved_plans_run_only_while_nothing_changed() {
     assert!(err.contains("OPS3024") || err.contains("OPS3022"), "{err}");
 
     // The runbook changed.
-    std::fs::write(&runbook, std::fs::read_to_string(&runbook).expect("rb").replace("wait 10ms", "wait 20ms")).expect("edit");
+    std::fs::write(
+        &runbook,
+        std::fs::read_to_string(&runbook)
+            .expect("rb")
+            .replace("wait 10ms", "wait 20ms"),
+    )
+    .expect("edit");
     let (code, _, err) = ops(&["run", "--plan", pl], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("OPS3021") && err.contains("changed since the plan was saved"), "{err}");
+    assert!(
+        err.contains("OPS3021") && err.contains("changed since the plan was saved"),
+        "{err}"
+    );
 
     // Not a plan at all.
     let (code, _, err) = ops(&["run", "--plan", rb], &[]);
@@ -218,11 +304,18 @@ fn saved_plans_run_only_while_nothing_changed() {
 fn invalid_runbooks_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("bad.rb.ops");
-    std::fs::write(&bad, "runbook \"x\" {\n  title = \"x\"\n  owner = \"x\"\n}\nprobe http {\n}\n").expect("write");
+    std::fs::write(
+        &bad,
+        "runbook \"x\" {\n  title = \"x\"\n  owner = \"x\"\n}\nprobe http {\n}\n",
+    )
+    .expect("write");
     let (code, _, err) = ops(&["run", bad.to_str().expect("utf-8")], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("OPS2025"), "{err}");
-    let (code, _, err) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--start-at", "7"], &[]);
+    let (code, _, err) = ops(
+        &["run", "tests/fixtures/run/local.rb.ops", "--start-at", "7"],
+        &[],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("OPS3006"), "{err}");
 }
@@ -251,7 +344,10 @@ fn the_canary_secret_never_appears_in_any_output() {
         }
         let saved = dir.path().join("plan.json");
         ops(&["plan", file, "-o", saved.to_str().expect("utf-8")], &env);
-        outputs.push((format!("saved plan {file}"), std::fs::read_to_string(&saved).expect("saved")));
+        outputs.push((
+            format!("saved plan {file}"),
+            std::fs::read_to_string(&saved).expect("saved"),
+        ));
     }
     let junit = dir.path().join("junit.xml");
     let md = dir.path().join("report.md");
@@ -270,10 +366,19 @@ fn the_canary_secret_never_appears_in_any_output() {
             &env,
         );
         assert_eq!(code, 1, "the canary step fails on purpose: {out}{err}");
-        assert!(out.contains("(secret)"), "the secret is shown redacted: {out}");
+        assert!(
+            out.contains("(secret)"),
+            "the secret is shown redacted: {out}"
+        );
         outputs.push((format!("run {format}"), out + &err));
-        outputs.push((format!("junit {format}"), std::fs::read_to_string(&junit).expect("junit")));
-        outputs.push((format!("md {format}"), std::fs::read_to_string(&md).expect("md")));
+        outputs.push((
+            format!("junit {format}"),
+            std::fs::read_to_string(&junit).expect("junit"),
+        ));
+        outputs.push((
+            format!("md {format}"),
+            std::fs::read_to_string(&md).expect("md"),
+        ));
     }
     for (what, text) in &outputs {
         if let Some(form) = leaks(text, canary) {
@@ -281,8 +386,14 @@ fn the_canary_secret_never_appears_in_any_output() {
         }
     }
     // The test can fail: the step really printed the canary, the redactor removed it.
-    let (_, out, _) = ops(&["run", "tests/fixtures/run/canary.rb.ops"], &[("CANARY", "x")]);
-    assert!(out.contains("token=x"), "short secrets are not searched for: {out}");
+    let (_, out, _) = ops(
+        &["run", "tests/fixtures/run/canary.rb.ops"],
+        &[("CANARY", "x")],
+    );
+    assert!(
+        out.contains("token=x"),
+        "short secrets are not searched for: {out}"
+    );
 }
 
 fn spawn(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
@@ -337,7 +448,12 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 {
 
 #[test]
 fn ctrl_c_cancels_runs_handlers_and_exits_130() {
-    let (mut child, rx) = spawn(&["run", "tests/fixtures/run/interrupt.rb.ops", "--grace", "1s"]);
+    let (mut child, rx) = spawn(&[
+        "run",
+        "tests/fixtures/run/interrupt.rb.ops",
+        "--grace",
+        "1s",
+    ]);
     let mut lines = Vec::new();
     wait_for(&rx, "… 1 exec", &mut lines);
     std::thread::sleep(Duration::from_millis(200));
@@ -345,16 +461,27 @@ fn ctrl_c_cancels_runs_handlers_and_exits_130() {
     sigint(&child);
     let code = wait_exit(&mut child, Duration::from_secs(10));
     assert_eq!(code, 130);
-    assert!(started.elapsed() < Duration::from_secs(5), "the 30s sleep was stopped");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the 30s sleep was stopped"
+    );
     let rest: Vec<String> = rx.iter().collect();
     let all = [lines, rest].concat().join("\n");
-    assert!(all.contains("failure handler ran") && all.contains("cleanup ran"), "{all}");
+    assert!(
+        all.contains("failure handler ran") && all.contains("cleanup ran"),
+        "{all}"
+    );
     assert!(!all.contains("│ never reached"), "{all}");
 }
 
 #[test]
 fn a_second_ctrl_c_exits_at_once() {
-    let (mut child, rx) = spawn(&["run", "tests/fixtures/run/slow-handler.rb.ops", "--grace", "1s"]);
+    let (mut child, rx) = spawn(&[
+        "run",
+        "tests/fixtures/run/slow-handler.rb.ops",
+        "--grace",
+        "1s",
+    ]);
     let mut lines = Vec::new();
     wait_for(&rx, "… 1 exec", &mut lines);
     std::thread::sleep(Duration::from_millis(200));
@@ -364,7 +491,10 @@ fn a_second_ctrl_c_exits_at_once() {
     sigint(&child);
     let code = wait_exit(&mut child, Duration::from_secs(10));
     assert_eq!(code, 130);
-    assert!(started.elapsed() < Duration::from_secs(3), "the 30s handler was abandoned");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the 30s handler was abandoned"
+    );
 }
 
 #[test]
@@ -374,4 +504,104 @@ fn exit_codes_are_documented() {
         assert!(doc.contains(code), "docs/cli.md documents exit code {code}");
     }
     let _ = Path::new("");
+}
+
+#[test]
+fn plan_time_problems_have_their_codes() {
+    // A vars file may serve several runbooks: an undeclared name is a warning.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vars = dir.path().join("vars");
+    std::fs::write(&vars, "greeting = hi\nregion = eu\n").expect("write");
+    let (code, out, _) = ops(
+        &[
+            "plan",
+            "tests/fixtures/run/local.rb.ops",
+            "--vars-file",
+            vars.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("warning OPS3005") && out.contains("`region`"),
+        "{out}"
+    );
+    // --start-at that skips a step whose outputs a later step reads.
+    let (code, out, _) = ops(
+        &["plan", "tests/fixtures/run/local.rb.ops", "--start-at", "2"],
+        &[],
+    );
+    assert_eq!(code, 3);
+    assert!(
+        out.contains("error   OPS3013 step 4 uses outputs of `say`"),
+        "{out}"
+    );
+    // A program that is not installed is found before anything runs.
+    let (code, out, _) = ops(&["plan", "tests/fixtures/run/not-on-path.rb.ops"], &[]);
+    assert_eq!(code, 3);
+    assert!(
+        out.contains("OPS3009") && out.contains("`ops-test-no-such-program` is not on PATH"),
+        "{out}"
+    );
+    // A required parameter without a value, and a value outside `allowed`.
+    let (code, _, err) = ops(&["plan", "tests/fixtures/run/lib/announce.rb.ops"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("OPS3003") && err.contains("--set message=VALUE"),
+        "{err}"
+    );
+    let params = "tests/fixtures/run/params.rb.ops";
+    let (code, _, err) = ops(&["plan", params, "--set", "env=prod"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("OPS3004") && err.contains("allowed: \"staging\", \"production\""),
+        "{err}"
+    );
+    // Values are evaluated when planning: an index out of range is found then.
+    let (code, _, err) = ops(&["plan", params, "--set", "pick=3"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("OPS3007") && err.contains("index 3 is out of range for a list of 1"),
+        "{err}"
+    );
+    let (code, out, _) = ops(&["plan", params, "--set", "env=production"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("prints \"deploying to production: a\""),
+        "{out}"
+    );
+    // A step kind this build cannot run is a preflight error, not a surprise mid-run.
+    let (code, out, _) = ops(
+        &["plan", "runbooks/summit/ga-smoke.rb.ops"],
+        &[("OPS_WEBHOOK", "https://hooks.example/x")],
+    );
+    assert_eq!(code, 3);
+    assert!(out.contains("OPS3010 step 1.1 `compose up`"), "{out}");
+}
+
+#[test]
+fn run_time_problems_have_their_codes() {
+    let (code, _, err) = ops(
+        &["run", "tests/fixtures/run/output-unavailable.rb.ops"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("OPS3034") && err.contains("`maybe` has no outputs"),
+        "{err}"
+    );
+    let (code, _, err) = ops(
+        &[
+            "run",
+            "tests/fixtures/run/local.rb.ops",
+            "--set",
+            "fail=true",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("OPS3030 step-failed") && err.contains("`false` exited with 1"),
+        "{err}"
+    );
 }

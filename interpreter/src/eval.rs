@@ -244,7 +244,9 @@ impl Evaluator<'_> {
                 }
                 Value::Map(map)
             }
-            ExprKind::Path(path) => return self.path(&path.root.name, path.root.span, &path.segments),
+            ExprKind::Path(path) => {
+                return self.path(&path.root.name, path.root.span, &path.segments);
+            }
             ExprKind::Paren(inner) => return self.eval(inner),
             ExprKind::Not(inner) => match self.eval(inner)? {
                 Eval::Known(v) => Value::Bool(!truthy(&v, inner.span)?),
@@ -261,9 +263,7 @@ impl Evaluator<'_> {
                                 return Ok(Eval::Known(Value::Bool(b)));
                             }
                         }
-                        Eval::Unknown(u) => {
-                            unknown.get_or_insert_with(Unknown::default).merge(u)
-                        }
+                        Eval::Unknown(u) => unknown.get_or_insert_with(Unknown::default).merge(u),
                     }
                 }
                 if let Some(u) = unknown {
@@ -345,10 +345,7 @@ impl Evaluator<'_> {
                         other => {
                             return Err(error(
                                 field.span,
-                                format!(
-                                    "`{shown}`: a {} has no fields",
-                                    other.type_name()
-                                ),
+                                format!("`{shown}`: a {} has no fields", other.type_name()),
                             ));
                         }
                     }
@@ -392,9 +389,12 @@ fn lookup_index(value: &Value, index: &Value) -> std::result::Result<Value, Stri
 }
 
 fn truthy(value: &Value, span: Span) -> Result<bool> {
-    value
-        .as_bool()
-        .ok_or_else(|| error(span, format!("expected a bool, found a {}", value.type_name())))
+    value.as_bool().ok_or_else(|| {
+        error(
+            span,
+            format!("expected a bool, found a {}", value.type_name()),
+        )
+    })
 }
 
 /// Compares two values with a comparison operator (expressions and `expect`).
@@ -564,9 +564,19 @@ mod tests {
         let cases = [
             (CmpOp::Eq, Value::Int(2), Value::Float(2.0), true),
             (CmpOp::Lt, Value::str("a"), Value::str("b"), true),
-            (CmpOp::Contains, Value::str("text/html"), Value::str("html"), true),
+            (
+                CmpOp::Contains,
+                Value::str("text/html"),
+                Value::str("html"),
+                true,
+            ),
             (CmpOp::NotMatches, Value::str("abc"), Value::str("^b"), true),
-            (CmpOp::In, Value::Int(3), Value::List(vec![Value::Int(3)]), true),
+            (
+                CmpOp::In,
+                Value::Int(3),
+                Value::List(vec![Value::Int(3)]),
+                true,
+            ),
             (CmpOp::Ge, Value::Size(10), Value::Size(11), false),
         ];
         for (op, l, r, expected) in cases {

@@ -199,7 +199,12 @@ pub trait StepKind: Send + Sync {
 
     /// The value an `expect SUBJECT ARG` checks, from the outputs. By default the output
     /// named like the subject, indexed by the argument when one is given.
-    fn subject(&self, outputs: &Outputs, subject: &str, arg: Option<&Value>) -> Result<Value, String> {
+    fn subject(
+        &self,
+        outputs: &Outputs,
+        subject: &str,
+        arg: Option<&Value>,
+    ) -> Result<Value, String> {
         let value = outputs
             .get(subject)
             .ok_or_else(|| format!("the step produced no `{subject}`"))?;

@@ -47,8 +47,14 @@ async fn steps_run_in_order_and_outputs_feed_later_steps() {
     assert_eq!(log.lines(), ["a", "a-b", "a-b-c"]);
     let ids: Vec<String> = statuses(&events).into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, ["1", "2.1", "3"]);
-    assert!(matches!(events.first(), Some(Event::RunStarted { version: 1, .. })));
-    assert!(matches!(events.last(), Some(Event::RunFinished { exit_code: 0, .. })));
+    assert!(matches!(
+        events.first(),
+        Some(Event::RunStarted { version: 1, .. })
+    ));
+    assert!(matches!(
+        events.last(),
+        Some(Event::RunFinished { exit_code: 0, .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -56,7 +62,9 @@ async fn parallel_respects_its_limit() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("parallel limit 2 {\n  test sleep 100ms\n  test sleep 100ms\n  test sleep 100ms\n  test sleep 100ms\n  test sleep 100ms\n}\n"),
+        &runbook(
+            "parallel limit 2 {\n  test sleep 100ms\n  test sleep 100ms\n  test sleep 100ms\n  test sleep 100ms\n  test sleep 100ms\n}\n",
+        ),
         &reg,
     );
     // The planner's worst case simulates the same slots: 3 rounds of 100ms.
@@ -86,7 +94,9 @@ async fn retries_back_off_exponentially_on_the_clock() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("test flaky \"x\" {\n  passes_on = 4\n  retry 5 every 1s backoff exponential\n}\n"),
+        &runbook(
+            "test flaky \"x\" {\n  passes_on = 4\n  retry 5 every 1s backoff exponential\n}\n",
+        ),
         &reg,
     );
     let started = tokio::time::Instant::now();
@@ -101,7 +111,14 @@ async fn retries_back_off_exponentially_on_the_clock() {
         .collect();
     assert_eq!(delays, [1000, 2000, 4000]);
     assert_eq!(started.elapsed(), Duration::from_secs(7));
-    assert!(events.iter().any(|e| matches!(e, Event::StepFinished { attempts: 4, status: Status::Ok, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::StepFinished {
+            attempts: 4,
+            status: Status::Ok,
+            ..
+        }
+    )));
 }
 
 #[tokio::test(start_paused = true)]
@@ -121,15 +138,26 @@ async fn jitter_keeps_delays_between_half_and_all() {
         })
         .collect();
     assert_eq!(delays.len(), 8);
-    assert!(delays.iter().all(|d| (5000..=10000).contains(d)), "{delays:?}");
-    assert!(delays.iter().any(|d| *d != delays[0]), "jitter varies delays: {delays:?}");
+    assert!(
+        delays.iter().all(|d| (5000..=10000).contains(d)),
+        "{delays:?}"
+    );
+    assert!(
+        delays.iter().any(|d| *d != delays[0]),
+        "jitter varies delays: {delays:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_gives_up_with_the_last_error() {
     let log = Log::default();
     let reg = registry(&log);
-    let plan = plan(&runbook("test flaky \"x\" {\n  passes_on = 10\n  retry 2 every 1s\n}\ntest echo \"after\"\n"), &reg);
+    let plan = plan(
+        &runbook(
+            "test flaky \"x\" {\n  passes_on = 10\n  retry 2 every 1s\n}\ntest echo \"after\"\n",
+        ),
+        &reg,
+    );
     let (result, events) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
     assert_eq!(result.status, RunStatus::Failed);
     assert_eq!(result.status.exit_code(), 1);
@@ -179,7 +207,11 @@ async fn handlers_see_the_failure_and_always_runs() {
     assert_eq!(result.status, RunStatus::Failed);
     assert_eq!(
         log.lines(),
-        ["stage saw boom: attempt 1 failed", "runbook saw boom", "cleanup"]
+        [
+            "stage saw boom: attempt 1 failed",
+            "runbook saw boom",
+            "cleanup"
+        ]
     );
 }
 
@@ -188,7 +220,9 @@ async fn handlers_do_not_run_on_success_but_always_does() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("test echo \"main\"\non failure {\n  test echo \"failure\"\n}\nalways {\n  test echo \"cleanup\"\n}\n"),
+        &runbook(
+            "test echo \"main\"\non failure {\n  test echo \"failure\"\n}\nalways {\n  test echo \"cleanup\"\n}\n",
+        ),
         &reg,
     );
     let (result, events) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
@@ -202,7 +236,9 @@ async fn cancel_stops_in_flight_steps_then_runs_handlers() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("test hang\ntest echo \"never\"\non failure {\n  test echo \"rollback\"\n}\nalways {\n  test echo \"cleanup\"\n}\n"),
+        &runbook(
+            "test hang\ntest echo \"never\"\non failure {\n  test echo \"rollback\"\n}\nalways {\n  test echo \"cleanup\"\n}\n",
+        ),
         &reg,
     );
     let token = CancellationToken::new();
@@ -218,6 +254,7 @@ async fn cancel_stops_in_flight_steps_then_runs_handlers() {
     // 500ms until Ctrl-C, then the 1s grace period for the hanging step.
     assert_eq!(started.elapsed(), Duration::from_millis(1500));
     assert_eq!(log.lines(), ["rollback", "cleanup"]);
+    assert_eq!(result.failures[0].code, Code::Interrupted);
     let s = statuses(&events);
     assert_eq!(s[0], ("1".to_string(), Status::Cancelled));
     assert_eq!(s[1], ("2".to_string(), Status::Skipped));
@@ -228,7 +265,9 @@ async fn when_false_skips_with_a_reason() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("param go: bool = false\ntest echo \"a\" as a\ntest echo \"skipped\" {\n  when go\n}\ntest echo \"ran\" {\n  when a.value == \"a\"\n}\n"),
+        &runbook(
+            "param go: bool = false\ntest echo \"a\" as a\ntest echo \"skipped\" {\n  when go\n}\ntest echo \"ran\" {\n  when a.value == \"a\"\n}\n",
+        ),
         &reg,
     );
     let (result, events) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
@@ -242,7 +281,9 @@ async fn on_failure_continue_goes_on() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("test flaky \"x\" {\n  passes_on = 3\n  on_failure = continue\n}\ntest echo \"next\"\n"),
+        &runbook(
+            "test flaky \"x\" {\n  passes_on = 3\n  on_failure = continue\n}\ntest echo \"next\"\n",
+        ),
         &reg,
     );
     let (result, events) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
@@ -257,7 +298,9 @@ async fn loops_expand_and_each_iteration_has_its_own_outputs() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("for host in [\"a\", \"b\"] {\n  test echo \"${host}\" as e\n  test echo \"got ${e.value}\"\n}\n"),
+        &runbook(
+            "for host in [\"a\", \"b\"] {\n  test echo \"${host}\" as e\n  test echo \"got ${e.value}\"\n}\n",
+        ),
         &reg,
     );
     let ids: Vec<&str> = plan.steps().iter().map(|s| s.id.as_str()).collect();
@@ -271,7 +314,9 @@ async fn loops_expand_and_each_iteration_has_its_own_outputs() {
 async fn start_at_skips_earlier_steps() {
     let log = Log::default();
     let reg = registry(&log);
-    let src = runbook("test echo \"one\"\nstage \"s\" {\n  test echo \"two\"\n  test echo \"three\"\n}\n");
+    let src = runbook(
+        "test echo \"one\"\nstage \"s\" {\n  test echo \"two\"\n  test echo \"three\"\n}\n",
+    );
     let plan = plan_with(&src, &reg, &Env(HashMap::new()), Some("2.2")).expect("plans");
     let (_, events) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
     assert_eq!(log.lines(), ["three"]);
@@ -285,19 +330,37 @@ async fn dry_run_makes_no_mutating_call() {
     let log = Log::default();
     let reg = registry(&log);
     let plan = plan(
-        &runbook("test echo \"read\" as r\ntest mutate \"change ${r.value}\"\ntest ask \"sure?\"\nalways {\n  test mutate \"cleanup\"\n}\n"),
+        &runbook(
+            "test echo \"read\" as r\ntest mutate \"change ${r.value}\"\ntest ask \"sure?\"\nalways {\n  test mutate \"cleanup\"\n}\n",
+        ),
         &reg,
     );
     for live in [false, true] {
-        let (result, events) = run(&plan, &reg, options(Mode::DryRun { live_readonly: live }), CancellationToken::new()).await;
+        let (result, events) = run(
+            &plan,
+            &reg,
+            options(Mode::DryRun {
+                live_readonly: live,
+            }),
+            CancellationToken::new(),
+        )
+        .await;
         assert_eq!(result.status, RunStatus::Ok);
-        assert_eq!(log.mutations.load(Ordering::SeqCst), 0, "no mutating call in a dry-run");
+        assert_eq!(
+            log.mutations.load(Ordering::SeqCst),
+            0,
+            "no mutating call in a dry-run"
+        );
         let s = statuses(&events);
         assert_eq!(s[1].1, Status::Recorded);
         assert_eq!(s[2].1, Status::Recorded);
         assert_eq!(s[0].1, if live { Status::Ok } else { Status::Recorded });
     }
-    assert_eq!(log.lines(), ["read"], "only --preflight runs the read-only step");
+    assert_eq!(
+        log.lines(),
+        ["read"],
+        "only --preflight runs the read-only step"
+    );
     // The real run does mutate: the recorder is what prevented it.
     run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
     assert_eq!(log.mutations.load(Ordering::SeqCst), 2);
@@ -307,7 +370,10 @@ async fn dry_run_makes_no_mutating_call() {
 async fn secrets_are_redacted_in_events_and_taint_outputs() {
     let log = Log::default();
     let reg = registry(&log);
-    let env = Env(HashMap::from([("TOKEN".to_string(), "canary-5ecret".to_string())]));
+    let env = Env(HashMap::from([(
+        "TOKEN".to_string(),
+        "canary-5ecret".to_string(),
+    )]));
     let plan = plan_with(
         &runbook("secret TOKEN\ntest echo \"Bearer ${TOKEN}\" as e\ntest flaky \"x\" {\n  passes_on = 2\n}\n"),
         &reg,
@@ -316,10 +382,15 @@ async fn secrets_are_redacted_in_events_and_taint_outputs() {
     )
     .expect("plans");
     let mut opts = options(Mode::Run);
-    opts.secrets.insert("env TOKEN".into(), "canary-5ecret".into());
+    opts.secrets
+        .insert("env TOKEN".into(), "canary-5ecret".into());
     let (result, events) = run(&plan, &reg, opts, CancellationToken::new()).await;
     assert_eq!(result.status, RunStatus::Failed);
-    assert_eq!(log.lines(), ["Bearer canary-5ecret"], "the step itself sees the value");
+    assert_eq!(
+        log.lines(),
+        ["Bearer canary-5ecret"],
+        "the step itself sees the value"
+    );
     let json = serde_json::to_string(&events).expect("serialises");
     assert!(!json.contains("canary-5ecret"), "{json}");
     assert!(json.contains("(secret)"));

@@ -81,7 +81,11 @@ impl StepKind for Ask {
         ctx: &'a StepContext,
     ) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            let text = input.target.as_ref().map(Value::interpolated).unwrap_or_default();
+            let text = input
+                .target
+                .as_ref()
+                .map(Value::interpolated)
+                .unwrap_or_default();
             match ctx.prompter.ask(self.0, &text).await {
                 Ok(Answer::Yes(by)) => {
                     let mut out = Outputs::new();

@@ -56,8 +56,18 @@ impl AttemptError {
 impl<'a> Executor<'a> {
     pub(super) async fn step(&self, step: &'a PlannedStep, phase: Phase<'_>) -> Flow {
         if step.before_start && !phase.handler {
-            self.finish(step, Status::Skipped, Duration::ZERO, 0, Some("before --start-at".into()), None);
-            self.set_slot(&step.id, Slot::NotRun(String::from("it is before --start-at")));
+            self.finish(
+                step,
+                Status::Skipped,
+                Duration::ZERO,
+                0,
+                Some("before --start-at".into()),
+                None,
+            );
+            self.set_slot(
+                &step.id,
+                Slot::NotRun(String::from("it is before --start-at")),
+            );
             return Flow::Ok;
         }
         let resolver = self.resolver(phase.failure);
@@ -66,14 +76,34 @@ impl<'a> Executor<'a> {
                 Ok(v) if v.as_bool() == Some(true) => {}
                 Ok(_) => {
                     let reason = format!("`when {}` is false", when.text);
-                    self.finish(step, Status::Skipped, Duration::ZERO, 0, Some(reason.clone()), None);
+                    self.finish(
+                        step,
+                        Status::Skipped,
+                        Duration::ZERO,
+                        0,
+                        Some(reason.clone()),
+                        None,
+                    );
                     self.set_slot(&step.id, Slot::NotRun(reason));
                     return Flow::Ok;
                 }
                 Err(e) if recorded(step.effect, self.options.mode) => {
-                    let message = format!("would: {} (if `when {}` holds: {})", step.change, when.text, e.message);
-                    self.finish(step, Status::Recorded, Duration::ZERO, 0, Some(message), None);
-                    self.set_slot(&step.id, Slot::NotRun(String::from("a dry-run recorded it instead of running it")));
+                    let message = format!(
+                        "would: {} (if `when {}` holds: {})",
+                        step.change, when.text, e.message
+                    );
+                    self.finish(
+                        step,
+                        Status::Recorded,
+                        Duration::ZERO,
+                        0,
+                        Some(message),
+                        None,
+                    );
+                    self.set_slot(
+                        &step.id,
+                        Slot::NotRun(String::from("a dry-run recorded it instead of running it")),
+                    );
                     return Flow::Ok;
                 }
                 Err(e) => {
@@ -86,17 +116,40 @@ impl<'a> Executor<'a> {
                 Effect::Interactive => format!("would ask: {}", step.change),
                 _ => format!("would: {}", step.change),
             };
-            self.finish(step, Status::Recorded, Duration::ZERO, 0, Some(message), None);
-            self.set_slot(&step.id, Slot::NotRun(String::from("a dry-run recorded it instead of running it")));
+            self.finish(
+                step,
+                Status::Recorded,
+                Duration::ZERO,
+                0,
+                Some(message),
+                None,
+            );
+            self.set_slot(
+                &step.id,
+                Slot::NotRun(String::from("a dry-run recorded it instead of running it")),
+            );
             return Flow::Ok;
         }
         let input = match self.input(step, &resolver) {
             Ok(input) => input,
-            Err(message) => return self.dry_or_fail(step, phase, Code::OutputUnavailable, &message),
+            Err(message) => {
+                return self.dry_or_fail(step, phase, Code::OutputUnavailable, &message);
+            }
         };
         let Some(imp) = self.registry.get(step.kind, step.variant.name) else {
-            let message = format!("this build of ops has no implementation of `{}`", step.variant.display(step.kind));
-            return self.failed(step, phase, Code::StepNotImplemented, &message, &step.loc, 0, Duration::ZERO);
+            let message = format!(
+                "this build of ops has no implementation of `{}`",
+                step.variant.display(step.kind)
+            );
+            return self.failed(
+                step,
+                phase,
+                Code::StepNotImplemented,
+                &message,
+                &step.loc,
+                0,
+                Duration::ZERO,
+            );
         };
         let started = Instant::now();
         let attempts = step.retry.as_ref().map_or(1, |r| r.count.saturating_add(1));
@@ -111,17 +164,39 @@ impl<'a> Executor<'a> {
             let result = if step.kind == "wait" && step.nested.is_some() {
                 self.wait_until(step, &input, phase).await
             } else {
-                self.attempt(step, imp.as_ref(), &input, phase.token, &resolver).await
+                self.attempt(step, imp.as_ref(), &input, phase.token, &resolver)
+                    .await
             };
             match result {
                 Ok(outputs) => {
                     let value = Value::Map(outputs);
-                    self.finish(step, Status::Ok, started.elapsed(), attempt, None, Some(&value));
+                    self.finish(
+                        step,
+                        Status::Ok,
+                        started.elapsed(),
+                        attempt,
+                        None,
+                        Some(&value),
+                    );
                     self.set_slot(&step.id, Slot::Done(value));
                     return Flow::Ok;
                 }
                 Err(AttemptError::Cancelled) => {
-                    self.finish(step, Status::Cancelled, started.elapsed(), attempt, Some("cancelled (Ctrl-C)".into()), None);
+                    self.fail(
+                        step,
+                        Code::Interrupted,
+                        "cancelled by Ctrl-C before it finished",
+                        &step.loc,
+                        phase,
+                    );
+                    self.finish(
+                        step,
+                        Status::Cancelled,
+                        started.elapsed(),
+                        attempt,
+                        Some("cancelled (Ctrl-C)".into()),
+                        None,
+                    );
                     self.set_slot(&step.id, Slot::NotRun(String::from("it was cancelled")));
                     return Flow::Interrupted;
                 }
@@ -135,7 +210,14 @@ impl<'a> Executor<'a> {
                         reason: e.message(),
                     });
                     if !sleep(delay, phase.token).await {
-                        self.finish(step, Status::Cancelled, started.elapsed(), attempt, Some("cancelled (Ctrl-C) while waiting to retry".into()), None);
+                        self.finish(
+                            step,
+                            Status::Cancelled,
+                            started.elapsed(),
+                            attempt,
+                            Some("cancelled (Ctrl-C) while waiting to retry".into()),
+                            None,
+                        );
                         self.set_slot(&step.id, Slot::NotRun(String::from("it was cancelled")));
                         return Flow::Interrupted;
                     }
@@ -149,7 +231,15 @@ impl<'a> Executor<'a> {
                     if attempts > 1 {
                         message = format!("{message} (attempt {attempt} of {attempts})");
                     }
-                    return self.failed(step, phase, e.code(), &message, &loc, attempt, started.elapsed());
+                    return self.failed(
+                        step,
+                        phase,
+                        e.code(),
+                        &message,
+                        &loc,
+                        attempt,
+                        started.elapsed(),
+                    );
                 }
             }
         }
@@ -167,8 +257,19 @@ impl<'a> Executor<'a> {
         elapsed: Duration,
     ) -> Flow {
         let continued = step.on_failure == OnFailure::Continue;
-        let status = if continued { Status::FailedContinued } else { Status::Failed };
-        self.finish(step, status, elapsed, attempts, Some(message.to_string()), None);
+        let status = if continued {
+            Status::FailedContinued
+        } else {
+            Status::Failed
+        };
+        self.finish(
+            step,
+            status,
+            elapsed,
+            attempts,
+            Some(message.to_string()),
+            None,
+        );
         self.set_slot(&step.id, Slot::NotRun(format!("it failed: {message}")));
         self.fail(step, code, message, loc, phase);
         if continued {
@@ -176,7 +277,10 @@ impl<'a> Executor<'a> {
         }
         Flow::Failed(Failure {
             id: step.id.clone(),
-            step: step.name.clone().unwrap_or_else(|| format!("{} {}", step.id, step.variant.display(step.kind))),
+            step: step
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", step.id, step.variant.display(step.kind))),
             message: self.redactor.redact(message),
         })
     }
@@ -185,7 +289,14 @@ impl<'a> Executor<'a> {
     fn dry_or_fail(&self, step: &PlannedStep, phase: Phase<'_>, code: Code, message: &str) -> Flow {
         if matches!(self.options.mode, Mode::DryRun { .. }) {
             let reason = format!("not run in the dry-run: {message}");
-            self.finish(step, Status::Skipped, Duration::ZERO, 0, Some(reason.clone()), None);
+            self.finish(
+                step,
+                Status::Skipped,
+                Duration::ZERO,
+                0,
+                Some(reason.clone()),
+                None,
+            );
             self.set_slot(&step.id, Slot::NotRun(reason));
             return Flow::Ok;
         }
@@ -223,7 +334,12 @@ impl<'a> Executor<'a> {
         })
     }
 
-    fn value(&self, planned: &Planned, step: &PlannedStep, resolver: &RunResolver<'_>) -> Result<Value, String> {
+    fn value(
+        &self,
+        planned: &Planned,
+        step: &PlannedStep,
+        resolver: &RunResolver<'_>,
+    ) -> Result<Value, String> {
         match (&planned.state, &planned.expr) {
             (PlannedState::Known(v), _) => Ok(v.clone()),
             (PlannedState::Unknown(_), Some(expr)) => {
@@ -331,9 +447,16 @@ impl<'a> Executor<'a> {
     }
 
     /// `wait until`: polls the nested read-only step until it passes or time runs out.
-    async fn wait_until(&self, step: &'a PlannedStep, input: &StepInput, phase: Phase<'_>) -> Result<Outputs, AttemptError> {
+    async fn wait_until(
+        &self,
+        step: &'a PlannedStep,
+        input: &StepInput,
+        phase: Phase<'_>,
+    ) -> Result<Outputs, AttemptError> {
         let Some(nested) = step.nested.as_deref() else {
-            return Err(AttemptError::Step(StepError::fatal("`wait until` has no step to poll")));
+            return Err(AttemptError::Step(StepError::fatal(
+                "`wait until` has no step to poll",
+            )));
         };
         let Some(imp) = self.registry.get(nested.kind, nested.variant.name) else {
             return Err(AttemptError::Step(StepError::fatal(format!(
@@ -342,10 +465,18 @@ impl<'a> Executor<'a> {
             ))));
         };
         let resolver = self.resolver(phase.failure);
-        let nested_input = self.input(nested, &resolver).map_err(|m| AttemptError::Step(StepError::fatal(m)))?;
+        let nested_input = self
+            .input(nested, &resolver)
+            .map_err(|m| AttemptError::Step(StepError::fatal(m)))?;
         let limit = step.timeout.unwrap_or(Duration::from_secs(60));
-        let every = input.attr("every").and_then(Value::as_duration).unwrap_or(Duration::from_secs(2));
-        let max_every = input.attr("max_every").and_then(Value::as_duration).unwrap_or(Duration::from_secs(30));
+        let every = input
+            .attr("every")
+            .and_then(Value::as_duration)
+            .unwrap_or(Duration::from_secs(2));
+        let max_every = input
+            .attr("max_every")
+            .and_then(Value::as_duration)
+            .unwrap_or(Duration::from_secs(30));
         let exponential = input.str("backoff") == Some("exponential");
         let started = Instant::now();
         let mut delay = every;
@@ -357,12 +488,23 @@ impl<'a> Executor<'a> {
             bounded.timeout = Some(nested.timeout.map_or(remaining, |t| t.min(remaining)));
             let mut nested_bounded = nested.clone();
             nested_bounded.timeout = bounded.timeout;
-            let result = self.attempt(&nested_bounded, imp.as_ref(), &bounded, phase.token, &resolver).await;
+            let result = self
+                .attempt(
+                    &nested_bounded,
+                    imp.as_ref(),
+                    &bounded,
+                    phase.token,
+                    &resolver,
+                )
+                .await;
             let last = match result {
                 Ok(_) => {
                     let mut out = IndexMap::new();
                     out.insert("attempts".to_string(), Value::Int(polls));
-                    out.insert("elapsed".to_string(), Value::Duration(round(started.elapsed())));
+                    out.insert(
+                        "elapsed".to_string(),
+                        Value::Duration(round(started.elapsed())),
+                    );
                     return Ok(out);
                 }
                 Err(AttemptError::Cancelled) => return Err(AttemptError::Cancelled),

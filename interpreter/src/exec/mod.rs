@@ -239,13 +239,8 @@ impl<'a> Executor<'a> {
             }),
             Flow::Ok => None,
         };
-        self.handlers(
-            "",
-            &plan.on_failure,
-            &plan.always,
-            failure.as_ref(),
-        )
-        .await;
+        self.handlers("", &plan.on_failure, &plan.always, failure.as_ref())
+            .await;
         let status = match flow {
             Flow::Ok => RunStatus::Ok,
             Flow::Failed(_) => RunStatus::Failed,
@@ -267,7 +262,13 @@ impl<'a> Executor<'a> {
     }
 
     /// Runs handlers of a block: `on failure` when it failed, then `always`.
-    async fn handlers(&self, id: &str, on_failure: &[crate::plan::Node], always: &[crate::plan::Node], failure: Option<&Failure>) {
+    async fn handlers(
+        &self,
+        id: &str,
+        on_failure: &[crate::plan::Node],
+        always: &[crate::plan::Node],
+        failure: Option<&Failure>,
+    ) {
         let phase = Phase {
             token: &self.handler_token,
             failure,
@@ -356,11 +357,17 @@ impl<'a> Executor<'a> {
             match holds {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.skip_nodes(&group.children, &format!("stage skipped: `when {}` is false", when.text));
+                    self.skip_nodes(
+                        &group.children,
+                        &format!("stage skipped: `when {}` is false", when.text),
+                    );
                     return Flow::Ok;
                 }
                 Err(e) => {
-                    self.skip_nodes(&group.children, &format!("stage skipped: `when {}` failed: {}", when.text, e.message));
+                    self.skip_nodes(
+                        &group.children,
+                        &format!("stage skipped: `when {}` failed: {}", when.text, e.message),
+                    );
                     return Flow::Failed(Failure {
                         id: group.id.clone(),
                         step: group.title.clone(),
@@ -384,12 +391,20 @@ impl<'a> Executor<'a> {
             Flow::Ok => None,
         };
         if !group.on_failure.is_empty() || !group.always.is_empty() {
-            self.handlers(&format!("{}.", group.id), &group.on_failure, &group.always, failure.as_ref())
-                .await;
+            self.handlers(
+                &format!("{}.", group.id),
+                &group.on_failure,
+                &group.always,
+                failure.as_ref(),
+            )
+            .await;
         }
         self.group_done(group.id.clone(), &flow);
         match flow {
-            Flow::Failed(f) if group.kind == GroupKind::Call && group.on_failure_mode == OnFailure::Continue => {
+            Flow::Failed(f)
+                if group.kind == GroupKind::Call
+                    && group.on_failure_mode == OnFailure::Continue =>
+            {
                 let _ = f;
                 Flow::Ok
             }
@@ -444,8 +459,18 @@ impl<'a> Executor<'a> {
             node.steps(&mut steps);
         }
         for step in steps {
-            self.finish(step, Status::Skipped, Duration::ZERO, 0, Some(reason.to_string()), None);
-            self.set_slot(&step.id, Slot::NotRun(format!("step {} did not run ({reason})", step.id)));
+            self.finish(
+                step,
+                Status::Skipped,
+                Duration::ZERO,
+                0,
+                Some(reason.to_string()),
+                None,
+            );
+            self.set_slot(
+                &step.id,
+                Slot::NotRun(format!("step {} did not run ({reason})", step.id)),
+            );
         }
     }
 

@@ -27,7 +27,11 @@ impl Resolve for RunResolver<'_> {
     fn output(&self, id: &str, name: &str) -> Option<Result<Value, String>> {
         let slots = match self.slots.lock() {
             Ok(s) => s,
-            Err(_) => return Some(Err(String::from("internal error: step results unavailable"))),
+            Err(_) => {
+                return Some(Err(String::from(
+                    "internal error: step results unavailable",
+                )));
+            }
         };
         Some(match slots.get(id) {
             Some(Slot::Done(v)) => Ok(v.clone()),

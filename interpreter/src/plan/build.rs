@@ -71,7 +71,10 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         declared_libs: HashSet::new(),
         named: IndexMap::new(),
     };
-    let Some(file) = program.unit(program.main).and_then(|u| u.parsed.ast.as_ref()) else {
+    let Some(file) = program
+        .unit(program.main)
+        .and_then(|u| u.parsed.ast.as_ref())
+    else {
         return Err(vec![PlanError {
             code: Code::PlanEvaluation,
             message: String::from("the runbook could not be parsed"),
@@ -96,7 +99,11 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         window: window.map(|w| w.text.clone()),
         window_length: window.map(|w| {
             let (start, end) = (u64::from(w.start), u64::from(w.end));
-            let minutes = if end > start { end - start } else { 1440 - start + end };
+            let minutes = if end > start {
+                end - start
+            } else {
+                1440 - start + end
+            };
             Duration::from_secs(minutes * 60)
         }),
     };
@@ -121,7 +128,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
     if !planner.errors.is_empty() {
         return Err(planner.errors);
     }
-    planner.findings.sort_by(|a, b| b.level.cmp(&a.level));
+    planner.findings.sort_by_key(|f| std::cmp::Reverse(f.level));
     plan.findings = planner.findings;
     Ok(plan)
 }
@@ -296,8 +303,7 @@ impl<'a> Planner<'a> {
                 Stmt::Secret(s) => self.declare_secret(s, scope),
                 Stmt::Let(l) => self.declare_let(l, scope),
                 Stmt::Include(inc) => {
-                    let Some(Link::File(id)) = self.program().link(self.file, inc.path.span)
-                    else {
+                    let Some(Link::File(id)) = self.program().link(self.file, inc.path.span) else {
                         continue;
                     };
                     let id = *id;
@@ -388,15 +394,10 @@ impl<'a> Planner<'a> {
                 }
             },
         };
-        if let Some(allowed) = p
-            .body
-            .iter()
-            .flat_map(|b| &b.stmts)
-            .find_map(|s| match s {
-                Stmt::Attr(a) if a.name.name == "allowed" => Some(&a.value),
-                _ => None,
-            })
-            && let Some(list) = self.known(allowed, scope)
+        if let Some(allowed) = p.body.iter().flat_map(|b| &b.stmts).find_map(|s| match s {
+            Stmt::Attr(a) if a.name.name == "allowed" => Some(&a.value),
+            _ => None,
+        }) && let Some(list) = self.known(allowed, scope)
             && let Some(items) = list.as_list()
             && !items
                 .iter()
@@ -493,8 +494,8 @@ impl<'a> Planner<'a> {
             if declared.contains(&input.name.as_str()) {
                 continue;
             }
-            let help = lang::diag::did_you_mean(&input.name, declared.iter().copied())
-                .or_else(|| {
+            let help =
+                lang::diag::did_you_mean(&input.name, declared.iter().copied()).or_else(|| {
                     Some(format!(
                         "this runbook's parameters: {}",
                         lang::diag::one_of(&declared)
@@ -511,7 +512,10 @@ impl<'a> Planner<'a> {
                     FindingLevel::Warning,
                     Code::UndeclaredVariable,
                     None,
-                    format!("the vars file sets `{}`, which the runbook does not declare", input.name),
+                    format!(
+                        "the vars file sets `{}`, which the runbook does not declare",
+                        input.name
+                    ),
                 ),
                 InputSource::Env => {}
             }
@@ -521,7 +525,13 @@ impl<'a> Planner<'a> {
     // ---- flow ---------------------------------------------------------------------
 
     /// Plans a block's statements with ids `prefix1`, `prefix2`, ...
-    fn block(&mut self, stmts: &[Stmt], prefix: &str, scope: Arc<Scope>, iteration: Option<&str>) -> Block {
+    fn block(
+        &mut self,
+        stmts: &[Stmt],
+        prefix: &str,
+        scope: Arc<Scope>,
+        iteration: Option<&str>,
+    ) -> Block {
         let mut counter = 0usize;
         let mut block = Block {
             nodes: Vec::new(),
@@ -530,7 +540,14 @@ impl<'a> Planner<'a> {
             exported: Vec::new(),
         };
         let mut scope = scope;
-        self.block_into(stmts, prefix, &mut scope, &mut counter, iteration, &mut block);
+        self.block_into(
+            stmts,
+            prefix,
+            &mut scope,
+            &mut counter,
+            iteration,
+            &mut block,
+        );
         for stmt in stmts {
             if let Stmt::Handler(h) = stmt {
                 let (letter, target) = match h.kind {
@@ -577,7 +594,10 @@ impl<'a> Planner<'a> {
                     let when = when.map(|w| self.condition(&w.cond, scope));
                     let inner =
                         self.block(&stage.body.stmts, &format!("{id}."), scope.clone(), None);
-                    let title = stage.title.as_plain().unwrap_or_else(|| self.text(stage.title.span));
+                    let title = stage
+                        .title
+                        .as_plain()
+                        .unwrap_or_else(|| self.text(stage.title.span));
                     let mut group = Group {
                         id,
                         kind: GroupKind::Stage,
@@ -607,8 +627,11 @@ impl<'a> Planner<'a> {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
                     let limit = par.limit.as_ref().and_then(|l| self.known(l, scope));
-                    let limit = limit.and_then(|l| l.as_int()).and_then(|l| usize::try_from(l).ok());
-                    let inner = self.block(&par.body.stmts, &format!("{id}."), scope.clone(), iteration);
+                    let limit = limit
+                        .and_then(|l| l.as_int())
+                        .and_then(|l| usize::try_from(l).ok());
+                    let inner =
+                        self.block(&par.body.stmts, &format!("{id}."), scope.clone(), iteration);
                     let mut group = Group {
                         id,
                         kind: GroupKind::Parallel,
@@ -655,7 +678,14 @@ impl<'a> Planner<'a> {
                             always: Vec::new(),
                             exported: Vec::new(),
                         };
-                        self.block_into(&f.body.stmts, prefix, &mut inner, counter, Some(&label), &mut discard);
+                        self.block_into(
+                            &f.body.stmts,
+                            prefix,
+                            &mut inner,
+                            counter,
+                            Some(&label),
+                            &mut discard,
+                        );
                         block.nodes.extend(discard.nodes);
                     }
                 }
@@ -680,7 +710,13 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn step_node(&mut self, step: &ast::Step, id: &str, scope: &Arc<Scope>, iteration: Option<&str>) -> Node {
+    fn step_node(
+        &mut self,
+        step: &ast::Step,
+        id: &str,
+        scope: &Arc<Scope>,
+        iteration: Option<&str>,
+    ) -> Node {
         let Some(schema) = self.req.registry.schemas().get(&step.kind.name) else {
             self.error(
                 Code::PlanEvaluation,
@@ -694,7 +730,9 @@ impl<'a> Planner<'a> {
         if variant.params_from_target {
             return self.call_node(step, id, scope, iteration, variant);
         }
-        Node::Step(Box::new(self.planned_step(step, id, scope, iteration, schema, variant, args)))
+        Node::Step(Box::new(
+            self.planned_step(step, id, scope, iteration, schema, variant, args),
+        ))
     }
 
     fn placeholder(&mut self, step: &ast::Step, id: &str, scope: &Arc<Scope>) -> PlannedStep {
@@ -746,16 +784,31 @@ impl<'a> Planner<'a> {
             match stmt {
                 Stmt::Attr(attr) => match attr.name.name.as_str() {
                     "on_failure" => {
-                        let ty = UNIVERSAL_ATTRIBUTES.iter().find(|a| a.name == "on_failure").map(|a| a.ty);
-                        if self.attr_value(&attr.value, ty, scope).value().and_then(|v| v.as_str().map(str::to_string)).as_deref() == Some("continue") {
+                        let ty = UNIVERSAL_ATTRIBUTES
+                            .iter()
+                            .find(|a| a.name == "on_failure")
+                            .map(|a| a.ty);
+                        if self
+                            .attr_value(&attr.value, ty, scope)
+                            .value()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .as_deref()
+                            == Some("continue")
+                        {
                             out.on_failure = OnFailure::Continue;
                         }
                     }
                     "description" => {
-                        out.description = self.known(&attr.value, scope).and_then(|v| v.as_str().map(str::to_string));
+                        out.description = self
+                            .known(&attr.value, scope)
+                            .and_then(|v| v.as_str().map(str::to_string));
                     }
                     name => {
-                        let ty = variant.attributes.iter().find(|a| a.name == name).map(|a| a.ty);
+                        let ty = variant
+                            .attributes
+                            .iter()
+                            .find(|a| a.name == name)
+                            .map(|a| a.ty);
                         let planned = self.attr_value(&attr.value, ty, scope);
                         if variant.readonly_attr
                             && name == "readonly"
@@ -808,13 +861,21 @@ impl<'a> Planner<'a> {
                 Err(_) => self.error(
                     Code::PlanEvaluation,
                     None,
-                    format!("the stdlib default of `{}` does not parse: {default}", attr.name),
+                    format!(
+                        "the stdlib default of `{}` does not parse: {default}",
+                        attr.name
+                    ),
                     None,
                 ),
             }
         }
         out.target = target;
-        out.label = label(schema.kind, variant, out.target.as_ref(), out.name.as_deref());
+        out.label = label(
+            schema.kind,
+            variant,
+            out.target.as_ref(),
+            out.name.as_deref(),
+        );
         self.describe(&mut out);
         out
     }
@@ -849,17 +910,29 @@ impl<'a> Planner<'a> {
             Some(imp) => {
                 step.change = imp.describe(&view);
                 for problem in imp.preflight(&view) {
-                    self.finding(FindingLevel::Error, Code::PreflightCheck, Some(&step.id), problem);
+                    self.finding(
+                        FindingLevel::Error,
+                        Code::PreflightCheck,
+                        Some(&step.id),
+                        problem,
+                    );
                 }
                 imp.duration(&view).or(step.timeout)
             }
             None => {
-                step.change = format!("`{}` cannot run: this build has no implementation", step_label(step));
+                step.change = format!(
+                    "`{}` cannot run: this build has no implementation",
+                    step_label(step)
+                );
                 self.finding(
                     FindingLevel::Error,
                     Code::StepNotImplemented,
                     Some(&step.id),
-                    format!("step {} `{}`: this build of ops has no implementation of it", step.id, step_label(step)),
+                    format!(
+                        "step {} `{}`: this build of ops has no implementation of it",
+                        step.id,
+                        step_label(step)
+                    ),
                 );
                 step.timeout
             }
@@ -885,7 +958,9 @@ impl<'a> Planner<'a> {
             .iter()
             .flat_map(|b| &b.stmts)
             .filter_map(|s| match s {
-                Stmt::Attr(a) if !matches!(a.name.name.as_str(), "on_failure" | "description") => Some(a),
+                Stmt::Attr(a) if !matches!(a.name.name.as_str(), "on_failure" | "description") => {
+                    Some(a)
+                }
                 _ => None,
             })
             .collect();
@@ -893,7 +968,16 @@ impl<'a> Planner<'a> {
         for stmt in step.body.iter().flat_map(|b| &b.stmts) {
             if let Stmt::Attr(a) = stmt
                 && a.name.name == "on_failure"
-                && self.attr_value(&a.value, Some(SchemaType::Enum(&["abort", "continue"])), scope).value().and_then(|v| v.as_str().map(str::to_string)).as_deref() == Some("continue")
+                && self
+                    .attr_value(
+                        &a.value,
+                        Some(SchemaType::Enum(&["abort", "continue"])),
+                        scope,
+                    )
+                    .value()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .as_deref()
+                    == Some("continue")
             {
                 on_failure_mode = OnFailure::Continue;
             }
@@ -906,17 +990,30 @@ impl<'a> Planner<'a> {
             Some(Link::File(fid)) => Some(*fid),
             _ => None,
         });
-        let title = step.args.first().map(|a| self.text(a.span)).unwrap_or_default();
+        let title = step
+            .args
+            .first()
+            .map(|a| self.text(a.span))
+            .unwrap_or_default();
         let params: IndexMap<String, Planned> = attrs
             .iter()
             .map(|a| (a.name.name.clone(), self.planned(&a.value, scope)))
             .collect();
         let loc = self.loc(step.span);
         let Some(callee) = callee else {
-            self.error(Code::PlanEvaluation, Some(step.span), format!("the called runbook {title} could not be loaded"), None);
+            self.error(
+                Code::PlanEvaluation,
+                Some(step.span),
+                format!("the called runbook {title} could not be loaded"),
+                None,
+            );
             return Node::Step(Box::new(self.placeholder(step, id, scope)));
         };
-        let Some(ast) = self.program().unit(callee).and_then(|u| u.parsed.ast.as_ref()) else {
+        let Some(ast) = self
+            .program()
+            .unit(callee)
+            .and_then(|u| u.parsed.ast.as_ref())
+        else {
             return Node::Step(Box::new(self.placeholder(step, id, scope)));
         };
         let saved = std::mem::replace(&mut self.file, callee);
@@ -965,7 +1062,10 @@ impl<'a> Planner<'a> {
                 FindingLevel::Warning,
                 Code::BudgetExceeded,
                 None,
-                format!("the worst case ({shown}) exceeds the runbook's budget of {}", lang::fmt::duration(budget)),
+                format!(
+                    "the worst case ({shown}) exceeds the runbook's budget of {}",
+                    lang::fmt::duration(budget)
+                ),
             );
         }
         if let (Some(window), Some(length)) = (&plan.runbook.window, plan.runbook.window_length)
@@ -990,7 +1090,9 @@ impl<'a> Planner<'a> {
             ids.truncate(12);
             self.errors.push(PlanError {
                 code: Code::UnknownStartStep,
-                message: format!("`--start-at {start}`: the plan has no step or stage with that id"),
+                message: format!(
+                    "`--start-at {start}`: the plan has no step or stage with that id"
+                ),
                 help: Some(format!("ids on the main path: {}", ids.join(", "))),
                 at: None,
             });

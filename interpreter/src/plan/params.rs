@@ -67,7 +67,9 @@ pub fn parse_vars_file(text: &str) -> Result<Vec<(String, RawValue)>, String> {
         let json: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
         let serde_json::Value::Object(map) = json else {
-            return Err(String::from("the JSON must be an object of parameter values"));
+            return Err(String::from(
+                "the JSON must be an object of parameter values",
+            ));
         };
         return Ok(map
             .into_iter()
@@ -80,8 +82,7 @@ pub fn parse_vars_file(text: &str) -> Result<Vec<(String, RawValue)>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, value) =
-            parse_assignment(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let (name, value) = parse_assignment(line).map_err(|e| format!("line {}: {e}", n + 1))?;
         let value = value.trim();
         let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
             Some(inner) => inner.to_string(),
@@ -215,12 +216,19 @@ mod tests {
     fn text_converts_by_declared_type() {
         let t = |text: &str, ty: Type| convert(&RawValue::Text(text.into()), &ty);
         assert_eq!(t("3", Type::Int), Ok(Value::Int(3)));
-        assert_eq!(t("90s", Type::Duration), Ok(Value::Duration(Duration::from_secs(90))));
+        assert_eq!(
+            t("90s", Type::Duration),
+            Ok(Value::Duration(Duration::from_secs(90)))
+        );
         assert_eq!(
             t("a, b", Type::List(Box::new(Type::String))),
             Ok(Value::List(vec![Value::str("a"), Value::str("b")]))
         );
-        assert!(t("three", Type::Int).unwrap_err().contains("expected an int"));
+        assert!(
+            t("three", Type::Int)
+                .unwrap_err()
+                .contains("expected an int")
+        );
         assert!(t("not a url", Type::Url).is_err());
         assert!(t("yes", Type::Bool).is_err());
     }
@@ -230,10 +238,7 @@ mod tests {
         let lines = parse_vars_file("# c\nretries = 3\nname = \"a b\"\n").expect("parses");
         assert_eq!(lines[1], ("name".into(), RawValue::Text("a b".into())));
         let json = parse_vars_file("{\"retries\": 3}").expect("parses");
-        assert_eq!(
-            convert(&json[0].1, &Type::Int).expect("int"),
-            Value::Int(3)
-        );
+        assert_eq!(convert(&json[0].1, &Type::Int).expect("int"), Value::Int(3));
         assert!(parse_vars_file("junk line").is_err());
     }
 }

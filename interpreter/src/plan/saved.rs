@@ -27,17 +27,21 @@ fn invalid(message: impl Into<String>) -> PlanError {
     PlanError {
         code: Code::SavedPlanInvalid,
         message: message.into(),
-        help: Some(String::from("save a plan with `ops plan FILE -o plan.json`")),
+        help: Some(String::from(
+            "save a plan with `ops plan FILE -o plan.json`",
+        )),
         at: None,
     }
 }
 
 /// Reads a saved plan and checks its format and the `ops` version.
 pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| invalid(format!("the saved plan is not JSON: {e}")))?;
+    let json: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("the saved plan is not JSON: {e}")))?;
     if json["format"] != "ops-plan" {
-        return Err(invalid("the file is not an ops plan (no `\"format\": \"ops-plan\"`)"));
+        return Err(invalid(
+            "the file is not an ops plan (no `\"format\": \"ops-plan\"`)",
+        ));
     }
     if json["version"] != super::PLAN_VERSION {
         return Err(invalid(format!(
@@ -50,10 +54,10 @@ pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
     if saved_version != ops_version {
         return Err(PlanError {
             code: Code::SavedPlanVersionChanged,
-            message: format!(
-                "the plan was made by ops {saved_version}; this is ops {ops_version}"
-            ),
-            help: Some(String::from("plan again with this version and review the new plan")),
+            message: format!("the plan was made by ops {saved_version}; this is ops {ops_version}"),
+            help: Some(String::from(
+                "plan again with this version and review the new plan",
+            )),
             at: None,
         });
     }
@@ -66,7 +70,11 @@ pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
         .ok_or_else(|| invalid("the plan has no content hash"))?
         .to_string();
     let mut params = Vec::new();
-    for p in json["params"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for p in json["params"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let name = p["name"]
             .as_str()
             .ok_or_else(|| invalid("a saved parameter has no name"))?;
@@ -99,7 +107,9 @@ pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), PlanError> {
             &saved.hash[..12.min(saved.hash.len())],
             &hash[..12.min(hash.len())]
         ),
-        help: Some(String::from("plan again and review the new plan before running it")),
+        help: Some(String::from(
+            "plan again and review the new plan before running it",
+        )),
         at: None,
     })
 }
@@ -120,7 +130,9 @@ pub fn verify_plan(saved: &Saved, fresh: &Plan) -> Result<(), PlanError> {
         return Err(PlanError {
             code: Code::SavedPlanParametersChanged,
             message: String::from("the parameters no longer resolve to the saved values"),
-            help: Some(String::from("plan again with the parameters you mean to use")),
+            help: Some(String::from(
+                "plan again with the parameters you mean to use",
+            )),
             at: None,
         });
     }
@@ -143,8 +155,12 @@ pub fn verify_plan(saved: &Saved, fresh: &Plan) -> Result<(), PlanError> {
         if !same {
             return Err(PlanError {
                 code: Code::SavedPlanDiffers,
-                message: format!("planning the runbook again gives different `{key}` than the saved plan"),
-                help: Some(String::from("plan again and review the differences before running")),
+                message: format!(
+                    "planning the runbook again gives different `{key}` than the saved plan"
+                ),
+                help: Some(String::from(
+                    "plan again and review the differences before running",
+                )),
                 at: None,
             });
         }

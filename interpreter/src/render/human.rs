@@ -21,7 +21,12 @@ pub fn human(plan: &Plan) -> String {
         let _ = write!(out, " — {}", rb.title);
     }
     out.push('\n');
-    let _ = writeln!(out, "  file     {}  (sha256 {})", rb.file, &plan.hash[..12.min(plan.hash.len())]);
+    let _ = writeln!(
+        out,
+        "  file     {}  (sha256 {})",
+        rb.file,
+        &plan.hash[..12.min(plan.hash.len())]
+    );
     if let Some(owner) = &rb.owner {
         let _ = writeln!(out, "  owner    {owner}");
     }
@@ -58,18 +63,30 @@ pub fn human(plan: &Plan) -> String {
     let wc = &plan.worst_case;
     let _ = write!(out, "Worst case: {}", dur(wc.success));
     if let Some(budget) = rb.budget {
-        let verdict = if wc.success <= budget { "within" } else { "OVER" };
+        let verdict = if wc.success <= budget {
+            "within"
+        } else {
+            "OVER"
+        };
         let _ = write!(out, " ({verdict} the {} budget)", dur(budget));
     }
     if wc.failure > wc.success {
         let _ = write!(out, "; {} if the failure handlers run", dur(wc.failure));
     }
     if wc.interactive > 0 {
-        let _ = write!(out, "; plus operator time at {} interactive step(s)", wc.interactive);
+        let _ = write!(
+            out,
+            "; plus operator time at {} interactive step(s)",
+            wc.interactive
+        );
     }
     out.push('\n');
     if let (Some(window), Some(length)) = (&rb.window, rb.window_length) {
-        let verdict = if wc.success <= length { "fits" } else { "DOES NOT FIT" };
+        let verdict = if wc.success <= length {
+            "fits"
+        } else {
+            "DOES NOT FIT"
+        };
         let _ = writeln!(out, "Window: \"{window}\" ({}): {verdict}", dur(length));
     }
     if !plan.findings.is_empty() {
@@ -79,7 +96,11 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     let s = summary(plan);
-    let errors = plan.findings.iter().filter(|f| f.level == FindingLevel::Error).count();
+    let errors = plan
+        .findings
+        .iter()
+        .filter(|f| f.level == FindingLevel::Error)
+        .count();
     let _ = write!(
         out,
         "\nPlan: {} steps ({} change something, {} read-only, {} interactive)",
@@ -149,8 +170,16 @@ fn group(out: &mut String, g: &Group, depth: usize) {
             let _ = write!(out, "{p}{:<7}   stage \"{}\"", g.id, g.title);
         }
         GroupKind::Parallel => {
-            let limit = g.limit.map(|l| format!(", at most {l} at once")).unwrap_or_default();
-            let _ = write!(out, "{p}{:<7}   parallel ({} branches{limit})", g.id, g.children.len());
+            let limit = g
+                .limit
+                .map(|l| format!(", at most {l} at once"))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                "{p}{:<7}   parallel ({} branches{limit})",
+                g.id,
+                g.children.len()
+            );
         }
         GroupKind::Call => {
             let _ = write!(out, "{p}{:<7} {} call {}", g.id, marker(g.effect), g.title);
@@ -187,7 +216,13 @@ fn step(out: &mut String, s: &PlannedStep, depth: usize) {
         Effect::Interactive => String::from("operator time"),
         _ => format!("≤ {}", dur(s.worst_case)),
     };
-    let _ = writeln!(out, "{p}{:<7} {} {}   {bound}", s.id, marker(s.effect), s.label);
+    let _ = writeln!(
+        out,
+        "{p}{:<7} {} {}   {bound}",
+        s.id,
+        marker(s.effect),
+        s.label
+    );
     let inner = pad(depth + 2);
     if s.before_start {
         let _ = writeln!(out, "{inner}skipped: before --start-at");
@@ -218,12 +253,27 @@ fn step(out: &mut String, s: &PlannedStep, depth: usize) {
         let _ = writeln!(out, "{inner}{name:<width$} = {}", value(v));
     }
     for e in &s.expects {
-        let arg = e.arg.as_ref().map(|a| format!(" {}", value(a))).unwrap_or_default();
-        let _ = writeln!(out, "{inner}expect {}{arg} {} {}", e.subject, e.op.as_str(), value(&e.value));
+        let arg = e
+            .arg
+            .as_ref()
+            .map(|a| format!(" {}", value(a)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{inner}expect {}{arg} {} {}",
+            e.subject,
+            e.op.as_str(),
+            value(&e.value)
+        );
     }
     let mut mods = Vec::new();
     if let Some(r) = &s.retry {
-        let mut text = format!("retry {} every {} {}", r.count, dur(r.every), r.backoff.as_str());
+        let mut text = format!(
+            "retry {} every {} {}",
+            r.count,
+            dur(r.every),
+            r.backoff.as_str()
+        );
         if let Some(max) = r.max {
             let _ = write!(text, " max {}", dur(max));
         }

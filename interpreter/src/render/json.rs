@@ -4,9 +4,7 @@
 use serde_json::{Map, Value as J, json};
 
 use super::{dur, summary};
-use crate::plan::{
-    Condition, FindingLevel, Group, Node, Plan, Planned, PlannedState, PlannedStep,
-};
+use crate::plan::{Condition, FindingLevel, Group, Node, Plan, Planned, PlannedState, PlannedStep};
 
 /// The plan as a JSON document.
 pub fn json(plan: &Plan) -> J {
@@ -209,7 +207,11 @@ fn group(g: &Group) -> J {
     if g.kind == crate::plan::GroupKind::Call {
         out.insert("callee".into(), json!(g.callee));
         out.insert("name".into(), json!(g.name));
-        let params: Map<String, J> = g.params.iter().map(|(k, v)| (k.clone(), value(v))).collect();
+        let params: Map<String, J> = g
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), value(v)))
+            .collect();
         out.insert("params".into(), J::Object(params));
     }
     out.insert("worst_case".into(), json!(dur(g.worst_case)));

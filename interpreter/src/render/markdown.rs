@@ -21,28 +21,55 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "| Owner | {} |", cell(o));
     }
     let wc = &plan.worst_case;
-    let _ = writeln!(out, "| Worst case | {} (failure path {}) |", dur(wc.success), dur(wc.failure));
+    let _ = writeln!(
+        out,
+        "| Worst case | {} (failure path {}) |",
+        dur(wc.success),
+        dur(wc.failure)
+    );
     if let Some(b) = rb.budget {
-        let verdict = if wc.success <= b { "within" } else { "**exceeded**" };
+        let verdict = if wc.success <= b {
+            "within"
+        } else {
+            "**exceeded**"
+        };
         let _ = writeln!(out, "| Budget | {} ({verdict}) |", dur(b));
     }
     if let (Some(w), Some(len)) = (&rb.window, rb.window_length) {
-        let verdict = if wc.success <= len { "fits" } else { "**does not fit**" };
+        let verdict = if wc.success <= len {
+            "fits"
+        } else {
+            "**does not fit**"
+        };
         let _ = writeln!(out, "| Window | {} ({}, {verdict}) |", cell(w), dur(len));
     }
     if !plan.params.is_empty() {
         out.push_str("\n## Parameters\n\n| Name | Value | Source |\n|---|---|---|\n");
         for p in &plan.params {
-            let _ = writeln!(out, "| `{}` | `{}` | {} |", p.name, cell(&p.value.render()), p.source);
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} |",
+                p.name,
+                cell(&p.value.render()),
+                p.source
+            );
         }
     }
     if !plan.secrets.is_empty() {
         out.push_str("\n## Secrets\n\n| Name | Source | Present |\n|---|---|---|\n");
         for s in &plan.secrets {
-            let _ = writeln!(out, "| `{}` | {} | {} |", s.name, cell(&s.source), if s.present { "yes" } else { "**no**" });
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                s.name,
+                cell(&s.source),
+                if s.present { "yes" } else { "**no**" }
+            );
         }
     }
-    out.push_str("\n## Steps\n\n| # | Step | Effect | What it does | Worst case |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "\n## Steps\n\n| # | Step | Effect | What it does | Worst case |\n|---|---|---|---|---|\n",
+    );
     rows(&mut out, &plan.body);
     if !plan.on_failure.is_empty() {
         out.push_str("\n## On failure\n\n| # | Step | Effect | What it does | Worst case |\n|---|---|---|---|---|\n");
@@ -57,7 +84,13 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("No findings.\n");
     }
     for f in &plan.findings {
-        let _ = writeln!(out, "- **{}** {}: {}", f.level.as_str(), f.code, cell(&f.message));
+        let _ = writeln!(
+            out,
+            "- **{}** {}: {}",
+            f.level.as_str(),
+            f.code,
+            cell(&f.message)
+        );
     }
     let s = summary(plan);
     let _ = writeln!(

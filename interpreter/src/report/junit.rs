@@ -50,13 +50,21 @@ impl Junit {
                 xml_escape(&format!("{id} {label}")),
                 xml_escape(&self.suite),
                 *duration_ms as f64 / 1000.0,
-                xml_escape(location.rsplit_once(':').map_or(location.as_str(), |(f, _)| f)),
+                xml_escape(
+                    location
+                        .rsplit_once(':')
+                        .map_or(location.as_str(), |(f, _)| f)
+                ),
             );
             let message = message.clone().unwrap_or_default();
             match status {
                 Status::Failed | Status::FailedContinued | Status::Cancelled => {
                     failures += 1;
-                    let kind = if message.starts_with("expected ") { "expectation" } else { status.as_str() };
+                    let kind = if message.starts_with("expected ") {
+                        "expectation"
+                    } else {
+                        status.as_str()
+                    };
                     let _ = write!(
                         body,
                         ">\n      <failure message=\"{}\" type=\"{}\">{}\n{}</failure>\n    </testcase>\n",

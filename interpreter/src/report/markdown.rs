@@ -35,7 +35,15 @@ impl MarkdownReport {
         let mut logs: Vec<(String, String)> = Vec::new();
         for event in &self.events {
             match event {
-                Event::RunStarted { runbook, title, file, hash, ops_version, dry_run, .. } => {
+                Event::RunStarted {
+                    runbook,
+                    title,
+                    file,
+                    hash,
+                    ops_version,
+                    dry_run,
+                    ..
+                } => {
                     let what = if *dry_run { "Dry-run" } else { "Run" };
                     let _ = writeln!(out, "# {what} report: {}", cell(runbook));
                     if !title.is_empty() {
@@ -49,7 +57,16 @@ impl MarkdownReport {
                     );
                 }
                 Event::StepLog { id, line } => logs.push((id.clone(), line.clone())),
-                Event::StepFinished { id, label, status, duration_ms, attempts, message, location, .. } => {
+                Event::StepFinished {
+                    id,
+                    label,
+                    status,
+                    duration_ms,
+                    attempts,
+                    message,
+                    location,
+                    ..
+                } => {
                     let icon = match status {
                         Status::Ok => "✅",
                         Status::Failed | Status::Cancelled => "❌",
@@ -68,7 +85,12 @@ impl MarkdownReport {
                         })
                     );
                 }
-                Event::RunFinished { status, duration_ms, exit_code, .. } => {
+                Event::RunFinished {
+                    status,
+                    duration_ms,
+                    exit_code,
+                    ..
+                } => {
                     let _ = writeln!(
                         out,
                         "| Result | **{status}** (exit {exit_code}) |\n| Duration | {} |",
@@ -106,7 +128,10 @@ impl Reporter for MarkdownReport {
             write_atomic(path, text.as_bytes())?;
         }
         if let Some(summary) = &self.summary {
-            let mut file = std::fs::OpenOptions::new().append(true).create(true).open(summary)?;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(summary)?;
             file.write_all(text.as_bytes())?;
             file.write_all(b"\n")?;
         }

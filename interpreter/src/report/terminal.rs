@@ -49,11 +49,19 @@ impl<W: Write + Send> Reporter for Terminal<W> {
             } => {
                 self.dry_run = *dry_run;
                 let what = if *dry_run { "dry-run" } else { "run" };
-                let title = if title.is_empty() { String::new() } else { format!(" — {title}") };
+                let title = if title.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {title}")
+                };
                 format!("ops {what}: {runbook}{title} ({file}, {steps} steps)")
             }
             Event::GroupStarted { id, kind, title } => {
-                let title = if title.is_empty() { String::new() } else { format!(" {title}") };
+                let title = if title.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {title}")
+                };
                 self.paint("1", &format!("▶ {id} {kind}{title}"))
             }
             Event::GroupFinished { .. } => return,
@@ -87,9 +95,14 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                 location,
                 ..
             } => {
-                let detail = message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                let detail = message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
                 match status {
-                    Status::Ok => self.paint("32", &format!("  ✓ {id} {label} ({})", dur(*duration_ms))),
+                    Status::Ok => {
+                        self.paint("32", &format!("  ✓ {id} {label} ({})", dur(*duration_ms)))
+                    }
                     Status::Failed | Status::FailedContinued => self.paint(
                         "31",
                         &format!(
@@ -98,9 +111,13 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                             dur(*duration_ms)
                         ),
                     ),
-                    Status::Skipped => self.paint("2", &format!("  - {id} {label} skipped{detail}")),
+                    Status::Skipped => {
+                        self.paint("2", &format!("  - {id} {label} skipped{detail}"))
+                    }
                     Status::Recorded => format!("  ~ {id} {label}{detail}"),
-                    Status::Cancelled => self.paint("33", &format!("  ! {id} {label} cancelled{detail}")),
+                    Status::Cancelled => {
+                        self.paint("33", &format!("  ! {id} {label} cancelled{detail}"))
+                    }
                 }
             }
             Event::RunFinished {
@@ -109,7 +126,10 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                 failed_step,
                 exit_code,
             } => {
-                let failed = failed_step.as_deref().map(|s| format!(" at step {s}")).unwrap_or_default();
+                let failed = failed_step
+                    .as_deref()
+                    .map(|s| format!(" at step {s}"))
+                    .unwrap_or_default();
                 let text = format!(
                     "{} {status}{failed} after {} (exit {exit_code})",
                     if self.dry_run { "dry-run" } else { "run" },

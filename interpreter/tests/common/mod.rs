@@ -13,8 +13,8 @@ use interpreter::event::{Collector, Event, EventSink};
 use interpreter::exec::{self, Mode, RunOptions, RunResult};
 use interpreter::plan::{self, Environment, Plan, PlanRequest};
 use interpreter::step::{
-    Answer, InputView, Outputs, PromptKind, Prompter, Registry, StepContext, StepError,
-    StepInput, StepKind,
+    Answer, InputView, Outputs, PromptKind, Prompter, Registry, StepContext, StepError, StepInput,
+    StepKind,
 };
 use interpreter::value::Value;
 use lang::schema::{
@@ -135,9 +135,17 @@ impl StepKind for Kind {
     fn variant(&self) -> Option<&'static str> {
         Some(self.variant)
     }
-    fn run<'a>(&'a self, input: &'a StepInput, ctx: &'a StepContext) -> BoxFuture<'a, Result<Outputs, StepError>> {
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            let text = input.target.as_ref().map(Value::interpolated).unwrap_or_default();
+            let text = input
+                .target
+                .as_ref()
+                .map(Value::interpolated)
+                .unwrap_or_default();
             let attempt = {
                 let mut a = self.log.attempts.lock().expect("attempts");
                 let n = a.entry(ctx.id.clone()).or_default();
@@ -154,7 +162,11 @@ impl StepKind for Kind {
                     Ok(out)
                 }
                 "sleep" => {
-                    let d = input.target.as_ref().and_then(Value::as_duration).unwrap_or_default();
+                    let d = input
+                        .target
+                        .as_ref()
+                        .and_then(Value::as_duration)
+                        .unwrap_or_default();
                     let now = self.log.running.fetch_add(1, Ordering::SeqCst) + 1;
                     self.log.max_running.fetch_max(now, Ordering::SeqCst);
                     self.log.push(format!("start {}", ctx.id));
@@ -164,7 +176,8 @@ impl StepKind for Kind {
                     Ok(out)
                 }
                 "flaky" => {
-                    let passes_on = input.attr("passes_on").and_then(Value::as_int).unwrap_or(1) as usize;
+                    let passes_on =
+                        input.attr("passes_on").and_then(Value::as_int).unwrap_or(1) as usize;
                     if attempt < passes_on {
                         Err(StepError::new(format!("attempt {attempt} failed")))
                     } else {
@@ -196,14 +209,19 @@ impl StepKind for Kind {
         format!("test {} {}", self.variant, view.target())
     }
     fn duration(&self, view: &InputView) -> Option<Duration> {
-        (self.variant == "sleep").then(|| view.target_value.as_ref().and_then(Value::as_duration)).flatten()
+        (self.variant == "sleep")
+            .then(|| view.target_value.as_ref().and_then(Value::as_duration))
+            .flatten()
     }
 }
 
 pub fn registry(log: &Log) -> Registry {
     let mut r = Registry::new(SCHEMAS);
     for v in ["echo", "sleep", "flaky", "hang", "mutate", "ask"] {
-        r.register(Kind { variant: v, log: log.clone() });
+        r.register(Kind {
+            variant: v,
+            log: log.clone(),
+        });
     }
     r
 }
@@ -221,13 +239,22 @@ impl Environment for Env {
 }
 
 /// Loads, checks (no errors allowed) and plans a runbook.
-pub fn plan_with(src: &str, registry: &Registry, env: &Env, start_at: Option<&str>) -> Result<Plan, Vec<plan::PlanError>> {
+pub fn plan_with(
+    src: &str,
+    registry: &Registry,
+    env: &Env,
+    start_at: Option<&str>,
+) -> Result<Plan, Vec<plan::PlanError>> {
     let loader = MemoryLoader::new().with("main.rb.ops", src);
     let program = Program::load("main.rb.ops", &loader, &SCHEMAS);
     let parse: Vec<_> = program.parse_diagnostics().collect();
     assert!(parse.is_empty(), "parse errors: {parse:#?}");
     let checked = lang::check(&program, &SCHEMAS, &CheckOptions::default());
-    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
     assert!(errors.is_empty(), "check errors: {errors:#?}");
     plan::plan(&PlanRequest {
         program: &program,
@@ -263,7 +290,12 @@ pub fn options(mode: Mode) -> RunOptions {
 }
 
 /// Runs a plan, returning the result and every event.
-pub async fn run(plan: &Plan, registry: &Registry, options: RunOptions, cancel: CancellationToken) -> (RunResult, Vec<Event>) {
+pub async fn run(
+    plan: &Plan,
+    registry: &Registry,
+    options: RunOptions,
+    cancel: CancellationToken,
+) -> (RunResult, Vec<Event>) {
     let collector = Collector::default();
     let sink = EventSink::new(vec![Box::new(collector.clone())]);
     let result = exec::run(plan, registry, options, sink, cancel).await;

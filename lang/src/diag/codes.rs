@@ -129,7 +129,6 @@ codes! {
     NoOperator = 3033, "no-operator", Error;
     OutputUnavailable = 3034, "output-unavailable", Error;
     Interrupted = 3035, "interrupted", Error;
-    LivePreflightFailed = 3036, "live-preflight-failed", Error;
 }
 
 impl Code {

@@ -39,10 +39,17 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
     let Some((program, args)) = argv.split_first() else {
         return Err(StepError::fatal("the argv list is empty"));
     };
-    let max = input.attr("max_output").and_then(Value::as_size).unwrap_or(1 << 20) as usize;
+    let max = input
+        .attr("max_output")
+        .and_then(Value::as_size)
+        .unwrap_or(1 << 20) as usize;
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .stdin(if input.attr("stdin").is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.attr("stdin").is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -78,19 +85,26 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
         capture(stderr, max, ctx, "stderr"),
         child.wait()
     );
-    let status = status.map_err(|e| StepError::new(format!("waiting for `{program}` failed: {e}")))?;
+    let status =
+        status.map_err(|e| StepError::new(format!("waiting for `{program}` failed: {e}")))?;
     let code = status.code().map_or(-1, i64::from);
     let mut outputs = Outputs::new();
     outputs.insert("exit".into(), Value::Int(code));
     outputs.insert("stdout".into(), Value::str(out.clone()));
     outputs.insert("stderr".into(), Value::str(err.clone()));
-    outputs.insert("duration".into(), Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)));
+    outputs.insert(
+        "duration".into(),
+        Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)),
+    );
     if code != 0 && !input.expected.iter().any(|s| s == "exit") {
         let how = match status.code() {
             Some(c) => format!("exited with {c}"),
             None => String::from("was killed by a signal"),
         };
-        let tail: String = last_line(&err).or_else(|| last_line(&out)).map(|l| format!("; last output: {l}")).unwrap_or_default();
+        let tail: String = last_line(&err)
+            .or_else(|| last_line(&out))
+            .map(|l| format!("; last output: {l}"))
+            .unwrap_or_default();
         return Err(StepError::new(format!("`{program}` {how}{tail}")));
     }
     Ok(outputs)
@@ -111,7 +125,12 @@ fn last_line(text: &str) -> Option<String> {
 }
 
 /// Reads a stream to its end, keeping `max` bytes and streaming complete lines.
-async fn capture<R: AsyncRead + Unpin>(stream: Option<R>, max: usize, ctx: &StepContext, name: &str) -> String {
+async fn capture<R: AsyncRead + Unpin>(
+    stream: Option<R>,
+    max: usize,
+    ctx: &StepContext,
+    name: &str,
+) -> String {
     let Some(mut stream) = stream else {
         return String::new();
     };
@@ -133,18 +152,26 @@ async fn capture<R: AsyncRead + Unpin>(stream: Option<R>, max: usize, ctx: &Step
             while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=pos).collect();
                 if streamed < MAX_STREAMED_LINES {
-                    ctx.log(format!("{name}: {}", String::from_utf8_lossy(&line).trim_end()));
+                    ctx.log(format!(
+                        "{name}: {}",
+                        String::from_utf8_lossy(&line).trim_end()
+                    ));
                     streamed += 1;
                 }
             }
         }
     }
     if !pending.is_empty() && streamed < MAX_STREAMED_LINES {
-        ctx.log(format!("{name}: {}", String::from_utf8_lossy(&pending).trim_end()));
+        ctx.log(format!(
+            "{name}: {}",
+            String::from_utf8_lossy(&pending).trim_end()
+        ));
     }
     let mut text = String::from_utf8_lossy(&kept).into_owned();
     if dropped > 0 {
-        text.push_str(&format!("\n[… {dropped} more bytes not kept: max_output is {max}]"));
+        text.push_str(&format!(
+            "\n[… {dropped} more bytes not kept: max_output is {max}]"
+        ));
     }
     text
 }

@@ -47,8 +47,9 @@ fn client(key: &ClientKey) -> Result<reqwest::Client, StepError> {
     if let Some(path) = &key.ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| StepError::fatal(format!("cannot read ca_file {path}: {e}")))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| StepError::fatal(format!("ca_file {path} holds no PEM certificate: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            StepError::fatal(format!("ca_file {path} holds no PEM certificate: {e}"))
+        })?;
         builder = builder.tls_certs_merge(certs);
     }
     if key.insecure {
@@ -97,7 +98,11 @@ impl StepKind for Http {
     }
 
     fn describe(&self, view: &InputView) -> String {
-        format!("{} {}", view.attr("method").trim_matches('"'), view.target())
+        format!(
+            "{} {}",
+            view.attr("method").trim_matches('"'),
+            view.target()
+        )
     }
 
     fn preflight(&self, view: &InputView) -> Vec<String> {
@@ -109,7 +114,12 @@ impl StepKind for Http {
         }
     }
 
-    fn subject(&self, outputs: &Outputs, subject: &str, arg: Option<&Value>) -> Result<Value, String> {
+    fn subject(
+        &self,
+        outputs: &Outputs,
+        subject: &str,
+        arg: Option<&Value>,
+    ) -> Result<Value, String> {
         match (subject, arg) {
             ("header", Some(name)) => {
                 let name = name.as_str().unwrap_or_default().to_ascii_lowercase();
@@ -138,7 +148,8 @@ impl StepKind for Http {
 
 /// Follows a JSON path; the error names the missing part and what exists there.
 fn walk(json: &Value, path: &str) -> Result<Value, String> {
-    let segments = jsonpath::parse(path).map_err(|(_, e)| format!("invalid JSON path `{path}`: {e}"))?;
+    let segments =
+        jsonpath::parse(path).map_err(|(_, e)| format!("invalid JSON path `{path}`: {e}"))?;
     let mut current = json.clone();
     let mut walked = String::new();
     for segment in segments {
@@ -149,7 +160,10 @@ fn walk(json: &Value, path: &str) -> Result<Value, String> {
                 walked.push_str(name);
                 map.get(name).cloned().ok_or_else(|| {
                     let keys: Vec<&str> = map.keys().map(String::as_str).take(10).collect();
-                    format!("`{walked}` does not exist in the body (keys there: {})", keys.join(", "))
+                    format!(
+                        "`{walked}` does not exist in the body (keys there: {})",
+                        keys.join(", ")
+                    )
                 })?
             }
             (JsonSegment::Index(i), Value::List(items)) => {
@@ -160,12 +174,18 @@ fn walk(json: &Value, path: &str) -> Result<Value, String> {
                     .ok()
                     .and_then(|at| items.get(at))
                     .cloned()
-                    .ok_or_else(|| format!("`{walked}` is out of range: the list has {len} items"))?
+                    .ok_or_else(|| {
+                        format!("`{walked}` is out of range: the list has {len} items")
+                    })?
             }
             (_, other) => {
                 return Err(format!(
                     "`{walked}` is a {}, so `{path}` does not exist in the body",
-                    if walked.is_empty() { "document that is not an object or list" } else { other.type_name() }
+                    if walked.is_empty() {
+                        "document that is not an object or list"
+                    } else {
+                        other.type_name()
+                    }
                 ));
             }
         };
@@ -180,9 +200,19 @@ async fn request(input: &StepInput) -> Result<Outputs, StepError> {
         .ok_or_else(|| StepError::fatal("`probe http` needs a URL"))?;
     let key = ClientKey {
         ca_file: input.str("ca_file").map(str::to_string),
-        insecure: input.attr("insecure").and_then(Value::as_bool).unwrap_or(false),
-        follow_redirects: input.attr("follow_redirects").and_then(Value::as_bool).unwrap_or(true),
-        max_redirects: input.attr("max_redirects").and_then(Value::as_int).unwrap_or(10).clamp(0, 100) as usize,
+        insecure: input
+            .attr("insecure")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        follow_redirects: input
+            .attr("follow_redirects")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        max_redirects: input
+            .attr("max_redirects")
+            .and_then(Value::as_int)
+            .unwrap_or(10)
+            .clamp(0, 100) as usize,
     };
     let client = client(&key)?;
     let method = reqwest::Method::from_bytes(input.str("method").unwrap_or("GET").as_bytes())
@@ -206,10 +236,17 @@ async fn request(input: &StepInput) -> Result<Outputs, StepError> {
     } else if let Some(body) = input.str("body") {
         req = req.body(body.to_string());
     }
-    let max_body = input.attr("max_body").and_then(Value::as_size).unwrap_or(1 << 20) as usize;
+    let max_body = input
+        .attr("max_body")
+        .and_then(Value::as_size)
+        .unwrap_or(1 << 20) as usize;
     let started = tokio::time::Instant::now();
     let mut response = req.send().await.map_err(|e| {
-        StepError::new(format!("{method} {} failed: {}", strip_credentials(url), describe_error(&e)))
+        StepError::new(format!(
+            "{method} {} failed: {}",
+            strip_credentials(url),
+            describe_error(&e)
+        ))
     })?;
     let status = response.status().as_u16();
     let mut headers = indexmap::IndexMap::new();
@@ -269,7 +306,10 @@ async fn request(input: &StepInput) -> Result<Outputs, StepError> {
         }
     }
     outputs.insert("body".into(), Value::str(text));
-    outputs.insert("latency".into(), Value::Duration(Duration::from_millis(latency.as_millis() as u64)));
+    outputs.insert(
+        "latency".into(),
+        Value::Duration(Duration::from_millis(latency.as_millis() as u64)),
+    );
     Ok(outputs)
 }
 
