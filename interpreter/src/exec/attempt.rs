@@ -136,6 +136,10 @@ impl<'a> Executor<'a> {
                 return self.dry_or_fail(step, phase, Code::OutputUnavailable, &message);
             }
         };
+        let label = live_label(step, &input);
+        if let Ok(mut labels) = self.labels.lock() {
+            labels.insert(step.id.clone(), label.clone());
+        }
         let Some(imp) = self.registry.get(step.kind, step.variant.name) else {
             let message = format!(
                 "this build of ops has no implementation of `{}`",
@@ -158,7 +162,7 @@ impl<'a> Executor<'a> {
             attempt += 1;
             self.sink.emit(Event::StepStarted {
                 id: step.id.clone(),
-                label: step.label.clone(),
+                label: label.clone(),
                 attempt,
             });
             let result = if step.kind == "wait" && step.nested.is_some() {
@@ -533,6 +537,20 @@ impl<'a> Executor<'a> {
             }
         }
     }
+}
+
+/// `probe http "http://127.0.0.1:8080/healthz" as up`, with the target as resolved.
+fn live_label(step: &PlannedStep, input: &StepInput) -> String {
+    let mut out = step.variant.display(step.kind);
+    if let Some(target) = &input.target {
+        out.push(' ');
+        out.push_str(&target.render());
+    }
+    if let Some(name) = &step.name {
+        out.push_str(" as ");
+        out.push_str(name);
+    }
+    out
 }
 
 /// Marks outputs secret when a sensitive input was.

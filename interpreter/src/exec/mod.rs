@@ -182,6 +182,7 @@ pub async fn run(
         failures: Mutex::new(Vec::new()),
         counts: Mutex::new(HashMap::new()),
         rng: Mutex::new(seed()),
+        labels: Mutex::new(HashMap::new()),
     };
     exec.run_all().await
 }
@@ -200,6 +201,8 @@ struct Executor<'a> {
     failures: Mutex<Vec<StepFailure>>,
     counts: Mutex<HashMap<&'static str, usize>>,
     rng: Mutex<u64>,
+    /// Step labels with the values resolved at run time (secrets redacted), by id.
+    labels: Mutex<HashMap<String, String>>,
 }
 
 /// Where a block runs: main path or handler, and the failure being handled.
@@ -501,9 +504,15 @@ impl<'a> Executor<'a> {
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry(status.as_str()).or_default() += 1;
         }
+        let label = self
+            .labels
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&step.id).cloned())
+            .unwrap_or_else(|| step.label.clone());
         self.sink.emit(Event::StepFinished {
             id: step.id.clone(),
-            label: step.label.clone(),
+            label,
             status,
             duration_ms: duration.as_millis() as u64,
             attempts,

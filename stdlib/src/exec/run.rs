@@ -11,7 +11,7 @@ use tokio::process::Command;
 
 /// Lines of output streamed to the terminal at most per stream (all are captured up to
 /// `max_output`).
-const MAX_STREAMED_LINES: usize = 200;
+const MAX_STREAMED_LINES: usize = 10;
 
 /// Kills the whole process group when dropped (timeout, Ctrl-C, or normal exit).
 struct GroupGuard(Option<i32>);
@@ -138,6 +138,7 @@ async fn capture<R: AsyncRead + Unpin>(
     let mut dropped = 0usize;
     let mut pending: Vec<u8> = Vec::new();
     let mut streamed = 0usize;
+    let mut hidden = false;
     let mut chunk = [0u8; 8192];
     loop {
         let n = match stream.read(&mut chunk).await {
@@ -157,14 +158,22 @@ async fn capture<R: AsyncRead + Unpin>(
                         String::from_utf8_lossy(&line).trim_end()
                     ));
                     streamed += 1;
+                } else {
+                    hidden = true;
                 }
             }
+        } else {
+            hidden = true;
         }
     }
-    if !pending.is_empty() && streamed < MAX_STREAMED_LINES {
+    if !pending.is_empty() && streamed < MAX_STREAMED_LINES && !hidden {
         ctx.log(format!(
             "{name}: {}",
             String::from_utf8_lossy(&pending).trim_end()
+        ));
+    } else if hidden || !pending.is_empty() {
+        ctx.log(format!(
+            "{name}: … more not shown here (kept in the step's `{name}` output)"
         ));
     }
     let mut text = String::from_utf8_lossy(&kept).into_owned();
