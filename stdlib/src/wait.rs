@@ -81,6 +81,10 @@ impl StepKind for Wait {
                 .as_ref()
                 .and_then(Value::as_duration)
                 .ok_or_else(|| StepError::fatal("`wait` needs a duration"))?;
+            if duration.is_zero() {
+                // A zero-length timer would still wait for the next timer tick (1 ms).
+                return Ok(Outputs::new());
+            }
             tokio::select! {
                 _ = tokio::time::sleep(duration) => Ok(Outputs::new()),
                 _ = ctx.cancel.cancelled() => Err(StepError::fatal("cancelled while waiting")),

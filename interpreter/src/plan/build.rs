@@ -70,6 +70,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         params: Vec::new(),
         declared_libs: HashSet::new(),
         named: IndexMap::new(),
+        defaults: std::collections::HashMap::new(),
     };
     let Some(file) = program
         .unit(program.main)
@@ -192,6 +193,8 @@ struct Planner<'a> {
     declared_libs: HashSet<FileId>,
     /// Named steps by name → plan id (latest instance), for `--start-at` checks.
     named: IndexMap<String, String>,
+    /// Schema defaults, parsed once per plan.
+    defaults: std::collections::HashMap<&'static str, Option<Expr>>,
 }
 
 impl<'a> Planner<'a> {
@@ -850,7 +853,12 @@ impl<'a> Planner<'a> {
             let Some(default) = attr.default else {
                 continue;
             };
-            match lang::parse_expr(default) {
+            let parsed = self
+                .defaults
+                .entry(default)
+                .or_insert_with(|| lang::parse_expr(default).ok())
+                .clone();
+            match parsed.ok_or(()) {
                 Ok(expr) => {
                     let mut planned = self.attr_value(&expr, Some(attr.ty), scope);
                     planned.text = String::new();
