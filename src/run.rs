@@ -10,7 +10,7 @@ use interpreter::event::{EventSink, Reporter};
 use interpreter::exec::{self, Mode, RunOptions, RunResult};
 use interpreter::plan::{self, FindingLevel, Plan, saved};
 use interpreter::redact::Redactor;
-use interpreter::report::{JsonLines, Junit, MarkdownReport, Terminal};
+use interpreter::report::{JsonLines, Junit, MarkdownReport, Spinners, Terminal};
 use interpreter::step::{Prompter, Registry};
 use lang::Diagnostic;
 use lang::diag::render::{self, RenderOptions};
@@ -151,6 +151,7 @@ fn execute(
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match args.format {
         PlanFormat::Json => reporters.push(Box::new(JsonLines::new(std::io::stdout()))),
+        _ if live_terminal() => reporters.push(Box::new(Spinners::new(color))),
         _ => reporters.push(Box::new(Terminal::new(std::io::stdout(), color))),
     }
     if let Some(path) = &args.report_junit {
@@ -200,6 +201,13 @@ fn execute(
     sink.finish()
         .map_err(|e| format!("cannot write a report: {e}"))?;
     Ok(result)
+}
+
+/// Spinners only on an interactive terminal: not in CI, not when piped, not on `TERM=dumb`.
+fn live_terminal() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
 /// First Ctrl-C: cancel (nothing new starts, running steps get the grace period, the

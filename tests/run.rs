@@ -605,3 +605,48 @@ fn run_time_problems_have_their_codes() {
         "{err}"
     );
 }
+
+#[test]
+fn preflight_runs_read_only_steps_and_records_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = format!("dir={}", dir.path().display());
+    let (code, out, err) = ops(&["plan", "tests/fixtures/run/preflight.rb.ops", "--set", &set, "--preflight"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Preflight (read-only steps run live):"), "{out}");
+    assert!(out.contains("ok        1 probe exec"), "the probe ran live: {out}");
+    assert!(!out.contains("ok        2 exec"), "{out}");
+    assert!(
+        !dir.path().join("ops-preflight-sentinel").exists(),
+        "a dry-run with --preflight made a mutating call"
+    );
+    // The same runbook really runs the mutating step: the sentinel test can fail.
+    let (code, _, err) = ops(&["run", "tests/fixtures/run/preflight.rb.ops", "--set", &set, "--yes"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.path().join("ops-preflight-sentinel").exists());
+}
+
+/// The JSON Lines event stream of a run, with times zeroed.
+#[test]
+fn event_stream_snapshot() {
+    let (code, out, _) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--format", "json"], &[]);
+    assert_eq!(code, 0);
+    let mut lines = Vec::new();
+    for line in out.lines() {
+        let mut event: serde_json::Value = serde_json::from_str(line).expect("json");
+        for key in ["duration_ms", "delay_ms"] {
+            if event.get(key).is_some() {
+                event[key] = serde_json::json!(0);
+            }
+        }
+        if let Some(outputs) = event.get_mut("outputs").and_then(|o| o.as_object_mut())
+            && outputs.contains_key("duration")
+        {
+            outputs.insert("duration".into(), serde_json::json!("(time)"));
+        }
+        if event.get("ops_version").is_some() {
+            event["ops_version"] = serde_json::json!("(version)");
+        }
+        lines.push(serde_json::to_string(&event).expect("json"));
+    }
+    insta::assert_snapshot!("events_local_jsonl", lines.join("\n"));
+}

@@ -2,10 +2,12 @@
 
 mod junit;
 mod markdown;
+mod spinners;
 mod terminal;
 
 pub use junit::Junit;
 pub use markdown::MarkdownReport;
+pub use spinners::Spinners;
 pub use terminal::Terminal;
 
 use std::io::Write;

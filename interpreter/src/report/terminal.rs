@@ -23,6 +23,11 @@ impl<W: Write + Send> Terminal<W> {
         }
     }
 
+    /// The writer (the spinner reporter formats into a buffer).
+    pub fn out_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
