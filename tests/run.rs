@@ -610,17 +610,41 @@ fn run_time_problems_have_their_codes() {
 fn preflight_runs_read_only_steps_and_records_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let set = format!("dir={}", dir.path().display());
-    let (code, out, err) = ops(&["plan", "tests/fixtures/run/preflight.rb.ops", "--set", &set, "--preflight"], &[]);
+    let (code, out, err) = ops(
+        &[
+            "plan",
+            "tests/fixtures/run/preflight.rb.ops",
+            "--set",
+            &set,
+            "--preflight",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Preflight (read-only steps run live):"), "{out}");
-    assert!(out.contains("ok        1 probe exec"), "the probe ran live: {out}");
+    assert!(
+        out.contains("Preflight (read-only steps run live):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok        1 probe exec"),
+        "the probe ran live: {out}"
+    );
     assert!(!out.contains("ok        2 exec"), "{out}");
     assert!(
         !dir.path().join("ops-preflight-sentinel").exists(),
         "a dry-run with --preflight made a mutating call"
     );
     // The same runbook really runs the mutating step: the sentinel test can fail.
-    let (code, _, err) = ops(&["run", "tests/fixtures/run/preflight.rb.ops", "--set", &set, "--yes"], &[]);
+    let (code, _, err) = ops(
+        &[
+            "run",
+            "tests/fixtures/run/preflight.rb.ops",
+            "--set",
+            &set,
+            "--yes",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(dir.path().join("ops-preflight-sentinel").exists());
 }
@@ -628,7 +652,10 @@ fn preflight_runs_read_only_steps_and_records_the_rest() {
 /// The JSON Lines event stream of a run, with times zeroed.
 #[test]
 fn event_stream_snapshot() {
-    let (code, out, _) = ops(&["run", "tests/fixtures/run/local.rb.ops", "--format", "json"], &[]);
+    let (code, out, _) = ops(
+        &["run", "tests/fixtures/run/local.rb.ops", "--format", "json"],
+        &[],
+    );
     assert_eq!(code, 0);
     let mut lines = Vec::new();
     for line in out.lines() {

@@ -704,12 +704,13 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn condition(&mut self, expr: &Expr, scope: &Scope) -> Condition {
+    fn condition(&mut self, expr: &Expr, scope: &Arc<Scope>) -> Condition {
         let planned = self.planned(expr, scope);
         Condition {
             expr: expr.clone(),
             text: planned.text,
             state: planned.state,
+            scope: scope.clone(),
         }
     }
 
@@ -998,6 +999,15 @@ impl<'a> Planner<'a> {
             Some(Link::File(fid)) => Some(*fid),
             _ => None,
         });
+        let when = step
+            .body
+            .iter()
+            .flat_map(|b| &b.stmts)
+            .find_map(|s| match s {
+                Stmt::When(w) => Some(w),
+                _ => None,
+            })
+            .map(|w| self.condition(&w.cond, scope));
         let title = step
             .args
             .first()
@@ -1040,7 +1050,7 @@ impl<'a> Planner<'a> {
             kind: GroupKind::Call,
             title,
             limit: None,
-            when: None,
+            when,
             children: inner.nodes,
             on_failure: inner.on_failure,
             always: inner.always,

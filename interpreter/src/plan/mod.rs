@@ -170,6 +170,8 @@ pub struct Condition {
     pub text: String,
     /// Known true/false now, or unknown.
     pub state: PlannedState,
+    /// Names visible where it is written.
+    pub scope: Arc<Scope>,
 }
 
 /// One step of the plan.

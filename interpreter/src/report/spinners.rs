@@ -50,7 +50,11 @@ impl Reporter for Spinners {
                     .remove(id)
                     .unwrap_or_else(|| self.multi.add(ProgressBar::new_spinner()));
                 bar.set_style(self.style.clone());
-                let attempt = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                let attempt = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
                 bar.set_message(format!("{id} {label}{attempt}"));
                 bar.enable_steady_tick(Duration::from_millis(100));
                 self.running.insert(id.clone(), bar);
