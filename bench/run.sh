@@ -83,7 +83,8 @@ run ops_noop1 200 -N "$ops run noop1.rb.ops"
 run ops_noop1000 50 -N "$ops run noop1000.rb.ops"
 urls=$(for i in $(seq 0 49); do printf ' -o /dev/null http://127.0.0.1:%s/slow?n=%s' "$port" "$i"; done)
 run ops_par50 30 -N "$ops run parallel50.rb.ops"
-run hurl_par50 30 -N "$hurl --test --jobs 50 hurl/p*.hurl"
+hurl_files=$(printf ' hurl/p%02d.hurl' $(seq 0 49))   # -N runs without a shell: no globbing
+run hurl_par50 30 -N "$hurl --test --jobs 50$hurl_files"
 run curl_par50 30 -N "curl -s --parallel --parallel-immediate --parallel-max 50$urls"
 run ops_plan50 200 -N "$ops run --dry-run plan50.rb.ops"
 run ansible_plan50 3 "$ansible --check ansible/plan50.yml"

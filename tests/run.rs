@@ -677,3 +677,73 @@ fn event_stream_snapshot() {
     }
     insta::assert_snapshot!("events_local_jsonl", lines.join("\n"));
 }
+
+/// A loopback HTTP server: `/health` answers `{"status":"ok"}`, `/down` a 503 with a
+/// failures array, `/moved` redirects to `/health`. One thread per connection.
+fn http_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, extra, body) = match path.as_str() {
+                    "/health" => (
+                        "200 OK",
+                        String::new(),
+                        r#"{"status":"ok","checks":[{"name":"db"}]}"#.to_string(),
+                    ),
+                    "/moved" => (
+                        "302 Found",
+                        "location: /health\r\n".to_string(),
+                        String::new(),
+                    ),
+                    _ => (
+                        "503 Service Unavailable",
+                        String::new(),
+                        r#"{"status":"down","failures":["db"]}"#.to_string(),
+                    ),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn http_probes_against_a_real_server() {
+    let port = http_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runbook = dir.path().join("probe.rb.ops");
+    std::fs::write(
+        &runbook,
+        format!(
+            "runbook \"probe\" {{\n  title = \"p\"\n  owner = \"qa\"\n}}\n\nparam base: url = \"http://127.0.0.1:{port}\"\n\nparallel {{\n  probe http \"${{base}}/health\" as h {{\n    expect status == 200\n    expect json \".checks[0].name\" == \"db\"\n    expect header \"Content-Type\" contains \"json\"\n  }}\n  probe http \"${{base}}/moved\" {{\n    expect json \".status\" == \"ok\"\n  }}\n}}\nprobe http \"${{base}}/down\" {{\n  expect status == 200\n  retry 1 every 10ms\n}}\n"
+        ),
+    )
+    .expect("write");
+    let (code, out, err) = ops(&["run", runbook.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("✓ 1.1 probe http") && out.contains("✓ 1.2 probe http"),
+        "{out}"
+    );
+    assert!(
+        out.contains("↻ 2 attempt 1/2 failed: expected status == 200, got 503"),
+        "{out}"
+    );
+    assert!(
+        err.contains("expected status == 200, got 503 (attempt 2") && err.contains("OPS3031"),
+        "{err}"
+    );
+}

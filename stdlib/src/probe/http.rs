@@ -14,6 +14,9 @@ use lang::jsonpath::{self, JsonSegment};
 /// Settings that need their own client; everything else is per request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct ClientKey {
+    /// Plain-HTTP client: no system roots are loaded (that costs ~7 ms of file reads);
+    /// a redirect to `https://` is reported and the request redone with a TLS client.
+    plain: bool,
     ca_file: Option<String>,
     insecure: bool,
     follow_redirects: bool,
@@ -34,10 +37,21 @@ fn client(key: &ClientKey) -> Result<reqwest::Client, StepError> {
     if let Some(c) = clients.get(key) {
         return Ok(c.clone());
     }
-    let redirects = if key.follow_redirects {
-        reqwest::redirect::Policy::limited(key.max_redirects)
-    } else {
+    let redirects = if !key.follow_redirects {
         reqwest::redirect::Policy::none()
+    } else if key.plain {
+        let max = key.max_redirects;
+        reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.url().scheme() == "https" {
+                attempt.error(NeedsTls)
+            } else if attempt.previous().len() > max {
+                attempt.error(format!("more than {max} redirects"))
+            } else {
+                attempt.follow()
+            }
+        })
+    } else {
+        reqwest::redirect::Policy::limited(key.max_redirects)
     };
     let mut builder = reqwest::Client::builder()
         .redirect(redirects)
@@ -52,6 +66,16 @@ fn client(key: &ClientKey) -> Result<reqwest::Client, StepError> {
         })?;
         builder = builder.tls_certs_merge(certs);
     }
+    if key.plain {
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StepError::fatal(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        builder = builder.tls_backend_preconfigured(config);
+    }
     if key.insecure {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
@@ -60,6 +84,29 @@ fn client(key: &ClientKey) -> Result<reqwest::Client, StepError> {
         .map_err(|e| StepError::fatal(format!("cannot set up the HTTP client: {e}")))?;
     clients.insert(key.clone(), built.clone());
     Ok(built)
+}
+
+/// A plain-HTTP request was redirected to `https://`: redo it with a TLS client.
+#[derive(Debug)]
+struct NeedsTls;
+
+impl std::fmt::Display for NeedsTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("redirected to https")
+    }
+}
+
+impl std::error::Error for NeedsTls {}
+
+fn needs_tls(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<NeedsTls>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The full error chain of a reqwest error: "connection refused", "certificate ...".
@@ -198,7 +245,34 @@ async fn request(input: &StepInput) -> Result<Outputs, StepError> {
     let url = input
         .target_str()
         .ok_or_else(|| StepError::fatal("`probe http` needs a URL"))?;
+    let plain = url.starts_with("http://");
+    match send(input, url, plain).await {
+        Err(SendError::NeedsTls) => match send(input, url, false).await {
+            Ok(outputs) => Ok(outputs),
+            Err(SendError::Step(e)) => Err(e),
+            Err(SendError::NeedsTls) => {
+                Err(StepError::fatal("redirect loop between http and https"))
+            }
+        },
+        Err(SendError::Step(e)) => Err(e),
+        Ok(outputs) => Ok(outputs),
+    }
+}
+
+enum SendError {
+    NeedsTls,
+    Step(StepError),
+}
+
+impl From<StepError> for SendError {
+    fn from(e: StepError) -> Self {
+        SendError::Step(e)
+    }
+}
+
+async fn send(input: &StepInput, url: &str, plain: bool) -> Result<Outputs, SendError> {
     let key = ClientKey {
+        plain,
         ca_file: input.str("ca_file").map(str::to_string),
         insecure: input
             .attr("insecure")
@@ -241,13 +315,17 @@ async fn request(input: &StepInput) -> Result<Outputs, StepError> {
         .and_then(Value::as_size)
         .unwrap_or(1 << 20) as usize;
     let started = tokio::time::Instant::now();
-    let mut response = req.send().await.map_err(|e| {
-        StepError::new(format!(
-            "{method} {} failed: {}",
-            strip_credentials(url),
-            describe_error(&e)
-        ))
-    })?;
+    let mut response = match req.send().await {
+        Ok(r) => r,
+        Err(e) if needs_tls(&e) => return Err(SendError::NeedsTls),
+        Err(e) => {
+            return Err(SendError::Step(StepError::new(format!(
+                "{method} {} failed: {}",
+                strip_credentials(url),
+                describe_error(&e)
+            ))));
+        }
+    };
     let status = response.status().as_u16();
     let mut headers = indexmap::IndexMap::new();
     for (name, value) in response.headers() {
@@ -278,11 +356,11 @@ async fn request(input: &StepInput) -> Result<Outputs, StepError> {
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(StepError::new(format!(
+                return Err(SendError::Step(StepError::new(format!(
                     "reading the body of {} failed: {}",
                     strip_credentials(url),
                     describe_error(&e)
-                )));
+                ))));
             }
         }
     }
