@@ -68,7 +68,8 @@ for i in range(50):
     if kind == 0:
         tasks.append(f"    - uri:\n        url: {base}/fast?n={i}\n        status_code: 200\n      register: p{i}\n      retries: 3\n      delay: 1\n      until: p{i}.status == 200\n")
     elif kind == 1:
-        tasks.append("    - pause:\n        seconds: 1\n")
+        # `pause` would really wait in --check mode; a plan does not wait.
+        tasks.append("    - debug:\n        msg: would pause 1s\n")
     elif kind == 2:
         tasks.append(f"    - command: echo step {i}\n")
     elif kind == 3:

@@ -123,8 +123,9 @@ pl, apl = m('ops_plan50'), m('ansible_plan50')
 print(f"| dry-run of 50 steps | `ops run --dry-run` | {ms(pl)} | 1 |")
 print(f"| | `ansible-playbook --check` (50 tasks; runs the probes) | {ms(apl)} | {apl[0]/pl[0]:.0f}x |")
 print()
-per_step = (n1000[0] - one[0]) / 999 * 1e6
-print(f"- per-step interpreter overhead: ({n1000[0]*1000:.1f} ms - {one[0]*1000:.1f} ms) / 999 = {per_step:.1f} µs")
+n1 = m('ops_noop1')
+per_step = (n1000[0] - n1[0]) / 999 * 1e6
+print(f"- per-step interpreter overhead: (1,000 steps {n1000[0]*1000:.1f} ms - 1 step {n1[0]*1000:.1f} ms) / 999 = {per_step:.1f} µs (plan + run + events)")
 print(f"- peak RSS: `ops run` one step {rss_one:.1f} MB, 50 parallel probes {rss_par:.1f} MB; ansible-playbook one task {rss_ansible:.1f} MB")
 PY
 cat "$report"
