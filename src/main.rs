@@ -16,6 +16,16 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
+    // Commands that only print end quietly when their reader goes away (`ops plan x |
+    // head`), like other Unix tools. A real run keeps running to its handlers: its
+    // reporters ignore write errors instead.
+    let only_prints = !matches!(&cli.command, cli::Command::Run(args) if !args.dry_run);
+    if only_prints {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match &cli.command {
         cli::Command::Check(args) => check::run(&cli, args),
         cli::Command::Fmt(args) => fmt::run(&cli, args),

@@ -448,11 +448,12 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 {
 
 #[test]
 fn ctrl_c_cancels_runs_handlers_and_exits_130() {
+    // A long grace period: the command must stop on SIGTERM, not when the grace ends.
     let (mut child, rx) = spawn(&[
         "run",
         "tests/fixtures/run/interrupt.rb.ops",
         "--grace",
-        "1s",
+        "20s",
     ]);
     let mut lines = Vec::new();
     wait_for(&rx, "… 1 exec", &mut lines);
@@ -746,4 +747,18 @@ fn http_probes_against_a_real_server() {
         err.contains("expected status == 200, got 503 (attempt 2") && err.contains("OPS3031"),
         "{err}"
     );
+}
+
+#[test]
+fn a_closed_pipe_ends_a_plan_quietly() {
+    let mut child = command(&["plan", DEMO, "--format", "md"], &[TOKEN])
+        .spawn()
+        .expect("ops starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("one line");
+    drop(stdout);
+    let out = child.wait_with_output().expect("waits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -71,7 +71,7 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
         };
         StepError::fatal(format!("cannot start `{program}`: {e}{hint}"))
     })?;
-    let _guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
+    let guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
     if let (Some(text), Some(mut stdin)) = (input.attr("stdin"), child.stdin.take()) {
         let bytes = text.interpolated().into_bytes();
         tokio::spawn(async move {
@@ -80,10 +80,27 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
     }
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let pgid = guard.0;
+    // On Ctrl-C the group gets SIGTERM at once; the executor's grace period bounds how
+    // long it may take to exit, and the guard's SIGKILL ends whatever is left.
+    let wait = async {
+        tokio::select! {
+            status = child.wait() => status,
+            _ = ctx.cancel.cancelled() => {
+                if let Some(pgid) = pgid {
+                    // SAFETY: kill(2) on our own process group; no memory is involved.
+                    unsafe {
+                        libc::kill(-pgid, libc::SIGTERM);
+                    }
+                }
+                child.wait().await
+            }
+        }
+    };
     let (out, err, status) = tokio::join!(
         capture(stdout, max, ctx, "stdout"),
         capture(stderr, max, ctx, "stderr"),
-        child.wait()
+        wait
     );
     let status =
         status.map_err(|e| StepError::new(format!("waiting for `{program}` failed: {e}")))?;
