@@ -6,6 +6,7 @@ mod cli;
 mod explain;
 mod files;
 mod fmt;
+mod logging;
 mod plan;
 mod prompt;
 mod report;
@@ -25,6 +26,10 @@ fn main() {
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
+    }
+    if let Err(e) = logging::init() {
+        eprintln!("ops: {e}");
+        std::process::exit(cli::EXIT_USAGE);
     }
     let code = match &cli.command {
         cli::Command::Check(args) => check::run(&cli, args),

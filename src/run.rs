@@ -147,6 +147,7 @@ fn execute(
 ) -> Result<RunResult, String> {
     let secrets = runtime::read_secrets(plan);
     let redactor = Redactor::new(secrets.values().map(String::as_str));
+    crate::logging::set_redactor(redactor.clone());
     install_panic_hook(redactor);
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match args.format {

@@ -351,6 +351,11 @@ fn the_canary_secret_never_appears_in_any_output() {
     }
     let junit = dir.path().join("junit.xml");
     let md = dir.path().join("report.md");
+    let logged = [
+        ("CANARY", canary),
+        ("DEPLOY_TOKEN", canary),
+        ("OPS_LOG", "debug"),
+    ];
     for format in ["human", "json"] {
         let (code, out, err) = ops(
             &[
@@ -363,9 +368,13 @@ fn the_canary_secret_never_appears_in_any_output() {
                 "--report-md",
                 md.to_str().expect("utf-8"),
             ],
-            &env,
+            &logged,
         );
         assert_eq!(code, 1, "the canary step fails on purpose: {out}{err}");
+        assert!(
+            err.contains("DEBUG") && err.contains("attempt started"),
+            "logs are on: {err}"
+        );
         assert!(
             out.contains("(secret)"),
             "the secret is shown redacted: {out}"

@@ -160,6 +160,7 @@ impl<'a> Executor<'a> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            tracing::debug!(step = %step.id, attempt, label = %label, "attempt started");
             self.sink.emit(Event::StepStarted {
                 id: step.id.clone(),
                 label: label.clone(),
@@ -206,6 +207,7 @@ impl<'a> Executor<'a> {
                 }
                 Err(e) if attempt < attempts && e.retryable() && !phase.token.is_cancelled() => {
                     let delay = self.retry_delay(step, attempt);
+                    tracing::info!(step = %step.id, attempt, delay_ms = delay.as_millis() as u64, error = %e.message(), "attempt failed; retrying");
                     self.sink.emit(Event::StepRetry {
                         id: step.id.clone(),
                         attempt,
@@ -260,6 +262,7 @@ impl<'a> Executor<'a> {
         attempts: u32,
         elapsed: Duration,
     ) -> Flow {
+        tracing::warn!(step = %step.id, code = %code, error = %message, "step failed");
         let continued = step.on_failure == OnFailure::Continue;
         let status = if continued {
             Status::FailedContinued
