@@ -44,6 +44,11 @@ pub fn registry() -> interpreter::step::Registry {
     registry.register(exec::Exec);
     registry.register(exec::ProbeExec);
     registry.register(probe::http::Http);
+    registry.register(probe::tcp::Tcp);
+    registry.register(probe::redis::Redis);
+    registry.register(probe::postgres::Postgres);
+    registry.register(notify::http::Webhook);
+    registry.register(notify::http::Slack);
     registry.register(interactive::Ask(PromptKind::Confirm));
     registry.register(interactive::Ask(PromptKind::Manual));
     registry

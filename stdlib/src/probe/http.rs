@@ -109,8 +109,19 @@ fn needs_tls(e: &reqwest::Error) -> bool {
     false
 }
 
+/// The shared client for a URL with default settings (webhooks).
+pub(crate) fn default_client(url: &str) -> Result<reqwest::Client, StepError> {
+    client(&ClientKey {
+        plain: url.starts_with("http://"),
+        ca_file: None,
+        insecure: false,
+        follow_redirects: false,
+        max_redirects: 0,
+    })
+}
+
 /// The full error chain of a reqwest error: "connection refused", "certificate ...".
-fn describe_error(e: &reqwest::Error) -> String {
+pub(crate) fn describe_error(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -392,7 +403,7 @@ async fn send(input: &StepInput, url: &str, plain: bool) -> Result<Outputs, Send
 }
 
 /// The URL without `user:password@`, for messages.
-fn strip_credentials(url: &str) -> String {
+pub(crate) fn strip_credentials(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             let _ = u.set_username("");

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 pub mod http;
+pub mod postgres;
+pub mod redis;
+pub mod tcp;
 
 use lang::schema::{
     Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use lang::schema::{Attribute, Effect, Output, SchemaType as T, StepSchema, Target, Variant};
 
+pub mod http;
+
 use futures_util::future::BoxFuture;
 use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
 use interpreter::value::Value;
