@@ -126,13 +126,17 @@ type LiveResult = (String, String, Status, Option<String>);
 fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
     let collector = Collector::default();
     let sink = EventSink::new(vec![Box::new(collector.clone())]);
+    let secrets = runtime::read_secrets(plan);
+    runtime::protect_secrets(interpreter::redact::Redactor::new(
+        secrets.values().map(String::as_str),
+    ));
     let options = RunOptions {
         mode: Mode::DryRun {
             live_readonly: true,
         },
         grace: Duration::from_secs(2),
         prompter: Arc::new(crate::prompt::NoOperator),
-        secrets: runtime::read_secrets(plan),
+        secrets,
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

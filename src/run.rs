@@ -147,8 +147,7 @@ fn execute(
 ) -> Result<RunResult, String> {
     let secrets = runtime::read_secrets(plan);
     let redactor = Redactor::new(secrets.values().map(String::as_str));
-    crate::logging::set_redactor(redactor.clone());
-    install_panic_hook(redactor);
+    runtime::protect_secrets(redactor);
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match args.format {
         PlanFormat::Json => reporters.push(Box::new(JsonLines::new(std::io::stdout()))),
@@ -224,16 +223,7 @@ async fn watch_signals(token: CancellationToken, grace: std::time::Duration) {
     token.cancel();
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("ops: interrupted again; exiting now");
+        stdlib::exec::kill_all();
         std::process::exit(crate::cli::EXIT_INTERRUPTED);
     }
-}
-
-/// Panics print through the redactor: a bug must not leak a secret either.
-fn install_panic_hook(redactor: Redactor) {
-    std::panic::set_hook(Box::new(move |info| {
-        eprintln!(
-            "ops: internal error (a bug in ops): {}",
-            redactor.redact(&info.to_string())
-        );
-    }));
 }

@@ -153,6 +153,17 @@ pub fn print_plan_errors(errors: &[PlanError], program: &Program, color: bool) {
     }
 }
 
+/// From now on, log lines and panic messages are scrubbed of these secrets.
+pub fn protect_secrets(redactor: interpreter::redact::Redactor) {
+    crate::logging::set_redactor(redactor.clone());
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!(
+            "ops: internal error (a bug in ops): {}",
+            redactor.redact(&info.to_string())
+        );
+    }));
+}
+
 /// Reads every secret the plan declares (values never enter the plan).
 pub fn read_secrets(plan: &Plan) -> std::collections::HashMap<String, String> {
     let mut out = std::collections::HashMap::new();

@@ -351,6 +351,19 @@ fn commands_take_no_shell_and_are_bounded() {
     assert!(started.elapsed() < Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(300));
     assert!(!sentinel.exists());
+    // A background process left in the group does not hold the step open.
+    let started = Instant::now();
+    let (code, out, err) = run_runbook(
+        "exec [\"sh\", \"-c\", \"sleep 1000 & echo started\"]\n",
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     // Output is capped; the exit code can be expected instead of failing the step.
     let (code, out, err) = run_runbook(
         "exec [\"sh\", \"-c\", \"head -c 100000 /dev/zero | tr '\\\\0' x; exit 4\"] as big {\n  max_output = 1KiB\n  expect exit == 4\n}\nnotify stdout \"kept ${big.stdout}\"\n",

@@ -99,8 +99,10 @@ impl Resolve for AtPlanTime {
 /// Why a value is not known yet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Unknown {
-    /// Steps whose outputs it needs (`failure` for the failure being handled).
+    /// Steps whose outputs it needs, by name (`failure` for the failure being handled).
     pub after: BTreeSet<String>,
+    /// The same steps by plan id.
+    pub ids: BTreeSet<String>,
     /// It needs a secret.
     pub secret: bool,
 }
@@ -108,6 +110,7 @@ pub struct Unknown {
 impl Unknown {
     fn merge(&mut self, other: Unknown) {
         self.after.extend(other.after);
+        self.ids.extend(other.ids);
         self.secret |= other.secret;
     }
 }
@@ -293,8 +296,8 @@ impl Evaluator<'_> {
                 Some(Err(e)) => return Err(error(span, e)),
                 None => {
                     return Ok(Eval::Unknown(Unknown {
-                        after: BTreeSet::new(),
                         secret: true,
+                        ..Unknown::default()
                     }));
                 }
             },
@@ -315,6 +318,7 @@ impl Evaluator<'_> {
                 None => {
                     return Ok(Eval::Unknown(Unknown {
                         after: BTreeSet::from([name.clone()]),
+                        ids: BTreeSet::from([id.clone()]),
                         secret: false,
                     }));
                 }
@@ -324,7 +328,7 @@ impl Evaluator<'_> {
                 None => {
                     return Ok(Eval::Unknown(Unknown {
                         after: BTreeSet::from([String::from("failure")]),
-                        secret: false,
+                        ..Unknown::default()
                     }));
                 }
             },

@@ -27,6 +27,20 @@ impl Redactor {
                 continue;
             }
             needles.push(secret.to_string());
+            // Output is often streamed line by line: each line of a multi-line secret
+            // (a PEM key) is a secret too.
+            if secret.contains('\n') {
+                needles.extend(
+                    secret
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| l.len() >= MIN_REDACTED_LEN)
+                        .map(str::to_string),
+                );
+            }
+            // The form `Value::render` writes inside a quoted literal.
+            let rendered = crate::value::Value::str(secret).render();
+            needles.push(rendered[1..rendered.len() - 1].to_string());
             let json = serde_json::to_string(secret).unwrap_or_default();
             needles.push(json[1..json.len().saturating_sub(1).max(1)].to_string());
             needles.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
@@ -92,5 +106,13 @@ mod tests {
             assert_eq!(r.redact(&line), "connect to https://u:(secret)@db failed");
         }
         assert!(Redactor::new(["ab"]).is_empty());
+    }
+
+    #[test]
+    fn lines_of_multi_line_secrets_and_rendered_forms() {
+        let key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkq\n-----END KEY-----";
+        let r = Redactor::new([key, "pa$$w0rd"]);
+        assert_eq!(r.redact("stdout: MIIEvQIBADANBgkq"), "stdout: (secret)");
+        assert_eq!(r.redact("got \"pa\\$\\$w0rd\""), "got \"(secret)\"");
     }
 }

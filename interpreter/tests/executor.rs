@@ -90,6 +90,76 @@ async fn unlimited_parallel_runs_everything_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_loop_inside_parallel_makes_one_ordered_branch_per_iteration() {
+    let log = Log::default();
+    let reg = registry(&log);
+    let plan = plan(
+        &runbook(
+            "parallel limit 2 {\n  for host in [\"a\", \"b\", \"c\"] {\n    test sleep 100ms as s\n    test echo \"${host} after ${s.attempt}\"\n  }\n}\n",
+        ),
+        &reg,
+    );
+    let ids: Vec<&str> = plan.steps().iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["1.1.1", "1.1.2", "1.2.1", "1.2.2", "1.3.1", "1.3.2"]);
+    let started = tokio::time::Instant::now();
+    let (result, _) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
+    assert_eq!(result.status, RunStatus::Ok);
+    assert_eq!(
+        log.max_running.load(Ordering::SeqCst),
+        2,
+        "the limit counts iterations"
+    );
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
+    let mut lines: Vec<String> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("after"))
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["a after 1", "b after 1", "c after 1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_handler_fails_a_successful_run() {
+    let log = Log::default();
+    let reg = registry(&log);
+    let plan = plan(
+        &runbook(
+            "test echo \"main\"\nalways {\n  test echo \"failure was '${failure.message}'\"\n  test flaky \"x\" {\n    passes_on = 2\n  }\n}\n",
+        ),
+        &reg,
+    );
+    let (result, events) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
+    assert_eq!(result.status, RunStatus::Failed);
+    assert_eq!(
+        log.lines(),
+        ["main", "failure was ''"],
+        "failure.* are empty after a success"
+    );
+    assert!(matches!(
+        events.last(),
+        Some(Event::RunFinished { exit_code: 1, .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_at_inside_a_loop_reads_only_its_own_iteration() {
+    let log = Log::default();
+    let reg = registry(&log);
+    let src = runbook(
+        "for h in [\"a\", \"b\"] {\n  test echo \"${h}\" as e\n  test echo \"got ${e.value}\"\n}\n",
+    );
+    // Starting at the second iteration's first step needs nothing that is skipped.
+    let plan = plan_with(&src, &reg, &Env(HashMap::new()), Some("3")).expect("plans");
+    assert!(plan.findings.is_empty(), "{:?}", plan.findings);
+    let (_, _) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
+    assert_eq!(log.lines(), ["b", "got b"]);
+    // Starting at the reader of a skipped step is refused.
+    let plan = plan_with(&src, &reg, &Env(HashMap::new()), Some("4")).expect("plans");
+    assert_eq!(plan.findings[0].code, Code::SkippedOutput);
+}
+
+#[tokio::test(start_paused = true)]
 async fn retries_back_off_exponentially_on_the_clock() {
     let log = Log::default();
     let reg = registry(&log);

@@ -476,10 +476,12 @@ impl<'a> Executor<'a> {
             .input(nested, &resolver)
             .map_err(|m| AttemptError::Step(StepError::fatal(m)))?;
         let limit = step.timeout.unwrap_or(Duration::from_secs(60));
+        // Polling faster than 10 times a second only floods the event stream.
         let every = input
             .attr("every")
             .and_then(Value::as_duration)
-            .unwrap_or(Duration::from_secs(2));
+            .unwrap_or(Duration::from_secs(2))
+            .max(Duration::from_millis(100));
         let max_every = input
             .attr("max_every")
             .and_then(Value::as_duration)

@@ -242,8 +242,14 @@ impl<'a> Executor<'a> {
             }),
             Flow::Ok => None,
         };
-        self.handlers("", &plan.on_failure, &plan.always, failure.as_ref())
+        let handled = self
+            .handlers("", &plan.on_failure, &plan.always, failure.as_ref())
             .await;
+        // A failing handler fails a run that had succeeded.
+        let flow = match (flow, handled) {
+            (Flow::Ok, Flow::Failed(f)) => Flow::Failed(f),
+            (flow, _) => flow,
+        };
         let status = match flow {
             Flow::Ok => RunStatus::Ok,
             Flow::Failed(_) => RunStatus::Failed,
@@ -271,17 +277,19 @@ impl<'a> Executor<'a> {
         on_failure: &[crate::plan::Node],
         always: &[crate::plan::Node],
         failure: Option<&Failure>,
-    ) {
+    ) -> Flow {
         let phase = Phase {
             token: &self.handler_token,
             failure,
             handler: true,
         };
+        let mut result = Flow::Ok;
         if let Some(f) = failure {
             if !on_failure.is_empty() {
                 self.group_event(format!("{id}f"), "on failure", &f.step);
                 let flow = self.sequence(on_failure, phase).await;
                 self.group_done(format!("{id}f"), &flow);
+                result = flow;
             }
         } else {
             self.skip_nodes(on_failure, "not run: nothing failed");
@@ -290,7 +298,11 @@ impl<'a> Executor<'a> {
             self.group_event(format!("{id}a"), "always", "");
             let flow = self.sequence(always, phase).await;
             self.group_done(format!("{id}a"), &flow);
+            if matches!(result, Flow::Ok) {
+                result = flow;
+            }
         }
+        result
     }
 
     fn group_event(&self, id: String, kind: &str, title: &str) {
@@ -366,6 +378,16 @@ impl<'a> Executor<'a> {
                     );
                     return Flow::Ok;
                 }
+                Err(e) if matches!(self.options.mode, Mode::DryRun { .. }) => {
+                    self.skip_nodes(
+                        &group.children,
+                        &format!(
+                            "not run in the dry-run: `when {}` is not known yet ({})",
+                            when.text, e.message
+                        ),
+                    );
+                    return Flow::Ok;
+                }
                 Err(e) => {
                     self.skip_nodes(
                         &group.children,
@@ -382,7 +404,9 @@ impl<'a> Executor<'a> {
         self.group_event(group.id.clone(), group.kind.as_str(), &group.title);
         let flow = match group.kind {
             GroupKind::Parallel => self.parallel(group, phase).await,
-            GroupKind::Stage | GroupKind::Call => self.sequence(&group.children, phase).await,
+            GroupKind::Stage | GroupKind::Call | GroupKind::Sequence => {
+                self.sequence(&group.children, phase).await
+            }
         };
         let failure = match &flow {
             Flow::Failed(f) => Some(f.clone()),
@@ -393,14 +417,19 @@ impl<'a> Executor<'a> {
             }),
             Flow::Ok => None,
         };
+        let mut flow = flow;
         if !group.on_failure.is_empty() || !group.always.is_empty() {
-            self.handlers(
-                &format!("{}.", group.id),
-                &group.on_failure,
-                &group.always,
-                failure.as_ref(),
-            )
-            .await;
+            let handled = self
+                .handlers(
+                    &format!("{}.", group.id),
+                    &group.on_failure,
+                    &group.always,
+                    failure.as_ref(),
+                )
+                .await;
+            if let (Flow::Ok, Flow::Failed(f)) = (&flow, handled) {
+                flow = Flow::Failed(f);
+            }
         }
         self.group_done(group.id.clone(), &flow);
         match flow {

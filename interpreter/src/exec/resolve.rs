@@ -41,6 +41,14 @@ impl Resolve for RunResolver<'_> {
     }
 
     fn failure(&self) -> Option<Value> {
-        Some(self.failure.clone().unwrap_or(Value::Null))
+        // In an `always` handler after a success, `failure.*` are empty strings.
+        Some(self.failure.clone().unwrap_or_else(|| {
+            Value::Map(
+                ["step", "message", "id"]
+                    .into_iter()
+                    .map(|k| (k.to_string(), Value::str("")))
+                    .collect(),
+            )
+        }))
     }
 }

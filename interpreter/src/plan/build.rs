@@ -71,6 +71,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         declared_libs: HashSet::new(),
         named: IndexMap::new(),
         defaults: std::collections::HashMap::new(),
+        in_parallel: false,
     };
     let Some(file) = program
         .unit(program.main)
@@ -169,10 +170,9 @@ fn worst_case(plan: &Plan) -> WorstCase {
 enum Given<'a> {
     /// The main runbook: command line, vars file, environment.
     Inputs(&'a [ParamInput]),
-    /// A called runbook: the caller's expressions, in the caller's scope.
+    /// A called runbook (and the libraries it includes): the caller's expressions, in
+    /// the caller's scope.
     Call(&'a [&'a ast::Attr], Arc<Scope>),
-    /// An included library of the main runbook shares its inputs.
-    None,
 }
 
 /// A planned block: its nodes, its handlers and the step names it makes visible.
@@ -193,6 +193,8 @@ struct Planner<'a> {
     declared_libs: HashSet<FileId>,
     /// Named steps by name → plan id (latest instance), for `--start-at` checks.
     named: IndexMap<String, String>,
+    /// True while the direct statements of a `parallel` block are planned.
+    in_parallel: bool,
     /// Schema defaults, parsed once per plan.
     defaults: std::collections::HashMap<&'static str, Option<Expr>>,
 }
@@ -320,7 +322,8 @@ impl<'a> Planner<'a> {
                     let saved = std::mem::replace(&mut self.file, id);
                     let given = match given {
                         Given::Inputs(inputs) => Given::Inputs(inputs),
-                        _ => Given::None,
+                        // A called runbook's libraries take the caller's values too.
+                        Given::Call(attrs, caller) => Given::Call(attrs, caller.clone()),
                     };
                     self.declare(&lib.stmts, scope, &given);
                     self.file = saved;
@@ -375,7 +378,6 @@ impl<'a> Planner<'a> {
                     return;
                 }
             }
-            Given::None => {}
         }
         let (value, source) = match value {
             Some(v) => v,
@@ -595,8 +597,10 @@ impl<'a> Planner<'a> {
                         _ => None,
                     });
                     let when = when.map(|w| self.condition(&w.cond, scope));
+                    let saved = std::mem::replace(&mut self.in_parallel, false);
                     let inner =
                         self.block(&stage.body.stmts, &format!("{id}."), scope.clone(), None);
+                    self.in_parallel = saved;
                     let title = stage
                         .title
                         .as_plain()
@@ -630,11 +634,22 @@ impl<'a> Planner<'a> {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
                     let limit = par.limit.as_ref().and_then(|l| self.known(l, scope));
-                    let limit = limit
-                        .and_then(|l| l.as_int())
-                        .and_then(|l| usize::try_from(l).ok());
+                    let limit = limit.and_then(|l| l.as_int());
+                    if let (Some(l), Some(expr)) = (limit, &par.limit)
+                        && l < 1
+                    {
+                        self.error(
+                            Code::PlanEvaluation,
+                            Some(expr.span),
+                            format!("`parallel limit` is {l}; it must be at least 1"),
+                            None,
+                        );
+                    }
+                    let limit = limit.and_then(|l| usize::try_from(l).ok());
+                    let saved = std::mem::replace(&mut self.in_parallel, true);
                     let inner =
                         self.block(&par.body.stmts, &format!("{id}."), scope.clone(), iteration);
+                    self.in_parallel = saved;
                     let mut group = Group {
                         id,
                         kind: GroupKind::Parallel,
@@ -681,15 +696,67 @@ impl<'a> Planner<'a> {
                             always: Vec::new(),
                             exported: Vec::new(),
                         };
-                        self.block_into(
-                            &f.body.stmts,
-                            prefix,
-                            &mut inner,
-                            counter,
-                            Some(&label),
-                            &mut discard,
-                        );
-                        block.nodes.extend(discard.nodes);
+                        let flow = f
+                            .body
+                            .stmts
+                            .iter()
+                            .filter(|s| {
+                                matches!(
+                                    s,
+                                    Stmt::Step(_)
+                                        | Stmt::Stage(_)
+                                        | Stmt::Parallel(_)
+                                        | Stmt::For(_)
+                                )
+                            })
+                            .count();
+                        if self.in_parallel && flow > 1 {
+                            // Inside `parallel`, each iteration is one branch whose steps
+                            // run in order.
+                            *counter += 1;
+                            let id = format!("{prefix}{counter}");
+                            let mut inner_counter = 0;
+                            let saved = std::mem::replace(&mut self.in_parallel, false);
+                            self.block_into(
+                                &f.body.stmts,
+                                &format!("{id}."),
+                                &mut inner,
+                                &mut inner_counter,
+                                Some(&label),
+                                &mut discard,
+                            );
+                            self.in_parallel = saved;
+                            let mut group = Group {
+                                id,
+                                kind: GroupKind::Sequence,
+                                title: format!("for {label}"),
+                                limit: None,
+                                when: None,
+                                children: discard.nodes,
+                                on_failure: Vec::new(),
+                                always: Vec::new(),
+                                worst_case: Duration::ZERO,
+                                loc: self.loc(f.span),
+                                iteration: Some(label.clone()),
+                                params: IndexMap::new(),
+                                on_failure_mode: OnFailure::Abort,
+                                effect: Effect::ReadOnly,
+                                name: None,
+                                callee: None,
+                            };
+                            group.worst_case = timing::group(&group);
+                            block.nodes.push(Node::Group(Box::new(group)));
+                        } else {
+                            self.block_into(
+                                &f.body.stmts,
+                                prefix,
+                                &mut inner,
+                                counter,
+                                Some(&label),
+                                &mut discard,
+                            );
+                            block.nodes.extend(discard.nodes);
+                        }
                     }
                 }
                 Stmt::Let(l) => {
@@ -1117,23 +1184,45 @@ impl<'a> Planner<'a> {
             return;
         }
         // A step that runs may not read outputs of a step --start-at skips.
-        let skipped: HashSet<&str> = plan
+        let skipped: HashSet<String> = plan
             .steps()
             .into_iter()
             .filter(|s| s.before_start)
-            .filter_map(|s| s.name.as_deref())
+            .map(|s| s.id.clone())
+            .collect();
+        let names: std::collections::HashMap<String, String> = plan
+            .steps()
+            .into_iter()
+            .filter_map(|s| s.name.clone().map(|n| (s.id.clone(), n)))
             .collect();
         for step in plan.steps() {
             if step.before_start {
                 continue;
             }
-            let mut needs: Vec<&String> = Vec::new();
-            for planned in step.attrs.values().chain(step.target.as_ref()) {
-                if let PlannedState::Unknown(u) = &planned.state {
-                    needs.extend(u.after.iter().filter(|n| skipped.contains(n.as_str())));
+            let mut needs: Vec<String> = Vec::new();
+            let mut states: Vec<&PlannedState> = Vec::new();
+            let mut current = Some(step);
+            while let Some(s) = current {
+                states.extend(s.attrs.values().chain(s.target.as_ref()).map(|p| &p.state));
+                states.extend(s.when.as_ref().map(|w| &w.state));
+                for e in &s.expects {
+                    states.push(&e.value.state);
+                    states.extend(e.arg.as_ref().map(|a| &a.state));
+                }
+                current = s.nested.as_deref();
+            }
+            for state in states {
+                if let PlannedState::Unknown(u) = state {
+                    needs.extend(
+                        u.ids
+                            .iter()
+                            .filter(|id| skipped.contains(id.as_str()))
+                            .cloned(),
+                    );
                 }
             }
-            if let Some(name) = needs.first() {
+            if let Some(id) = needs.first() {
+                let name = names.get(id).cloned().unwrap_or_else(|| id.clone());
                 let message = format!(
                     "step {} uses outputs of `{name}`, which `--start-at {start}` skips",
                     step.id

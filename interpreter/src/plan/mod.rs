@@ -230,6 +230,8 @@ pub enum GroupKind {
     Parallel,
     /// `call "other.rb.ops"`: the callee's steps.
     Call,
+    /// One iteration of a `for` loop inside `parallel`: a branch whose steps run in order.
+    Sequence,
 }
 
 impl GroupKind {
@@ -239,6 +241,7 @@ impl GroupKind {
             GroupKind::Stage => "stage",
             GroupKind::Parallel => "parallel",
             GroupKind::Call => "call",
+            GroupKind::Sequence => "sequence",
         }
     }
 }

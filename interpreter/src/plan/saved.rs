@@ -104,8 +104,8 @@ pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), PlanError> {
         message: format!(
             "{} (or a file it includes or calls) changed since the plan was saved: sha256 {} then, {} now",
             saved.file,
-            &saved.hash[..12.min(saved.hash.len())],
-            &hash[..12.min(hash.len())]
+            saved.hash.chars().take(12).collect::<String>(),
+            hash.chars().take(12).collect::<String>()
         ),
         help: Some(String::from(
             "plan again and review the new plan before running it",

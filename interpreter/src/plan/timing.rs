@@ -80,7 +80,7 @@ pub fn node(node: &Node) -> Duration {
 pub fn group(g: &Group) -> Duration {
     match g.kind {
         GroupKind::Parallel => parallel(&g.children, g.limit),
-        GroupKind::Stage | GroupKind::Call => sequence(&g.children),
+        GroupKind::Stage | GroupKind::Call | GroupKind::Sequence => sequence(&g.children),
     }
 }
 

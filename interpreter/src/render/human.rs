@@ -187,6 +187,9 @@ fn group(out: &mut String, g: &Group, depth: usize) {
                 let _ = write!(out, " as {name}");
             }
         }
+        GroupKind::Sequence => {
+            let _ = write!(out, "{p}{:<7}   in order", g.id);
+        }
     }
     let _ = writeln!(out, "   ≤ {}", dur(g.worst_case));
     let inner = pad(depth + 2);

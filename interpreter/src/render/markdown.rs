@@ -115,6 +115,7 @@ fn group(out: &mut String, g: &Group) {
         GroupKind::Stage => format!("**stage** {}", cell(&g.title)),
         GroupKind::Parallel => format!("**parallel** ({} branches)", g.children.len()),
         GroupKind::Call => format!("**call** {}", cell(&g.title)),
+        GroupKind::Sequence => format!("**{}** (in order)", cell(&g.title)),
     };
     let _ = writeln!(out, "| {} | {title} | | | {} |", g.id, dur(g.worst_case));
     rows(out, &g.children);

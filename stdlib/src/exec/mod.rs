@@ -8,6 +8,8 @@ use lang::schema::{
 
 mod run;
 
+pub use run::kill_all;
+
 use futures_util::future::BoxFuture;
 use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
 use interpreter::value::Value;

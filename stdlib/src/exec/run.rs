@@ -1,7 +1,9 @@
 //! Running a program: argv without a shell, its own process group (killed as a whole
 //! when the step times out or is cancelled), output captured up to a cap and streamed.
 
+use std::collections::HashSet;
 use std::process::Stdio;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use interpreter::step::{Outputs, StepContext, StepError, StepInput};
@@ -13,16 +15,48 @@ use tokio::process::Command;
 /// `max_output`).
 const MAX_STREAMED_LINES: usize = 10;
 
+/// Process groups of commands still running, for [`kill_all`].
+fn live_groups() -> &'static Mutex<HashSet<i32>> {
+    static LIVE: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
+    LIVE.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+fn kill_group(pgid: i32, signal: i32) {
+    // SAFETY: kill(2) with a negative pid signals the process group we created; it has
+    // no memory-safety preconditions.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// Kills every command's process group still running: for an immediate exit (a second
+/// Ctrl-C), which skips the destructors that would otherwise do it.
+pub fn kill_all() {
+    if let Ok(groups) = live_groups().lock() {
+        for pgid in groups.iter() {
+            kill_group(*pgid, libc::SIGKILL);
+        }
+    }
+}
+
 /// Kills the whole process group when dropped (timeout, Ctrl-C, or normal exit).
 struct GroupGuard(Option<i32>);
+
+impl GroupGuard {
+    fn new(pgid: Option<i32>) -> GroupGuard {
+        if let (Some(pgid), Ok(mut groups)) = (pgid, live_groups().lock()) {
+            groups.insert(pgid);
+        }
+        GroupGuard(pgid)
+    }
+}
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            // SAFETY: kill(2) with a negative pid signals the process group we created;
-            // it has no memory-safety preconditions.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
+            kill_group(pgid, libc::SIGKILL);
+            if let Ok(mut groups) = live_groups().lock() {
+                groups.remove(&pgid);
             }
         }
     }
@@ -71,7 +105,7 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
         };
         StepError::fatal(format!("cannot start `{program}`: {e}{hint}"))
     })?;
-    let guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
+    let guard = GroupGuard::new(child.id().and_then(|id| i32::try_from(id).ok()));
     if let (Some(text), Some(mut stdin)) = (input.attr("stdin"), child.stdin.take()) {
         let bytes = text.interpolated().into_bytes();
         tokio::spawn(async move {
@@ -84,18 +118,22 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
     // On Ctrl-C the group gets SIGTERM at once; the executor's grace period bounds how
     // long it may take to exit, and the guard's SIGKILL ends whatever is left.
     let wait = async {
-        tokio::select! {
+        let status = tokio::select! {
             status = child.wait() => status,
             _ = ctx.cancel.cancelled() => {
                 if let Some(pgid) = pgid {
-                    // SAFETY: kill(2) on our own process group; no memory is involved.
-                    unsafe {
-                        libc::kill(-pgid, libc::SIGTERM);
-                    }
+                    kill_group(pgid, libc::SIGTERM);
                 }
                 child.wait().await
             }
+        };
+        // Whatever the command left running in its group would hold the output pipes
+        // open and the step with them: it ends with the command (use `setsid` to detach
+        // a daemon on purpose).
+        if let Some(pgid) = pgid {
+            kill_group(pgid, libc::SIGKILL);
         }
+        status
     };
     let (out, err, status) = tokio::join!(
         capture(stdout, max, ctx, "stdout"),
@@ -118,8 +156,9 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
             Some(c) => format!("exited with {c}"),
             None => String::from("was killed by a signal"),
         };
-        let tail: String = last_line(&err)
-            .or_else(|| last_line(&out))
+        // Redacted before it is shortened: a cut secret would no longer be recognised.
+        let tail: String = last_line(&ctx.secrets.redact(&err))
+            .or_else(|| last_line(&ctx.secrets.redact(&out)))
             .map(|l| format!("; last output: {l}"))
             .unwrap_or_default();
         return Err(StepError::new(format!("`{program}` {how}{tail}")));
