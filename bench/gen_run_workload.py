@@ -57,6 +57,18 @@ stages = "".join(
 )
 write("plan50.rb.ops", HEAD.format(id="plan50", title="50 steps") + stages + 'on failure {\n  notify stdout "failed at ${failure.step}"\n}\n')
 
+seq = "".join(
+    f'probe http "{base}/fast?n={i}" {{\n  expect status == 200\n  expect json ".status" == "ok"\n}}\n'
+    for i in range(50)
+)
+write("sequential50.rb.ops", HEAD.format(id="sequential50", title="50 sequential probes") + seq)
+write("bigbody.rb.ops", HEAD.format(id="bigbody", title="a 100 MB body") + f'probe http "{base}/big" {{\n  max_body = 1MiB\n  expect status == 200\n}}\n')
+write("hurl/sequential50.hurl", "".join(
+    f'GET {base}/fast?n={i}\nHTTP 200\n[Asserts]\njsonpath "$.status" == "ok"\n\n' for i in range(50)
+))
+write("ansible/sequential50.yml", "- hosts: localhost\n  gather_facts: false\n  connection: local\n  tasks:\n" + "".join(
+    f"    - uri:\n        url: {base}/fast?n={i}\n        return_content: true\n      register: r{i}\n      failed_when: r{i}.json.status != 'ok'\n" for i in range(50)
+))
 write("hurl/one.hurl", f"GET {base}/fast\nHTTP 200\n")
 for i in range(50):
     write(f"hurl/p{i:02}.hurl", f"GET {base}/slow?n={i}\nHTTP 200\n")

@@ -86,6 +86,9 @@ run ops_par50 30 -N "$ops run parallel50.rb.ops"
 hurl_files=$(printf ' hurl/p%02d.hurl' $(seq 0 49))   # -N runs without a shell: no globbing
 run hurl_par50 30 -N "$hurl --test --jobs 50$hurl_files"
 run curl_par50 30 -N "curl -s --parallel --parallel-immediate --parallel-max 50$urls"
+run ops_seq50 50 -N "$ops run sequential50.rb.ops"
+run hurl_seq50 50 -N "$hurl --test hurl/sequential50.hurl"
+run ansible_seq50 2 "$ansible ansible/sequential50.yml"
 run ops_plan50 200 -N "$ops run --dry-run plan50.rb.ops"
 run ansible_plan50 3 "$ansible --check ansible/plan50.yml"
 
@@ -93,12 +96,13 @@ peak() { local max=0 v; for _ in $(seq 20); do v=$(/usr/bin/time -f %M "$@" 2>&1
 rss_one=$(peak "$ops" run one.rb.ops)
 rss_par=$(peak "$ops" run parallel50.rb.ops)
 rss_ansible=$(peak "$ansible" ansible/one.yml)
+rss_big=$(peak "$ops" run bigbody.rb.ops)
 
 report="$scratch/report-run.md"
-python3 - "$json" "$rss_one" "$rss_par" "$rss_ansible" > "$report" <<'PY'
+python3 - "$json" "$rss_one" "$rss_par" "$rss_ansible" "$rss_big" > "$report" <<'PY'
 import json, os, sys
 d = sys.argv[1]
-rss_one, rss_par, rss_ansible = (int(x) / 1024 for x in sys.argv[2:5])
+rss_one, rss_par, rss_ansible, rss_big = (int(x) / 1024 for x in sys.argv[2:6])
 def m(name):
     p = os.path.join(d, name + '.json')
     if not os.path.exists(p):
@@ -119,6 +123,10 @@ p, hp, cp = m('ops_par50'), m('hurl_par50'), m('curl_par50')
 print(f"| 50 x GET of a 100 ms endpoint, concurrently | `ops run` (`parallel`) | {ms(p)} | 1 |")
 print(f"| | `hurl --test --jobs 50` (50 files) | {ms(hp)} | {hp[0]/p[0]:.2f}x |")
 print(f"| | `curl --parallel` (one process) | {ms(cp)} | {cp[0]/p[0]:.2f}x |")
+sq, hsq, asq = m('ops_seq50'), m('hurl_seq50'), m('ansible_seq50')
+print(f"| 50 sequential GETs, status and a JSON field asserted | `ops run` | {ms(sq)} | 1 |")
+print(f"| | `hurl --test` (one file, 50 entries) | {ms(hsq)} | {hsq[0]/sq[0]:.2f}x |")
+print(f"| | `ansible-playbook` (50 `uri` tasks) | {ms(asq)} | {asq[0]/sq[0]:.0f}x |")
 pl, apl = m('ops_plan50'), m('ansible_plan50')
 print(f"| dry-run of 50 steps | `ops run --dry-run` | {ms(pl)} | 1 |")
 print(f"| | `ansible-playbook --check` (50 tasks; runs the probes) | {ms(apl)} | {apl[0]/pl[0]:.0f}x |")
@@ -127,5 +135,6 @@ n1 = m('ops_noop1')
 per_step = (n1000[0] - n1[0]) / 999 * 1e6
 print(f"- per-step interpreter overhead: (1,000 steps {n1000[0]*1000:.1f} ms - 1 step {n1[0]*1000:.1f} ms) / 999 = {per_step:.1f} µs (plan + run + events)")
 print(f"- peak RSS: `ops run` one step {rss_one:.1f} MB, 50 parallel probes {rss_par:.1f} MB; ansible-playbook one task {rss_ansible:.1f} MB")
+print(f"- peak RSS of a probe of a 100 MB body with `max_body = 1MiB`: {rss_big:.1f} MB (the rest is not read)")
 PY
 cat "$report"

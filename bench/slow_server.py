@@ -5,6 +5,7 @@ Usage: slow_server.py PORT   (binds 127.0.0.1 only; a thread per connection; bac
 """
 import http.server
 import json
+import socket
 import socketserver
 import sys
 import time
@@ -13,7 +14,26 @@ import time
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # Headers and body are two writes: without TCP_NODELAY, Nagle plus the client's
+        # delayed ACK add 40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self):
+        if self.path.startswith("/big"):
+            # 100 MB, streamed: for the flat-memory check of a capped probe body.
+            chunk = b"x" * (1 << 20)
+            self.send_response(200)
+            self.send_header("content-type", "text/plain")
+            self.send_header("content-length", str(100 * len(chunk)))
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         if self.path.startswith("/slow"):
             time.sleep(0.1)
         body = json.dumps({"status": "ok"}).encode()
