@@ -449,3 +449,55 @@ fn redis_probes() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot connect to Redis"), "{err}");
 }
+
+#[test]
+fn wait_until_polls_a_probe_within_its_timeout() {
+    static READY_AFTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let server = HttpServer::start(|_, req| match req.path.as_str() {
+        "/warming" if READY_AFTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 => {
+            ok("503 Service Unavailable", r#"{"status":"starting"}"#)
+        }
+        "/warming" => ok("200 OK", r#"{"status":"ok"}"#),
+        _ => ok("503 Service Unavailable", r#"{"status":"down"}"#),
+    });
+    let (code, out, err) = run_runbook(
+        &format!(
+            "wait until as ready {{\n  probe http \"{}\" {{\n    expect json \".status\" == \"ok\"\n  }}\n  every = 100ms\n  timeout 10s\n}}\nnotify stdout \"ready after ${{ready.attempts}} polls\"\n",
+            server.url("/warming")
+        ),
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("not ready (") && out.contains("of 10s, poll 1)"),
+        "{out}"
+    );
+    assert!(out.contains("│ ready after 3 polls"), "{out}");
+    let started = Instant::now();
+    let (code, out, err) = run_runbook(
+        &format!(
+            "wait until {{\n  probe http \"{}\" {{\n    expect status == 200\n  }}\n  every = 200ms\n  timeout 1s\n}}\n",
+            server.url("/down")
+        ),
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("not ready within 1s") && err.contains("expected status == 200, got 503"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_program_that_cannot_start_says_why() {
+    let (code, _, err) = run_runbook("exec [\"/nonexistent/ops-test-prog\"]\n", &["run"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cannot start `/nonexistent/ops-test-prog`")
+            && err.contains("is it installed"),
+        "{err}"
+    );
+}
