@@ -233,3 +233,156 @@ pub const RESTORE_SCHEMA: StepSchema = StepSchema {
         },
     ],
 };
+
+mod prune;
+mod run;
+mod store;
+mod tools;
+
+pub use prune::{Entry, Policy, select};
+pub use store::{Manifest, hash_file, list, manifest_path};
+
+use futures_util::future::BoxFuture;
+use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+
+/// One variant of `backup` or `restore`.
+pub struct Backup {
+    kind: &'static str,
+    variant: &'static str,
+}
+
+impl Backup {
+    /// Every implemented variant (`restore redis` is not: see `docs/steps.md`).
+    pub fn all() -> Vec<Backup> {
+        [
+            ("backup", "postgres"),
+            ("backup", "redis"),
+            ("backup", "files"),
+            ("backup", "verify"),
+            ("backup", "prune"),
+            ("restore", "postgres"),
+            ("restore", "files"),
+        ]
+        .into_iter()
+        .map(|(kind, variant)| Backup { kind, variant })
+        .collect()
+    }
+}
+
+impl StepKind for Backup {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        Some(self.variant)
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            match (self.kind, self.variant) {
+                ("backup", "postgres") => run::backup_postgres(input, ctx).await,
+                ("backup", "redis") => run::backup_redis(input, ctx).await,
+                ("backup", "files") => run::backup_files(input, ctx).await,
+                ("backup", "verify") => run::verify(input, ctx).await,
+                ("backup", "prune") => run::prune(input, ctx).await,
+                ("restore", "postgres") => run::restore_postgres(input, ctx).await,
+                ("restore", "files") => run::restore_files(input, ctx).await,
+                (k, v) => Err(StepError::fatal(format!("`{k} {v}` is not implemented"))),
+            }
+        })
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        match (self.kind, self.variant) {
+            ("backup", "verify") => format!(
+                "re-reads {} against its SHA-256 and checks it{}",
+                view.target(),
+                view.values
+                    .get("max_age")
+                    .map(|v| format!(
+                        "; fails if the newest verified backup is older than {}",
+                        v.render()
+                    ))
+                    .unwrap_or_default()
+            ),
+            ("backup", "prune") => describe_prune(view),
+            ("backup", source) => format!(
+                "writes a {source} backup of {} into {} (atomically, with a manifest)",
+                view.target(),
+                view.attr("into")
+            ),
+            (_, kind) => format!(
+                "restores the verified {kind} backup {} into {}",
+                view.target(),
+                view.attr("into")
+            ),
+        }
+    }
+
+    fn preflight(&self, view: &InputView) -> Vec<String> {
+        let tool = match (self.kind, self.variant) {
+            ("backup", "postgres") => Some("pg_dump"),
+            ("backup", "redis") => Some("redis-cli"),
+            ("restore", "postgres") => Some("pg_restore"),
+            _ => None,
+        };
+        let mut problems = Vec::new();
+        if let Some(tool) = tool {
+            let found = std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
+            });
+            if !found {
+                problems.push(format!("`{tool}` is not on PATH"));
+            }
+        }
+        if self.variant == "prune" && run::policy(|n| view.values.get(n).cloned()).is_empty() {
+            problems.push(String::from(
+                "a prune needs a policy: keep_last, keep_within or keep_daily",
+            ));
+        }
+        problems
+    }
+}
+
+/// The dry-run of a prune: exactly which backups it would delete, and why the rest stay.
+fn describe_prune(view: &InputView) -> String {
+    let policy = run::policy(|n| view.values.get(n).cloned());
+    let Some(dir) = view.target_value.as_ref().and_then(|v| v.as_str()) else {
+        return format!("prunes {} by policy", view.target());
+    };
+    let set = view
+        .values
+        .get("set")
+        .and_then(|v| v.as_str().map(str::to_string));
+    match run::plan_prune(std::path::Path::new(dir), set.as_deref(), &policy) {
+        Ok(decisions) if !policy.is_empty() => {
+            let delete: Vec<String> = decisions
+                .iter()
+                .filter(|(_, k)| k.is_none())
+                .map(|(p, _)| {
+                    p.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            let kept = decisions.len() - delete.len();
+            if delete.is_empty() {
+                format!("deletes nothing in {dir} (keeps all {kept})")
+            } else {
+                format!(
+                    "deletes {} in {dir}: {} (keeps {kept}, the newest verified among them)",
+                    delete.len(),
+                    delete.join(", ")
+                )
+            }
+        }
+        Ok(_) => format!("prunes {dir}: no policy given"),
+        Err(e) => format!("prunes {dir} (cannot list it now: {})", e.message),
+    }
+}

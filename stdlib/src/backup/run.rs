@@ -1,0 +1,626 @@
+//! Running backups, verifications, retention and restores.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use interpreter::step::{Outputs, StepContext, StepError, StepInput};
+use interpreter::value::Value;
+use tokio::io::AsyncReadExt;
+
+use super::prune::{Entry, Policy, select};
+use super::store::{self, Manifest, Pending, Verification};
+use super::tools;
+
+fn attr_path(input: &StepInput, name: &str) -> Result<PathBuf, StepError> {
+    input
+        .str(name)
+        .map(PathBuf::from)
+        .ok_or_else(|| StepError::fatal(format!("`{name}` is required")))
+}
+
+fn target(input: &StepInput) -> Result<String, StepError> {
+    input
+        .target_str()
+        .map(str::to_string)
+        .ok_or_else(|| StepError::fatal("the step needs its target"))
+}
+
+/// The set name: `set = ...`, else derived from the source.
+fn set_name(input: &StepInput, fallback: &str) -> String {
+    let raw = input
+        .str("set")
+        .map(str::to_string)
+        .unwrap_or_else(|| fallback.to_string());
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let clean = clean.trim_matches('-').to_string();
+    if clean.is_empty() {
+        String::from("backup")
+    } else {
+        clean
+    }
+}
+
+fn outputs(path: &Path, size: u64, sha: &str, started: tokio::time::Instant) -> Outputs {
+    let mut out = Outputs::new();
+    out.insert("path".into(), Value::str(path.display().to_string()));
+    out.insert("size".into(), Value::Size(size));
+    out.insert("sha256".into(), Value::str(sha));
+    out.insert(
+        "duration".into(),
+        Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)),
+    );
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    pending: Pending,
+    dir: &Path,
+    kind: &str,
+    set: &str,
+    source: String,
+    started_at: String,
+    tools: Vec<(String, String)>,
+    started: tokio::time::Instant,
+) -> Result<Outputs, StepError> {
+    let name = pending.name().to_string();
+    let (path, size, sha) = pending.commit()?;
+    let manifest = Manifest {
+        version: store::MANIFEST_VERSION,
+        kind: kind.to_string(),
+        set: set.to_string(),
+        file: name,
+        source,
+        started: started_at,
+        finished: store::now(),
+        size,
+        sha256: sha.clone(),
+        tools: tools.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+        verified: None,
+    };
+    store::save_manifest(dir, &manifest)?;
+    Ok(outputs(&path, size, &sha, started))
+}
+
+/// `backup postgres URL`: pg_dump's custom format streamed through a SHA-256 into the
+/// backup file; the connection goes through libpq's environment, not the command line.
+pub async fn backup_postgres(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let url = target(input)?;
+    let dir = attr_path(input, "into")?;
+    let env = tools::pg_env(&url)?;
+    let db = env
+        .iter()
+        .find(|(k, _)| *k == "PGDATABASE")
+        .map_or("postgres", |(_, v)| v.as_str());
+    let set = set_name(input, db);
+    let started = tokio::time::Instant::now();
+    let started_at = store::now();
+    let mut cmd = tools::command("pg_dump", &env);
+    cmd.arg("--format=custom").arg(format!(
+        "--compress={}",
+        input
+            .attr("compression")
+            .and_then(Value::as_int)
+            .unwrap_or(6)
+            .clamp(0, 9)
+    ));
+    for (attr, flag) in [
+        ("schemas", "--schema"),
+        ("tables", "--table"),
+        ("exclude_tables", "--exclude-table"),
+    ] {
+        for v in input
+            .attr(attr)
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+        {
+            cmd.arg(format!("{flag}={}", v.interpolated()));
+        }
+    }
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            StepError::fatal(format!(
+                "cannot start pg_dump: {e} (is PostgreSQL's client installed?)"
+            ))
+        })?;
+    let mut pending = Pending::create(&dir, &set, "pgdump")?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| StepError::fatal("pg_dump has no stdout"))?;
+    let mut stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| StepError::fatal("pg_dump has no stderr"))?;
+    let errors = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        buf
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = stdout
+            .read(&mut buf)
+            .await
+            .map_err(|e| StepError::new(format!("reading pg_dump's output failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        std::io::Write::write_all(&mut pending, &buf[..n])
+            .map_err(|e| StepError::fatal(format!("writing the backup failed: {e}")))?;
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| StepError::new(format!("pg_dump: {e}")))?;
+    let errors = errors.await.unwrap_or_default();
+    if !status.success() {
+        return Err(StepError::new(format!(
+            "pg_dump failed: {}",
+            tools::tail(&errors, ctx)
+        )));
+    }
+    let version = tools::version("pg_dump").await;
+    finish(
+        pending,
+        &dir,
+        "postgres",
+        &set,
+        store::redact_url(&url),
+        started_at,
+        vec![("pg_dump".into(), version)],
+        started,
+    )
+}
+
+/// `backup redis URL`: `redis-cli --rdb` takes a consistent snapshot over the network.
+pub async fn backup_redis(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let url = target(input)?;
+    let dir = attr_path(input, "into")?;
+    let u = url::Url::parse(&url).map_err(|_| StepError::fatal("the Redis URL is not valid"))?;
+    let host = u.host_str().unwrap_or("127.0.0.1").to_string();
+    let port = u.port().unwrap_or(6379);
+    let set = set_name(input, &format!("redis-{port}"));
+    let started = tokio::time::Instant::now();
+    let started_at = store::now();
+    let pending = Pending::create(&dir, &set, "rdb")?;
+    let mut env = Vec::new();
+    if let Some(password) = u.password() {
+        env.push(("REDISCLI_AUTH", password.to_string()));
+    }
+    let mut cmd = tools::command("redis-cli", &env);
+    cmd.args(["-h", &host, "-p", &port.to_string()]);
+    if !u.username().is_empty() {
+        cmd.args(["--user", u.username()]);
+    }
+    cmd.arg("--rdb").arg(pending.tmp_path());
+    tools::run(cmd, "redis-cli --rdb", ctx).await?;
+    let version = tools::version("redis-cli").await;
+    finish(
+        pending,
+        &dir,
+        "redis",
+        &set,
+        store::redact_url(&url),
+        started_at,
+        vec![("redis-cli".into(), version)],
+        started,
+    )
+}
+
+/// `backup files DIR`: a tar archive compressed with zstd, with include/exclude globs.
+pub async fn backup_files(input: &StepInput, _ctx: &StepContext) -> Result<Outputs, StepError> {
+    let source = PathBuf::from(target(input)?);
+    let dir = attr_path(input, "into")?;
+    if !source.is_dir() {
+        return Err(StepError::fatal(format!(
+            "{} is not a directory",
+            source.display()
+        )));
+    }
+    let base = source
+        .file_name()
+        .map_or_else(|| "files".to_string(), |n| n.to_string_lossy().into_owned());
+    let set = set_name(input, &base);
+    let globs = |name: &str| -> Result<Option<globset::GlobSet>, StepError> {
+        let Some(list) = input.attr(name).and_then(Value::as_list) else {
+            return Ok(None);
+        };
+        let mut b = globset::GlobSetBuilder::new();
+        for g in list {
+            let text = g.interpolated();
+            b.add(
+                globset::Glob::new(&text)
+                    .map_err(|e| StepError::fatal(format!("`{name}`: {e}")))?,
+            );
+        }
+        b.build()
+            .map(Some)
+            .map_err(|e| StepError::fatal(format!("`{name}`: {e}")))
+    };
+    let include = globs("include")?;
+    let exclude = globs("exclude")?;
+    let level = input
+        .attr("level")
+        .and_then(Value::as_int)
+        .unwrap_or(3)
+        .clamp(1, 19) as i32;
+    let started = tokio::time::Instant::now();
+    let started_at = store::now();
+    let pending = Pending::create(&dir, &set, "tar.zst")?;
+    let dir_abs = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
+    let pending = tokio::task::spawn_blocking(move || -> Result<Pending, StepError> {
+        let encoder = zstd::Encoder::new(pending, level)
+            .map_err(|e| StepError::fatal(format!("zstd: {e}")))?;
+        let mut tar = tar::Builder::new(encoder);
+        tar.follow_symlinks(false);
+        for entry in walkdir::WalkDir::new(&source)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry = entry
+                .map_err(|e| StepError::fatal(format!("reading {}: {e}", source.display())))?;
+            let path = entry.path();
+            // Never archive the backup directory into itself.
+            if std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(&dir_abs)) {
+                continue;
+            }
+            let Ok(rel) = path.strip_prefix(&source) else {
+                continue;
+            };
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            if exclude.as_ref().is_some_and(|g| g.is_match(rel)) {
+                continue;
+            }
+            if entry.file_type().is_file() && include.as_ref().is_some_and(|g| !g.is_match(rel)) {
+                continue;
+            }
+            tar.append_path_with_name(path, rel)
+                .map_err(|e| StepError::fatal(format!("archiving {}: {e}", path.display())))?;
+        }
+        let encoder = tar
+            .into_inner()
+            .map_err(|e| StepError::fatal(format!("tar: {e}")))?;
+        encoder
+            .finish()
+            .map_err(|e| StepError::fatal(format!("zstd: {e}")))
+    })
+    .await
+    .map_err(|e| StepError::fatal(format!("the archive task failed: {e}")))??;
+    let source_text = std::fs::canonicalize(target(input)?).map_or_else(
+        |_| target(input).unwrap_or_default(),
+        |p| p.display().to_string(),
+    );
+    finish(
+        pending,
+        &dir,
+        "files",
+        &set,
+        source_text,
+        started_at,
+        vec![("ops".into(), env!("CARGO_PKG_VERSION").into())],
+        started,
+    )
+}
+
+/// The backup a verify/restore means: a file, or the newest (verified) one of a directory.
+fn resolve(
+    path: &Path,
+    set: Option<&str>,
+    verified_only: bool,
+) -> Result<(PathBuf, Manifest), StepError> {
+    if path.is_file() {
+        let manifest = store::load_manifest(path)?;
+        return Ok((path.to_path_buf(), manifest));
+    }
+    let all = store::list(path, set)?;
+    all.into_iter()
+        .rev()
+        .find(|(_, m)| !verified_only || m.is_verified())
+        .ok_or_else(|| {
+            StepError::fatal(format!(
+                "{} holds no {}backup{}",
+                path.display(),
+                if verified_only { "verified " } else { "" },
+                set.map(|s| format!(" of set `{s}`")).unwrap_or_default()
+            ))
+        })
+}
+
+/// Re-reads the file against its SHA-256, then checks it per kind.
+async fn check(path: &Path, manifest: &Manifest, ctx: &StepContext) -> Result<String, String> {
+    let (size, sha) = store::hash_file(path).map_err(|e| e.message)?;
+    if sha != manifest.sha256 || size != manifest.size {
+        return Err(format!(
+            "the file is corrupt: {size} bytes with sha256 {}…, the manifest says {} bytes with {}…",
+            &sha[..12],
+            manifest.size,
+            manifest.sha256.chars().take(12).collect::<String>()
+        ));
+    }
+    match manifest.kind.as_str() {
+        "postgres" => {
+            let mut cmd = tools::command("pg_restore", &[]);
+            cmd.arg("--list").arg(path);
+            tools::run(cmd, "pg_restore --list", ctx)
+                .await
+                .map_err(|e| e.message)?;
+            Ok(String::from("sha256 + pg_restore --list"))
+        }
+        "redis" => {
+            let mut header = [0u8; 5];
+            std::fs::File::open(path)
+                .and_then(|mut f| f.read_exact(&mut header))
+                .map_err(|e| format!("cannot read the RDB header: {e}"))?;
+            if &header != b"REDIS" {
+                return Err(String::from(
+                    "the file is not an RDB snapshot (no REDIS header)",
+                ));
+            }
+            let mut cmd = tools::command("redis-check-rdb", &[]);
+            cmd.arg(path);
+            match tools::run(cmd, "redis-check-rdb", ctx).await {
+                Ok(_) => Ok(String::from("sha256 + redis-check-rdb")),
+                Err(e) if e.message.contains("cannot start") => {
+                    Ok(String::from("sha256 + RDB header"))
+                }
+                Err(e) => Err(e.message),
+            }
+        }
+        "files" => {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || -> Result<String, String> {
+                let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                let decoder = zstd::Decoder::new(file).map_err(|e| format!("zstd: {e}"))?;
+                let mut archive = tar::Archive::new(decoder);
+                let mut count = 0usize;
+                for entry in archive.entries().map_err(|e| format!("tar: {e}"))? {
+                    let mut entry = entry.map_err(|e| format!("tar: {e}"))?;
+                    std::io::copy(&mut entry, &mut std::io::sink())
+                        .map_err(|e| format!("tar: {e}"))?;
+                    count += 1;
+                }
+                Ok(format!("sha256 + tar listing ({count} entries)"))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+        other => Err(format!("unknown backup kind `{other}`")),
+    }
+}
+
+/// `backup verify PATH`: checks a backup and records the result in its manifest.
+pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let path = PathBuf::from(target(input)?);
+    let set = input.str("set");
+    let (file, mut manifest) = resolve(&path, set, false)?;
+    let result = check(&file, &manifest, ctx).await;
+    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    manifest.verified = Some(match &result {
+        Ok(method) => Verification {
+            at: store::now(),
+            method: method.clone(),
+            ok: true,
+            detail: String::new(),
+        },
+        Err(why) => Verification {
+            at: store::now(),
+            method: String::from("sha256"),
+            ok: false,
+            detail: why.clone(),
+        },
+    });
+    store::save_manifest(&dir, &manifest)?;
+    if let Err(why) = result {
+        return Err(StepError::fatal(format!(
+            "{} failed verification: {why}",
+            file.display()
+        )));
+    }
+    let age = manifest
+        .finished_at()
+        .map(|t| jiff::Timestamp::now().duration_since(t))
+        .and_then(|d| Duration::try_from(d).ok())
+        .unwrap_or_default();
+    if let Some(max) = input.attr("max_age").and_then(Value::as_duration) {
+        // Freshness: the newest verified backup of the set must be younger than max_age.
+        let newest = store::list(&dir, Some(&manifest.set))?
+            .into_iter()
+            .rev()
+            .find(|(_, m)| m.is_verified())
+            .and_then(|(_, m)| m.finished_at());
+        let newest_age = newest
+            .map(|t| jiff::Timestamp::now().duration_since(t))
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::MAX);
+        if newest_age > max {
+            return Err(StepError::fatal(format!(
+                "the newest verified backup of `{}` is {} old; max_age is {}",
+                manifest.set,
+                lang::fmt::duration(Duration::from_secs(newest_age.as_secs())),
+                lang::fmt::duration(max)
+            )));
+        }
+    }
+    let mut out = Outputs::new();
+    out.insert("path".into(), Value::str(file.display().to_string()));
+    out.insert(
+        "age".into(),
+        Value::Duration(Duration::from_secs(age.as_secs())),
+    );
+    out.insert("sha256".into(), Value::str(manifest.sha256));
+    Ok(out)
+}
+
+/// The retention policy of a prune step.
+pub fn policy(get: impl Fn(&str) -> Option<Value>) -> Policy {
+    Policy {
+        keep_last: get("keep_last")
+            .and_then(|v| v.as_int())
+            .map(|n| n.max(0) as usize),
+        keep_within: get("keep_within").and_then(|v| v.as_duration()),
+        keep_daily: get("keep_daily")
+            .and_then(|v| v.as_int())
+            .map(|n| n.max(0) as usize),
+    }
+}
+
+/// What a prune would do: (file, keep reason or None to delete).
+pub fn plan_prune(
+    dir: &Path,
+    set: Option<&str>,
+    policy: &Policy,
+) -> Result<Vec<(PathBuf, Option<&'static str>)>, StepError> {
+    let all = store::list(dir, set)?;
+    let entries: Vec<Entry> = all
+        .iter()
+        .map(|(_, m)| Entry {
+            finished: m.finished_at().unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            verified: m.is_verified(),
+        })
+        .collect();
+    let keep = select(&entries, policy, jiff::Timestamp::now());
+    Ok(all.into_iter().map(|(p, _)| p).zip(keep).collect())
+}
+
+/// `backup prune DIR`: deletes what the policy does not keep (never the newest verified).
+pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let dir = PathBuf::from(target(input)?);
+    let policy = policy(|n| input.attr(n).cloned());
+    if policy.is_empty() {
+        return Err(StepError::fatal(
+            "a prune needs a policy: keep_last, keep_within or keep_daily",
+        ));
+    }
+    let decisions = plan_prune(&dir, input.str("set"), &policy)?;
+    let (mut deleted, mut kept) = (0i64, 0i64);
+    for (path, keep) in decisions {
+        match keep {
+            Some(_) => kept += 1,
+            None => {
+                std::fs::remove_file(&path).map_err(|e| {
+                    StepError::fatal(format!("cannot delete {}: {e}", path.display()))
+                })?;
+                let _ = std::fs::remove_file(store::manifest_path(&path));
+                ctx.log(format!("deleted {}", path.display()));
+                deleted += 1;
+            }
+        }
+    }
+    store::sync_dir(&dir)?;
+    let mut out = Outputs::new();
+    out.insert("deleted".into(), Value::Int(deleted));
+    out.insert("kept".into(), Value::Int(kept));
+    Ok(out)
+}
+
+/// The backup a restore starts from, re-verified now: never an unverified or corrupt one.
+async fn restorable(
+    input: &StepInput,
+    kind: &str,
+    ctx: &StepContext,
+) -> Result<PathBuf, StepError> {
+    let from = PathBuf::from(target(input)?);
+    let (file, manifest) = resolve(&from, input.str("set"), true)?;
+    if manifest.kind != kind {
+        return Err(StepError::fatal(format!(
+            "{} is a {} backup, not {kind}",
+            file.display(),
+            manifest.kind
+        )));
+    }
+    if !manifest.is_verified() {
+        return Err(StepError::fatal(format!(
+            "{} was never verified; run `backup verify` on it first",
+            file.display()
+        )));
+    }
+    check(&file, &manifest, ctx).await.map_err(|why| {
+        StepError::fatal(format!("refusing to restore {}: {why}", file.display()))
+    })?;
+    Ok(file)
+}
+
+/// `restore postgres FROM { into = URL }`: pg_restore into the named database.
+pub async fn restore_postgres(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let started = tokio::time::Instant::now();
+    let file = restorable(input, "postgres", ctx).await?;
+    let into = input
+        .str("into")
+        .ok_or_else(|| StepError::fatal("`into` is required"))?;
+    let env = tools::pg_env(into)?;
+    let db = env
+        .iter()
+        .find(|(k, _)| *k == "PGDATABASE")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut cmd = tools::command("pg_restore", &env);
+    cmd.arg("--no-owner")
+        .arg(format!("--dbname={db}"))
+        .arg("--exit-on-error");
+    if input.attr("clean").and_then(Value::as_bool) == Some(true) {
+        cmd.args(["--clean", "--if-exists"]);
+    }
+    cmd.arg(&file);
+    tools::run(cmd, "pg_restore", ctx).await?;
+    let mut out = Outputs::new();
+    out.insert(
+        "duration".into(),
+        Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)),
+    );
+    Ok(out)
+}
+
+/// `restore files FROM { into = DIR }`: extracts into an empty or absent directory.
+pub async fn restore_files(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    let started = tokio::time::Instant::now();
+    let file = restorable(input, "files", ctx).await?;
+    let into = PathBuf::from(
+        input
+            .str("into")
+            .ok_or_else(|| StepError::fatal("`into` is required"))?,
+    );
+    if into.exists()
+        && std::fs::read_dir(&into)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(StepError::fatal(format!(
+            "{} is not empty; a restore never overwrites files",
+            into.display()
+        )));
+    }
+    tokio::task::spawn_blocking(move || -> Result<(), StepError> {
+        std::fs::create_dir_all(&into)
+            .map_err(|e| StepError::fatal(format!("cannot create {}: {e}", into.display())))?;
+        let f = std::fs::File::open(&file).map_err(|e| StepError::fatal(e.to_string()))?;
+        let decoder = zstd::Decoder::new(f).map_err(|e| StepError::fatal(format!("zstd: {e}")))?;
+        // `unpack` refuses entries that would land outside `into` (`..`, absolute paths).
+        tar::Archive::new(decoder)
+            .unpack(&into)
+            .map_err(|e| StepError::fatal(format!("extracting into {}: {e}", into.display())))
+    })
+    .await
+    .map_err(|e| StepError::fatal(format!("the restore task failed: {e}")))??;
+    let mut out = Outputs::new();
+    out.insert(
+        "duration".into(),
+        Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)),
+    );
+    Ok(out)
+}

@@ -1,0 +1,320 @@
+//! Backups, verification, retention and restores against real data: a directory tree, a
+//! throwaway PostgreSQL cluster loaded by `pgbench -i`, and a Redis server with keys.
+
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use services::*;
+
+fn tree(root: &Path) {
+    std::fs::create_dir_all(root.join("conf/nested")).expect("dirs");
+    std::fs::write(root.join("conf/app.yaml"), "port: 8080\n").expect("write");
+    std::fs::write(root.join("conf/nested/secret.key"), "k3y").expect("write");
+    std::fs::write(
+        root.join("data.bin"),
+        (0..200_000u32)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .expect("write");
+    std::fs::write(root.join("debug.log"), "noise\n").expect("write");
+}
+
+fn backups(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".tar.zst"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn files_backup(src: &Path, into: &Path) -> (i32, String, String) {
+    run_runbook(
+        &format!(
+            "backup files \"{}\" as b {{\n  into = \"{}\"\n  set = \"conf\"\n  exclude = [\"*.log\"]\n}}\nnotify stdout \"${{b.path}} ${{b.size}} ${{b.sha256}}\"\n",
+            src.display(),
+            into.display()
+        ),
+        &["run"],
+        &[],
+    )
+}
+
+fn verify(path: &Path) -> (i32, String, String) {
+    run_runbook(
+        &format!("backup verify \"{}\"\n", path.display()),
+        &["run"],
+        &[],
+    )
+}
+
+#[test]
+fn files_backup_verify_restore_round_trip() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let src = work.path().join("src");
+    let into = work.path().join("backups");
+    tree(&src);
+    let (code, out, err) = files_backup(&src, &into);
+    assert_eq!(code, 0, "{out}{err}");
+    let files = backups(&into);
+    assert_eq!(files.len(), 1);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(stdlib::backup::manifest_path(&files[0])).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["kind"], "files");
+    assert_eq!(manifest["set"], "conf");
+    assert!(manifest["verified"].is_null());
+    let (size, sha) = stdlib::backup::hash_file(&files[0]).expect("hash");
+    assert_eq!(manifest["sha256"], sha.as_str());
+    assert_eq!(manifest["size"], size);
+    assert!(out.contains(&sha), "the step outputs the sha256: {out}");
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(&into).expect("dir").count(), 2);
+
+    // A restore refuses an unverified backup.
+    let target = work.path().join("restored");
+    let restore = format!(
+        "restore files \"{}\" {{\n  into = \"{}\"\n}}\n",
+        into.display(),
+        target.display()
+    );
+    let (code, _, err) = run_runbook(&restore, &["run"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("holds no verified backup"), "{err}");
+
+    let (code, out, err) = verify(&files[0]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run_runbook(&restore, &["run"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    for rel in ["conf/app.yaml", "conf/nested/secret.key", "data.bin"] {
+        assert_eq!(
+            std::fs::read(src.join(rel)).expect("src"),
+            std::fs::read(target.join(rel)).expect("restored"),
+            "{rel}"
+        );
+    }
+    assert!(!target.join("debug.log").exists(), "excluded by the glob");
+    // A second restore into the same (now non-empty) directory is refused.
+    let (code, _, err) = run_runbook(&restore, &["run"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not empty"), "{err}");
+}
+
+#[test]
+fn verify_detects_every_flipped_byte_and_truncation() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let src = work.path().join("src");
+    let into = work.path().join("backups");
+    tree(&src);
+    assert_eq!(files_backup(&src, &into).0, 0);
+    let original = backups(&into).remove(0);
+    let bytes = std::fs::read(&original).expect("read");
+    let manifest = stdlib::backup::manifest_path(&original);
+    let corrupt_dir = work.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt_dir).expect("dir");
+    let corrupt = corrupt_dir.join(original.file_name().expect("name"));
+    let corrupt_manifest = stdlib::backup::manifest_path(&corrupt);
+    // 60 random positions, one flipped bit each, through the real `ops` binary.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut detected = 0;
+    for _ in 0..60 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let pos = (seed % bytes.len() as u64) as usize;
+        let mut flipped = bytes.clone();
+        flipped[pos] ^= 1 << (seed % 8);
+        std::fs::write(&corrupt, &flipped).expect("write");
+        std::fs::copy(&manifest, &corrupt_manifest).expect("copy");
+        let (code, _, err) = verify(&corrupt);
+        assert_eq!(code, 1, "a flipped bit at {pos} was not detected");
+        assert!(
+            err.contains("failed verification") && err.contains("corrupt"),
+            "{err}"
+        );
+        detected += 1;
+    }
+    assert_eq!(detected, 60);
+    // Truncated.
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).expect("write");
+    std::fs::copy(&manifest, &corrupt_manifest).expect("copy");
+    assert_eq!(verify(&corrupt).0, 1);
+    // The failure is recorded, and a restore refuses it.
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&corrupt_manifest).expect("manifest"))
+            .expect("json");
+    assert_eq!(recorded["verified"]["ok"], false);
+    let (code, _, err) = run_runbook(
+        &format!(
+            "restore files \"{}\" {{\n  into = \"{}\"\n}}\n",
+            corrupt.display(),
+            work.path().join("r").display()
+        ),
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("never verified") || err.contains("refusing"),
+        "{err}"
+    );
+    // The untouched original still verifies.
+    assert_eq!(verify(&original).0, 0);
+}
+
+#[test]
+fn prune_keeps_the_newest_verified_backup_and_the_plan_lists_deletions() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let src = work.path().join("src");
+    let into = work.path().join("backups");
+    tree(&src);
+    for _ in 0..4 {
+        assert_eq!(files_backup(&src, &into).0, 0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let all = backups(&into);
+    assert_eq!(all.len(), 4);
+    // Only the oldest is verified.
+    assert_eq!(verify(&all[0]).0, 0);
+    let prune = format!(
+        "backup prune \"{}\" {{\n  set = \"conf\"\n  keep_last = 1\n}}\n",
+        into.display()
+    );
+    let (code, out, _) = run_runbook(&prune, &["plan"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let name = |p: &PathBuf| p.file_name().expect("name").to_string_lossy().into_owned();
+    assert!(
+        out.contains(&format!(
+            "would: deletes 2 in {}: {}, {}",
+            into.display(),
+            name(&all[1]),
+            name(&all[2])
+        )),
+        "{out}"
+    );
+    assert_eq!(backups(&into).len(), 4, "the plan deleted nothing");
+    let (code, out, err) = run_runbook(&prune, &["run"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(backups(&into), vec![all[0].clone(), all[3].clone()]);
+    // An empty policy is refused before anything runs.
+    let (code, out, _) = run_runbook(
+        &format!("backup prune \"{}\"\n", into.display()),
+        &["plan"],
+        &[],
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("a prune needs a policy"), "{out}");
+}
+
+#[test]
+fn postgres_dr_drill_backup_verify_restore_probe_prune() {
+    let pg = Postgres::start();
+    let url = pg.url();
+    let status = Command::new("pgbench")
+        .args(["-i", "-s", "1", "-q"])
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", pg.port.to_string())
+        .env("PGUSER", "ops")
+        .env("PGDATABASE", "postgres")
+        .output()
+        .expect("pgbench");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let created = Command::new("createdb")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "ops",
+            "scratch",
+        ])
+        .output()
+        .expect("createdb");
+    assert!(created.status.success());
+    let work = tempfile::tempdir().expect("tempdir");
+    let scratch = format!("postgresql://ops@127.0.0.1:{}/scratch", pg.port);
+    let drill = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/data/dr-drill.rb.ops"),
+    )
+    .expect("the DR drill runbook");
+    let file = work.path().join("dr-drill.rb.ops");
+    std::fs::write(&file, drill).expect("write");
+    let into = work.path().join("pg");
+    let out = Command::new(env!("CARGO_BIN_EXE_ops"))
+        .arg("run")
+        .arg(&file)
+        .args(["--set", &format!("backup_dir={}", into.display()), "--yes"])
+        .env("DATABASE_URL", &url)
+        .env("SCRATCH_URL", &scratch)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ops runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("restored 100000 accounts"), "{stdout}");
+    assert!(
+        !stdout.contains(&url) && !stdout.contains("ops@127.0.0.1"),
+        "connection strings are secrets: {stdout}"
+    );
+    // A wrong port gives a clear error.
+    let (code, _, err) = run_runbook(
+        &format!(
+            "secret DB\nbackup postgres DB {{\n  into = \"{}\"\n}}\n",
+            into.display()
+        ),
+        &["run"],
+        &[(
+            "DB",
+            &format!("postgresql://ops@127.0.0.1:{}/postgres", free_port()),
+        )],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("pg_dump failed") && err.contains("connection"),
+        "{err}"
+    );
+}
+
+#[test]
+fn redis_backup_and_verify() {
+    let redis = Redis::start();
+    let set = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "set", "greeting", "hello"])
+        .output()
+        .expect("redis-cli");
+    assert!(set.status.success());
+    let work = tempfile::tempdir().expect("tempdir");
+    let into = work.path().join("redis");
+    let (code, out, err) = run_runbook(
+        &format!(
+            "secret REDIS_URL\nbackup redis REDIS_URL as b {{\n  into = \"{}\"\n}}\nbackup verify b.path\n",
+            into.display()
+        ),
+        &["run"],
+        &[("REDIS_URL", &format!("redis://127.0.0.1:{}", redis.port))],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let rdb = std::fs::read_dir(&into)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "rdb"))
+        .expect("an rdb file");
+    let bytes = std::fs::read(&rdb).expect("read");
+    assert!(bytes.starts_with(b"REDIS"));
+    assert!(bytes.windows(5).any(|w| w == b"hello"));
+}
