@@ -406,6 +406,11 @@ async fn check(path: &Path, manifest: &Manifest, ctx: &StepContext) -> Result<St
 
 /// `backup verify PATH`: checks a backup and records the result in its manifest.
 pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+    if input.attr("deep").and_then(Value::as_bool) == Some(true) {
+        return Err(StepError::fatal(
+            "`deep = true` is not supported yet: restore into a scratch database with `restore postgres` and probe it (see runbooks/data/dr-drill.rb.ops)",
+        ));
+    }
     let path = PathBuf::from(target(input)?);
     let set = input.str("set");
     let (file, mut manifest) = resolve(&path, set, false)?;
