@@ -318,3 +318,135 @@ fn redis_backup_and_verify() {
     assert!(bytes.starts_with(b"REDIS"));
     assert!(bytes.windows(5).any(|w| w == b"hello"));
 }
+
+fn runbook_file(dir: &Path, body: &str) -> PathBuf {
+    let file = dir.join("b.rb.ops");
+    std::fs::write(
+        &file,
+        format!("runbook \"b\" {{\n  title = \"b\"\n  owner = \"qa\"\n}}\n\n{body}"),
+    )
+    .expect("write");
+    file
+}
+
+#[test]
+fn a_full_disk_leaves_no_backup_behind() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).expect("dir");
+    // Incompressible data, so the archive outgrows the file-size limit below.
+    let mut seed = 1u64;
+    let noise: Vec<u8> = (0..2_000_000)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u8
+        })
+        .collect();
+    std::fs::write(src.join("noise.bin"), noise).expect("write");
+    let into = work.path().join("backups");
+    let file = runbook_file(
+        work.path(),
+        &format!(
+            "backup files \"{}\" {{\n  into = \"{}\"\n}}\n",
+            src.display(),
+            into.display()
+        ),
+    );
+    // RLIMIT_FSIZE (with SIGXFSZ ignored) makes writes fail like a full disk: EFBIG.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 512; exec {} run {}",
+            env!("CARGO_BIN_EXE_ops"),
+            file.display()
+        ))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).replace("\n  │ ", " ");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("File too large") || stderr.contains("too large"),
+        "{stderr}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&into)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "a failed backup left {left:?}");
+}
+
+#[test]
+fn a_killed_backup_never_leaves_a_file_under_a_final_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().expect("tempdir");
+    // A pg_dump that starts writing and then hangs, so the backup is surely in flight.
+    let fakebin = work.path().join("bin");
+    std::fs::create_dir_all(&fakebin).expect("dir");
+    let fake = fakebin.join("pg_dump");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf 'PGDMP-partial-dump'\nexec sleep 5\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let into = work.path().join("backups");
+    let file = runbook_file(
+        work.path(),
+        &format!(
+            "secret DB\nbackup postgres DB {{\n  into = \"{}\"\n}}\n",
+            into.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        fakebin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ops"))
+        .arg("run")
+        .arg(&file)
+        .env("PATH", path)
+        .env("DB", "postgresql://ops@127.0.0.1:1/db")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ops starts");
+    let partial_written = || {
+        std::fs::read_dir(&into).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name().to_string_lossy().contains(".partial-")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline && !partial_written() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(partial_written(), "the backup had started writing");
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let names: Vec<String> = std::fs::read_dir(&into)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with('.') && n.contains(".partial-")),
+        "{names:?}"
+    );
+    // Nothing there counts as a backup.
+    let (code, _, err) = run_runbook(
+        &format!("backup verify \"{}\"\n", into.display()),
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("holds no backup"), "{err}");
+}
