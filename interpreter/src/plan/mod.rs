@@ -283,6 +283,43 @@ pub struct Group {
     pub callee: Option<String>,
 }
 
+impl Group {
+    /// A group with no handlers, condition, limit or call details; finish it with
+    /// [`Group::sealed`] once its fields are set.
+    pub fn new(id: String, kind: GroupKind, title: String, loc: Loc, children: Vec<Node>) -> Group {
+        Group {
+            id,
+            kind,
+            title,
+            limit: None,
+            when: None,
+            children,
+            on_failure: Vec::new(),
+            always: Vec::new(),
+            worst_case: Duration::ZERO,
+            loc,
+            iteration: None,
+            params: IndexMap::new(),
+            on_failure_mode: OnFailure::Abort,
+            effect: Effect::ReadOnly,
+            name: None,
+            callee: None,
+        }
+    }
+
+    /// The group with its worst case computed from its children and limit; a call's own
+    /// `always` handler counts, as it runs on every path.
+    pub fn sealed(mut self) -> Group {
+        self.worst_case = timing::group(&self);
+        if self.kind == GroupKind::Call {
+            self.worst_case = self
+                .worst_case
+                .saturating_add(timing::sequence(&self.always));
+        }
+        self
+    }
+}
+
 /// One node of the plan tree.
 #[derive(Clone, Debug)]
 pub enum Node {

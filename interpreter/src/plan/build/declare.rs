@@ -1,0 +1,268 @@
+//! Declarations: `param` values (given, default, `allowed`), `secret` sources and
+//! presence, `let` bindings known now or later, included libraries; and the check of
+//! given parameter names against the declared ones.
+
+use std::sync::Arc;
+
+use lang::ast::{self, ExprKind, Stmt};
+use lang::check::SecretSource;
+use lang::check::types::Type;
+use lang::program::Link;
+
+use super::super::params::{InputSource, ParamInput, convert, describe};
+use super::*;
+use crate::eval::{AtPlanTime, Binding, Eval, LetDef, Scope, eval};
+
+/// Parameter values a file's `param`s take.
+pub(super) enum Given<'a> {
+    /// The main runbook: command line, vars file, environment.
+    Inputs(&'a [ParamInput]),
+    /// A called runbook (and the libraries it includes): the caller's expressions, in
+    /// the caller's scope.
+    Call(&'a [&'a ast::Attr], Arc<Scope>),
+}
+
+impl Planner<'_> {
+    /// Binds a file's `param`, `secret`, `let` and included libraries, in order.
+    pub(super) fn declare(&mut self, stmts: &[Stmt], scope: &mut Scope, given: &Given<'_>) {
+        for stmt in stmts {
+            match stmt {
+                Stmt::Param(p) => self.declare_param(p, scope, given),
+                Stmt::Secret(s) => self.declare_secret(s, scope),
+                Stmt::Let(l) => self.declare_let(l, scope),
+                Stmt::Include(inc) => {
+                    let Some(Link::File(id)) = self.program().link(self.file, inc.path.span) else {
+                        continue;
+                    };
+                    let id = *id;
+                    if !self.declared_libs.insert(id) {
+                        continue;
+                    }
+                    let Some(lib) = self.program().unit(id).and_then(|u| u.parsed.ast.as_ref())
+                    else {
+                        continue;
+                    };
+                    let saved = std::mem::replace(&mut self.file, id);
+                    let given = match given {
+                        Given::Inputs(inputs) => Given::Inputs(inputs),
+                        // A called runbook's libraries take the caller's values too.
+                        Given::Call(attrs, caller) => Given::Call(attrs, caller.clone()),
+                    };
+                    self.declare(&lib.stmts, scope, &given);
+                    self.file = saved;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn declare_param(&mut self, p: &ast::ParamDecl, scope: &mut Scope, given: &Given<'_>) {
+        let name = p.name.name.clone();
+        let Ok(ty) = Type::from_written(&p.ty) else {
+            return;
+        };
+        let main = matches!(given, Given::Inputs(_));
+        // The highest-precedence given value wins (inputs are ordered lowest first).
+        let mut value = None;
+        match given {
+            Given::Inputs(inputs) => {
+                if let Some(input) = inputs.iter().rev().find(|i| i.name == name) {
+                    match convert(&input.raw, &ty) {
+                        Ok(v) => value = Some((v, input.source.describe(&name))),
+                        Err(e) => {
+                            self.error(
+                                Code::InvalidParameterValue,
+                                Some(p.name.span),
+                                format!(
+                                    "invalid value for parameter `{name}` ({}): {e}",
+                                    input.source.describe(&name)
+                                ),
+                                Some(format!("`{name}` is declared as {}", describe(&ty))),
+                            );
+                            return;
+                        }
+                    }
+                }
+            }
+            Given::Call(attrs, caller) => {
+                if let Some(attr) = attrs.iter().find(|a| a.name.name == name) {
+                    // Evaluated in the caller's scope, possibly only at run time.
+                    match eval(&attr.value, caller, &AtPlanTime) {
+                        Ok(Eval::Known(v)) => scope.bind(&name, Binding::Value(v)),
+                        Ok(Eval::Unknown(_)) => scope.bind(
+                            &name,
+                            Binding::Let(Arc::new(LetDef {
+                                expr: attr.value.clone(),
+                                scope: caller.clone(),
+                            })),
+                        ),
+                        Err(e) => self.eval_error(e),
+                    }
+                    return;
+                }
+            }
+        }
+        let (value, source) = match value {
+            Some(v) => v,
+            None => match &p.default {
+                Some(default) => match self.known(default, scope) {
+                    Some(v) => (v, String::from("default")),
+                    None => return,
+                },
+                None => {
+                    self.error(
+                        Code::MissingParameter,
+                        Some(p.name.span),
+                        format!("parameter `{name}` has no default and no value was given"),
+                        Some(format!(
+                            "pass it with `--set {name}=VALUE`, a `--vars-file`, or `OPS_VAR_{name}`"
+                        )),
+                    );
+                    return;
+                }
+            },
+        };
+        if let Some(allowed) = p.body.iter().flat_map(|b| &b.stmts).find_map(|s| match s {
+            Stmt::Attr(a) if a.name.name == "allowed" => Some(&a.value),
+            _ => None,
+        }) && let Some(list) = self.known(allowed, scope)
+            && let Some(items) = list.as_list()
+            && !items
+                .iter()
+                .any(|i| crate::eval::compare(ast::CmpOp::Eq, i, &value) == Ok(true))
+        {
+            let shown: Vec<String> = items.iter().map(|i| i.render()).collect();
+            self.error(
+                Code::ParameterNotAllowed,
+                Some(p.name.span),
+                format!(
+                    "parameter `{name}` = {} ({source}) is not one of the allowed values",
+                    value.render()
+                ),
+                Some(format!("allowed: {}", shown.join(", "))),
+            );
+        }
+        if main {
+            self.params.push(ParamValue {
+                name: name.clone(),
+                value: value.clone(),
+                source,
+            });
+        }
+        scope.bind(name, Binding::Value(value));
+    }
+
+    fn declare_secret(&mut self, s: &ast::SecretDecl, scope: &mut Scope) {
+        let source = secret_source(s);
+        let (key, present) = match &source {
+            SecretSource::Env(var) => (
+                format!("env {var}"),
+                self.req.env.var(var).is_some_and(|v| !v.is_empty()),
+            ),
+            SecretSource::File(path) => {
+                let path = lang::program::resolve(self.program().path(self.file), path);
+                let readable = self.req.env.readable(&path);
+                (format!("file {path}"), readable.is_ok())
+            }
+        };
+        if !self.secrets.iter().any(|p| p.source == key) {
+            if !present {
+                let how = match &source {
+                    SecretSource::Env(var) => format!("environment variable {var} is not set"),
+                    SecretSource::File(_) => {
+                        format!("{} cannot be read", key.trim_start_matches("file "))
+                    }
+                };
+                self.finding(
+                    FindingLevel::Error,
+                    Code::SecretMissing,
+                    None,
+                    format!("secret `{}`: {how}", s.name.name),
+                );
+            }
+            self.secrets.push(SecretPlan {
+                name: s.name.name.clone(),
+                source: key.clone(),
+                present,
+            });
+        }
+        scope.bind(s.name.name.clone(), Binding::Secret(key));
+    }
+
+    pub(super) fn declare_let(&mut self, l: &ast::LetDecl, scope: &mut Scope) {
+        let binding = match eval(&l.value, scope, &AtPlanTime) {
+            Ok(Eval::Known(v)) => Binding::Value(v),
+            Ok(Eval::Unknown(_)) => {
+                // Re-evaluated where used; it sees the scope as it is now.
+                let snapshot = Arc::new(std::mem::take(scope));
+                *scope = Scope::child(&snapshot);
+                Binding::Let(Arc::new(LetDef {
+                    expr: l.value.clone(),
+                    scope: snapshot,
+                }))
+            }
+            Err(e) => {
+                self.eval_error(e);
+                return;
+            }
+        };
+        scope.bind(l.name.name.clone(), binding);
+    }
+
+    /// `--set` names no parameter declares are errors; vars-file ones warnings.
+    pub(super) fn check_inputs(&mut self) {
+        let declared: Vec<&str> = self
+            .req
+            .checked
+            .params
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        for input in &self.req.inputs {
+            if declared.contains(&input.name.as_str()) {
+                continue;
+            }
+            let help =
+                lang::diag::did_you_mean(&input.name, declared.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "this runbook's parameters: {}",
+                        lang::diag::one_of(&declared)
+                    ))
+                });
+            match input.source {
+                InputSource::Set => self.errors.push(PlanError {
+                    code: Code::UnknownParameter,
+                    message: format!("`--set {}`: the runbook has no such parameter", input.name),
+                    help,
+                    at: None,
+                }),
+                InputSource::VarsFile => self.finding(
+                    FindingLevel::Warning,
+                    Code::UndeclaredVariable,
+                    None,
+                    format!(
+                        "the vars file sets `{}`, which the runbook does not declare",
+                        input.name
+                    ),
+                ),
+                InputSource::Env => {}
+            }
+        }
+    }
+}
+
+fn secret_source(s: &ast::SecretDecl) -> SecretSource {
+    for stmt in s.body.iter().flat_map(|b| &b.stmts) {
+        if let Stmt::Attr(a) = stmt
+            && let ExprKind::Str(lit) = &a.value.kind
+            && let Some(text) = lit.as_plain()
+        {
+            match a.name.name.as_str() {
+                "env" => return SecretSource::Env(text),
+                "file" => return SecretSource::File(text),
+                _ => {}
+            }
+        }
+    }
+    SecretSource::Env(s.name.name.clone())
+}
