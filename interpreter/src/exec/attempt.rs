@@ -53,20 +53,17 @@ impl AttemptError {
     }
 }
 
+/// Why a recorded step has no outputs.
+const RECORDED: &str = "a dry-run recorded it instead of running it";
+
 impl<'a> Executor<'a> {
     pub(super) async fn step(&self, step: &'a PlannedStep, phase: Phase<'_>) -> Flow {
         if step.before_start && !phase.handler {
-            self.finish(
+            self.not_run(
                 step,
                 Status::Skipped,
-                Duration::ZERO,
-                0,
-                Some("before --start-at".into()),
-                None,
-            );
-            self.set_slot(
-                &step.id,
-                Slot::NotRun(String::from("it is before --start-at")),
+                "before --start-at".into(),
+                "it is before --start-at",
             );
             return Flow::Ok;
         }
@@ -76,15 +73,7 @@ impl<'a> Executor<'a> {
                 Ok(v) if v.as_bool() == Some(true) => {}
                 Ok(_) => {
                     let reason = format!("`when {}` is false", when.text);
-                    self.finish(
-                        step,
-                        Status::Skipped,
-                        Duration::ZERO,
-                        0,
-                        Some(reason.clone()),
-                        None,
-                    );
-                    self.set_slot(&step.id, Slot::NotRun(reason));
+                    self.not_run(step, Status::Skipped, reason.clone(), reason);
                     return Flow::Ok;
                 }
                 Err(e) if recorded(step.effect, self.options.mode) => {
@@ -92,18 +81,7 @@ impl<'a> Executor<'a> {
                         "would: {} (if `when {}` holds: {})",
                         step.change, when.text, e.message
                     );
-                    self.finish(
-                        step,
-                        Status::Recorded,
-                        Duration::ZERO,
-                        0,
-                        Some(message),
-                        None,
-                    );
-                    self.set_slot(
-                        &step.id,
-                        Slot::NotRun(String::from("a dry-run recorded it instead of running it")),
-                    );
+                    self.not_run(step, Status::Recorded, message, RECORDED);
                     return Flow::Ok;
                 }
                 Err(e) => {
@@ -116,18 +94,7 @@ impl<'a> Executor<'a> {
                 Effect::Interactive => format!("would ask: {}", step.change),
                 _ => format!("would: {}", step.change),
             };
-            self.finish(
-                step,
-                Status::Recorded,
-                Duration::ZERO,
-                0,
-                Some(message),
-                None,
-            );
-            self.set_slot(
-                &step.id,
-                Slot::NotRun(String::from("a dry-run recorded it instead of running it")),
-            );
+            self.not_run(step, Status::Recorded, message, RECORDED);
             return Flow::Ok;
         }
         let input = match self.input(step, &resolver) {
@@ -296,15 +263,7 @@ impl<'a> Executor<'a> {
     fn dry_or_fail(&self, step: &PlannedStep, phase: Phase<'_>, code: Code, message: &str) -> Flow {
         if matches!(self.options.mode, Mode::DryRun { .. }) {
             let reason = format!("not run in the dry-run: {message}");
-            self.finish(
-                step,
-                Status::Skipped,
-                Duration::ZERO,
-                0,
-                Some(reason.clone()),
-                None,
-            );
-            self.set_slot(&step.id, Slot::NotRun(reason));
+            self.not_run(step, Status::Skipped, reason.clone(), reason);
             return Flow::Ok;
         }
         self.failed(step, phase, code, message, &step.loc, 0, Duration::ZERO)

@@ -491,19 +491,15 @@ impl<'a> Executor<'a> {
             node.steps(&mut steps);
         }
         for step in steps {
-            self.finish(
-                step,
-                Status::Skipped,
-                Duration::ZERO,
-                0,
-                Some(reason.to_string()),
-                None,
-            );
-            self.set_slot(
-                &step.id,
-                Slot::NotRun(format!("step {} did not run ({reason})", step.id)),
-            );
+            let why = format!("step {} did not run ({reason})", step.id);
+            self.not_run(step, Status::Skipped, reason.to_string(), why);
         }
+    }
+
+    /// Reports a step that did not run (skipped or recorded) and why it has no outputs.
+    fn not_run(&self, step: &PlannedStep, status: Status, message: String, why: impl Into<String>) {
+        self.finish(step, status, Duration::ZERO, 0, Some(message), None);
+        self.set_slot(&step.id, Slot::NotRun(why.into()));
     }
 
     fn set_slot(&self, id: &str, slot: Slot) {
