@@ -16,38 +16,9 @@ peers="$scratch/peers"
 work="$scratch/work"
 mkdir -p "$peers" "$work"
 
-log() { printf '>> %s\n' "$*" >&2; }
-
-# ---------------------------------------------------------------- tools
-need_apt=()
-command -v hyperfine >/dev/null || need_apt+=(hyperfine)
-[ -x /usr/bin/time ] || need_apt+=(time)
-if ! command -v "$peers/cargo/bin/hurlfmt" >/dev/null; then
-  dpkg -s libxml2-dev >/dev/null 2>&1 || need_apt+=(libxml2-dev)
-  dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
-  command -v pkg-config >/dev/null || need_apt+=(pkg-config)
-fi
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} (apt)"
-  apt-get install -y "${need_apt[@]}" >/dev/null
-fi
-if [ ! -x "$peers/ansible/bin/ansible-playbook" ]; then
-  log "installing ansible-core (PyPI) into $peers/ansible"
-  python3 -m venv "$peers/ansible"
-  "$peers/ansible/bin/pip" install -q ansible-core
-fi
-if [ ! -x "$peers/cargo/bin/just" ]; then
-  log "installing just (crates.io) into $peers/cargo"
-  cargo install -q --root "$peers/cargo" just --locked
-fi
-if [ ! -x "$peers/cargo/bin/hurlfmt" ]; then
-  log "installing hurlfmt (crates.io) into $peers/cargo"
-  # hurlfmt 8.1 needs a newer rustc than this machine's 1.95
-  cargo install -q --root "$peers/cargo" hurlfmt --version 8.0.1 --locked
-fi
-ansible="$peers/ansible/bin/ansible-playbook"
-just="$peers/cargo/bin/just"
-hurlfmt="$peers/cargo/bin/hurlfmt"
+# shellcheck source=bench/peers.sh
+. "$repo/bench/peers.sh"
+install_peers ansible just hurlfmt
 
 log "building ops (release)"
 (cd "$repo" && cargo build --release --quiet)

@@ -17,40 +17,9 @@ work="$scratch/run-work"
 port="${OPS_BENCH_PORT:-18931}"
 mkdir -p "$peers" "$work"
 
-log() { printf '>> %s\n' "$*" >&2; }
-
-# ---------------------------------------------------------------- tools
-need_apt=()
-command -v hyperfine >/dev/null || need_apt+=(hyperfine)
-command -v curl >/dev/null || need_apt+=(curl)
-[ -x /usr/bin/time ] || need_apt+=(time)
-if [ ! -x "$peers/cargo/bin/hurl" ]; then
-  for p in libcurl4-openssl-dev libxml2-dev libclang-dev pkg-config; do
-    dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
-  done
-fi
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} (apt)"
-  apt-get update -qq >/dev/null 2>&1 || true
-  apt-get install -y "${need_apt[@]}" >/dev/null
-fi
-if [ ! -x "$peers/ansible/bin/ansible-playbook" ]; then
-  log "installing ansible-core (PyPI) into $peers/ansible"
-  python3 -m venv "$peers/ansible"
-  "$peers/ansible/bin/pip" install -q ansible-core
-fi
-if [ ! -x "$peers/cargo/bin/just" ]; then
-  log "installing just (crates.io) into $peers/cargo"
-  cargo install -q --root "$peers/cargo" just --locked
-fi
-if [ ! -x "$peers/cargo/bin/hurl" ]; then
-  log "installing hurl 8.0.1 (crates.io) into $peers/cargo"
-  # hurl 8.1 needs a newer rustc than this machine's 1.95
-  cargo install -q --root "$peers/cargo" hurl --version 8.0.1 --locked
-fi
-ansible="$peers/ansible/bin/ansible-playbook"
-just="$peers/cargo/bin/just"
-hurl="$peers/cargo/bin/hurl"
+# shellcheck source=bench/peers.sh
+. "$repo/bench/peers.sh"
+install_peers ansible just hurl
 
 log "building ops (release)"
 (cd "$repo" && cargo build --release --quiet)
