@@ -2,7 +2,7 @@
 //! `--check` shows a diff and fails when a file is not formatted. `-` formats standard
 //! input to standard output.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use lang::SourceMap;
@@ -68,7 +68,7 @@ fn format_file(path: &Path, check: bool, color: bool) -> bool {
         print!("{}", diff(&shown, text, &formatted, color));
         return true;
     }
-    match write_atomically(path, formatted.as_bytes()) {
+    match interpreter::fs::write_atomic(path, formatted.as_bytes()) {
         Ok(()) => {
             eprintln!("formatted {shown}");
             false
@@ -155,32 +155,4 @@ pub fn diff(shown: &str, before: &str, after: &str, color: bool) -> String {
             _ => format!("{l}\n"),
         })
         .collect()
-}
-
-/// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync,
-/// rename over it, fsync of the directory. Permissions are kept.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.ops-fmt-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -52,7 +52,7 @@ pub fn show(
 ) -> i32 {
     if let Some(path) = out {
         let text = serde_json::to_string_pretty(&render::json(plan)).unwrap_or_default();
-        if let Err(e) = interpreter::report::write_atomic(path, format!("{text}\n").as_bytes()) {
+        if let Err(e) = interpreter::fs::write_atomic(path, format!("{text}\n").as_bytes()) {
             eprintln!("ops: cannot write the plan to {}: {e}", path.display());
             return EXIT_USAGE;
         }

@@ -8,6 +8,7 @@
 pub mod eval;
 pub mod event;
 pub mod exec;
+pub mod fs;
 pub mod plan;
 pub mod redact;
 pub mod render;

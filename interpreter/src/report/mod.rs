@@ -10,8 +10,9 @@ pub use markdown::MarkdownReport;
 pub use spinners::Spinners;
 pub use terminal::Terminal;
 
+pub(crate) use crate::fs::write_atomic;
+
 use std::io::Write;
-use std::path::Path;
 
 use crate::event::{Event, Reporter};
 
@@ -34,29 +35,6 @@ impl<W: Write + Send> Reporter for JsonLines<W> {
             let _ = self.out.flush();
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| String::from("report"));
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 forbids.

@@ -98,20 +98,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), StepError> {
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename, directory fsync).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StepError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io("cannot write", path, e));
-    }
-    sync_dir(dir)
+    interpreter::fs::write_atomic(path, bytes).map_err(|e| io("cannot write", path, e))
 }
 
 /// Saves a manifest beside its backup.
