@@ -332,13 +332,10 @@ impl StepKind for Backup {
             _ => None,
         };
         let mut problems = Vec::new();
-        if let Some(tool) = tool {
-            let found = std::env::var_os("PATH").is_some_and(|path| {
-                std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
-            });
-            if !found {
-                problems.push(format!("`{tool}` is not on PATH"));
-            }
+        if let Some(tool) = tool
+            && !crate::exec::on_path(tool)
+        {
+            problems.push(format!("`{tool}` is not on PATH"));
         }
         if self.variant == "prune" && run::policy(|n| view.values.get(n).cloned()).is_empty() {
             problems.push(String::from(

@@ -87,11 +87,7 @@ pub async fn run(mut cmd: Command, what: &str, ctx: &StepContext) -> Result<Vec<
     Ok(out.stdout)
 }
 
-/// The last non-empty lines of tool output, redacted, at most 300 characters.
+/// The last line of a tool's output, redacted.
 pub fn tail(bytes: &[u8], ctx: &StepContext) -> String {
-    let text = ctx.secrets.redact(&String::from_utf8_lossy(bytes));
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let start = lines.len().saturating_sub(2);
-    let joined = lines[start..].join(" / ");
-    joined.chars().take(300).collect()
+    crate::exec::output_tail(bytes, ctx).unwrap_or_else(|| String::from("(no output)"))
 }

@@ -9,6 +9,7 @@ use lang::schema::{
 mod run;
 
 pub use run::kill_all;
+pub(crate) use run::output_tail;
 
 use futures_util::future::BoxFuture;
 use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
@@ -130,6 +131,12 @@ impl StepKind for ProbeExec {
     }
 }
 
+/// Whether a program name (without `/`) is found in a `PATH` directory.
+pub(crate) fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 fn describe(view: &InputView) -> String {
     let mut text = format!("runs {} (no shell)", view.target());
     if let Some(cwd) = view.attrs.get("cwd") {
@@ -156,10 +163,7 @@ fn preflight(view: &InputView) -> Vec<String> {
         && !program.contains('/')
         && !program.contains("${")
     {
-        let found = std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-        });
-        if !found {
+        if !on_path(program) {
             problems.push(format!("`{program}` is not on PATH"));
         }
     }

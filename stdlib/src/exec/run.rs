@@ -156,9 +156,8 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
             Some(c) => format!("exited with {c}"),
             None => String::from("was killed by a signal"),
         };
-        // Redacted before it is shortened: a cut secret would no longer be recognised.
-        let tail: String = last_line(&ctx.secrets.redact(&err))
-            .or_else(|| last_line(&ctx.secrets.redact(&out)))
+        let tail: String = output_tail(err.as_bytes(), ctx)
+            .or_else(|| output_tail(out.as_bytes(), ctx))
             .map(|l| format!("; last output: {l}"))
             .unwrap_or_default();
         return Err(StepError::new(format!("`{program}` {how}{tail}")));
@@ -166,7 +165,10 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
     Ok(outputs)
 }
 
-fn last_line(text: &str) -> Option<String> {
+/// The last non-empty line of a program's output, redacted before it is shortened to 200
+/// bytes (a cut secret would no longer be recognised).
+pub(crate) fn output_tail(bytes: &[u8], ctx: &StepContext) -> Option<String> {
+    let text = ctx.secrets.redact(&String::from_utf8_lossy(bytes));
     let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
     let mut line = line.trim().to_string();
     if line.len() > 200 {
