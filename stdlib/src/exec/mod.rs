@@ -162,10 +162,9 @@ fn preflight(view: &InputView) -> Vec<String> {
     if let Some(program) = program
         && !program.contains('/')
         && !program.contains("${")
+        && !on_path(program)
     {
-        if !on_path(program) {
-            problems.push(format!("`{program}` is not on PATH"));
-        }
+        problems.push(format!("`{program}` is not on PATH"));
     }
     problems
 }
