@@ -133,7 +133,7 @@ impl<'a> Executor<'a> {
                 label: label.clone(),
                 attempt,
             });
-            let result = if step.kind == "wait" && step.nested.is_some() {
+            let result = if step.nested.is_some() {
                 self.wait_until(step, &input, phase).await
             } else {
                 self.attempt(step, imp.as_ref(), &input, phase.token, &resolver)
