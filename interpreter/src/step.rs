@@ -115,6 +115,17 @@ impl StepError {
     }
 }
 
+/// A problem a step kind finds before the run (a plan preflight finding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preflight {
+    /// An error stops the run; otherwise a warning to read.
+    pub error: bool,
+    /// The diagnostic code.
+    pub code: lang::Code,
+    /// What is wrong, specific enough to act on.
+    pub message: String,
+}
+
 /// Which prompt a person is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PromptKind {
@@ -194,6 +205,25 @@ pub trait StepKind: Send + Sync {
 
     /// Problems found without running anything (a file that cannot be read).
     fn preflight(&self, _view: &InputView) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Preflight findings with their level and code; by default each [`StepKind::preflight`]
+    /// problem as an `OPS3009` error.
+    fn preflight_findings(&self, view: &InputView) -> Vec<Preflight> {
+        self.preflight(view)
+            .into_iter()
+            .map(|message| Preflight {
+                error: true,
+                code: lang::Code::PreflightCheck,
+                message,
+            })
+            .collect()
+    }
+
+    /// Further plan lines under the step's one-line change (per-service actions of a
+    /// `compose up`), read-only against the world.
+    fn details(&self, _view: &InputView) -> Vec<String> {
         Vec::new()
     }
 

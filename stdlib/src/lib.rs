@@ -49,6 +49,9 @@ pub fn registry() -> interpreter::step::Registry {
     registry.register(probe::postgres::Postgres);
     registry.register(notify::http::Webhook);
     registry.register(notify::http::Slack);
+    for kind in compose::Compose::all() {
+        registry.register(kind);
+    }
     for kind in backup::Backup::all() {
         registry.register(kind);
     }

@@ -205,6 +205,8 @@ pub struct PlannedStep {
     pub effect: Effect,
     /// What it would change, in one line.
     pub change: String,
+    /// Further lines of what it would change (per service of a `compose up`).
+    pub details: Vec<String>,
     /// Its worst-case duration (attempts, timeouts and retry delays).
     pub worst_case: Duration,
     /// Where it is written.

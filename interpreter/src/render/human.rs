@@ -242,6 +242,9 @@ fn step(out: &mut String, s: &PlannedStep, depth: usize) {
         Effect::Interactive => "asks",
     };
     let _ = writeln!(out, "{inner}{verb}: {}", s.change);
+    for d in &s.details {
+        let _ = writeln!(out, "{inner}  · {d}");
+    }
     if let Some(w) = &s.when {
         let _ = writeln!(out, "{inner}{}", condition(w));
     }

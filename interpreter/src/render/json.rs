@@ -127,6 +127,9 @@ fn step(s: &PlannedStep) -> J {
     out.insert("label".into(), json!(s.label));
     out.insert("effect".into(), json!(s.effect.as_str()));
     out.insert("change".into(), json!(s.change));
+    if !s.details.is_empty() {
+        out.insert("details".into(), json!(s.details));
+    }
     out.insert("location".into(), json!(s.loc.to_string()));
     if let Some(i) = &s.iteration {
         out.insert("iteration".into(), json!(i));

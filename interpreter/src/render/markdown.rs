@@ -125,6 +125,9 @@ fn group(out: &mut String, g: &Group) {
 
 fn row(out: &mut String, s: &PlannedStep) {
     let mut what = cell(&s.change);
+    for d in &s.details {
+        let _ = write!(what, "<br>· {}", cell(d));
+    }
     for e in &s.expects {
         let _ = write!(what, "<br>`{}`", cell(&e.text));
     }

@@ -129,6 +129,8 @@ codes! {
     NoOperator = 3033, "no-operator", Error;
     OutputUnavailable = 3034, "output-unavailable", Error;
     Interrupted = 3035, "interrupted", Error;
+    ComposeFileInvalid = 3036, "compose-file-invalid", Error;
+    EngineUnreachable = 3037, "engine-unreachable", Error;
 }
 
 impl Code {

@@ -1,6 +1,24 @@
 //! `compose`: Docker Compose stacks through the Docker Engine API.
+//!
+//! `model` reads a real docker-compose YAML (`yaml` keeps positions and interpolates
+//! `${VAR}`), `engine` talks to the Docker Engine through bollard, `actions` decides per
+//! service and waits, `run` does `up|down|restart|ps`, `dryrun` makes the plan.
 
+pub mod actions;
+pub mod dryrun;
+pub mod engine;
+pub mod model;
+pub mod run;
+pub mod yaml;
+
+use std::sync::Mutex;
 use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use interpreter::step::{
+    InputView, Outputs, Preflight, StepContext, StepError, StepInput, StepKind,
+};
+use interpreter::value::Value;
 
 use lang::schema::{
     Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
@@ -58,6 +76,7 @@ pub const SCHEMA: StepSchema = StepSchema {
             outputs: &[
                 Output::new("created", T::Int, "containers created"),
                 Output::new("recreated", T::Int, "containers recreated"),
+                Output::new("started", T::Int, "existing containers started"),
                 Output::new("kept", T::Int, "containers kept unchanged"),
             ],
             effect: Effect::Mutating,
@@ -78,7 +97,10 @@ pub const SCHEMA: StepSchema = StepSchema {
                 )
                 .default("false"),
             ],
-            outputs: &[Output::new("removed", T::Int, "containers removed")],
+            outputs: &[
+                Output::new("removed", T::Int, "containers removed"),
+                Output::new("volumes_removed", T::Int, "named volumes removed"),
+            ],
             effect: Effect::Mutating,
             default_timeout: Some(Duration::from_secs(120)),
             ..Variant::BASE
@@ -152,3 +174,98 @@ pub const SCHEMA: StepSchema = StepSchema {
         },
     ],
 };
+
+/// One `compose` variant; the plan's engine reads are made once per step and reused by
+/// `describe`, `details` and `preflight_findings`.
+pub struct Compose {
+    variant: &'static str,
+    last: Mutex<Option<(String, dryrun::Analysis)>>,
+}
+
+impl Compose {
+    /// Every variant.
+    pub fn all() -> Vec<Compose> {
+        ["up", "down", "restart", "ps"]
+            .into_iter()
+            .map(|variant| Compose {
+                variant,
+                last: Mutex::new(None),
+            })
+            .collect()
+    }
+
+    fn analysis(&self, view: &InputView) -> dryrun::Analysis {
+        let key = format!("{}|{:?}|{:?}", view.target(), view.attrs, view.values);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, a)) = last.as_ref()
+            && *k == key
+        {
+            return a.clone();
+        }
+        let a = dryrun::analyse(self.variant, view);
+        *last = Some((key, a.clone()));
+        a
+    }
+}
+
+impl StepKind for Compose {
+    fn kind(&self) -> &'static str {
+        "compose"
+    }
+
+    fn variant(&self) -> Option<&'static str> {
+        Some(self.variant)
+    }
+
+    fn run<'a>(
+        &'a self,
+        input: &'a StepInput,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<Outputs, StepError>> {
+        Box::pin(async move {
+            match self.variant {
+                "up" => run::up(input, ctx).await,
+                "down" => run::down(input, ctx).await,
+                "restart" => run::restart(input, ctx).await,
+                _ => run::ps(input, ctx).await,
+            }
+        })
+    }
+
+    fn describe(&self, view: &InputView) -> String {
+        self.analysis(view).change
+    }
+
+    fn details(&self, view: &InputView) -> Vec<String> {
+        self.analysis(view).details
+    }
+
+    fn preflight_findings(&self, view: &InputView) -> Vec<Preflight> {
+        self.analysis(view).findings
+    }
+
+    fn subject(
+        &self,
+        outputs: &Outputs,
+        subject: &str,
+        arg: Option<&Value>,
+    ) -> Result<Value, String> {
+        match (subject, arg) {
+            ("state" | "health", Some(service)) => {
+                let service = service.as_str().unwrap_or_default();
+                outputs
+                    .get("services")
+                    .and_then(Value::as_map)
+                    .and_then(|m| m.get(service))
+                    .and_then(Value::as_map)
+                    .and_then(|m| m.get(subject))
+                    .cloned()
+                    .ok_or_else(|| format!("no service \"{service}\" in the compose file"))
+            }
+            _ => outputs
+                .get(subject)
+                .cloned()
+                .ok_or_else(|| format!("the step produced no `{subject}`")),
+        }
+    }
+}

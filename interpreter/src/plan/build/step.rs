@@ -66,6 +66,7 @@ impl Planner<'_> {
             on_failure: OnFailure::Abort,
             effect: Effect::Mutating,
             change: String::new(),
+            details: Vec::new(),
             worst_case: Duration::ZERO,
             loc: self.loc(step.span),
             iteration: None,
@@ -229,13 +230,14 @@ impl Planner<'_> {
         let attempt = match implementation {
             Some(imp) => {
                 step.change = imp.describe(&view);
-                for problem in imp.preflight(&view) {
-                    self.finding(
-                        FindingLevel::Error,
-                        Code::PreflightCheck,
-                        Some(&step.id),
-                        problem,
-                    );
+                step.details = imp.details(&view);
+                for problem in imp.preflight_findings(&view) {
+                    let level = if problem.error {
+                        FindingLevel::Error
+                    } else {
+                        FindingLevel::Warning
+                    };
+                    self.finding(level, problem.code, Some(&step.id), problem.message);
                 }
                 imp.duration(&view).or(step.timeout)
             }

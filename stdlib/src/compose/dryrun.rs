@@ -1,0 +1,455 @@
+//! The dry-run of `compose`: reads go to the engine (what exists), nothing is changed;
+//! the plan lists per service what `up` would do (create / recreate and why / start /
+//! keep), what `down` would remove and what `restart` would restart, like a Terraform plan.
+//! Without a reachable engine the plan says so and shows what `up` would create.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use interpreter::step::{InputView, Preflight};
+use interpreter::value::Value;
+
+use super::actions::{self, Action};
+use super::engine::{self, Engine, Existing};
+use super::model::{self, LoadOptions, Project};
+
+/// What the plan shows for one compose step.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// The one-line summary.
+    pub change: String,
+    /// One line per network, volume and service.
+    pub details: Vec<String>,
+    /// Preflight problems.
+    pub findings: Vec<Preflight>,
+}
+
+/// How long a plan waits for the engine before saying it is unreachable.
+const PLAN_CONNECT: Duration = Duration::from_secs(3);
+
+fn strings(view: &InputView, name: &str) -> Vec<String> {
+    match view.values.get(name) {
+        Some(Value::List(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn error(code: lang::Code, message: impl Into<String>) -> Preflight {
+    Preflight {
+        error: true,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Analyses a compose step for the plan.
+pub fn analyse(variant: &str, view: &InputView) -> Analysis {
+    let verb = match variant {
+        "up" => "brings up",
+        "down" => "takes down",
+        "restart" => "restarts",
+        _ => "reads the state of",
+    };
+    let Some(file) = view.target_value.as_ref().and_then(Value::as_str) else {
+        return Analysis {
+            change: format!("{verb} the stack in {}", view.target()),
+            ..Analysis::default()
+        };
+    };
+    let profiles = strings(view, "profiles");
+    let env = |k: &str| std::env::var(k).ok();
+    let env_file = view
+        .values
+        .get("env_file")
+        .and_then(Value::as_str)
+        .map(Path::new);
+    let options = LoadOptions {
+        project: view.values.get("project").and_then(Value::as_str),
+        profiles: &profiles,
+        env_file,
+        env: &env,
+    };
+    let project = match model::load(Path::new(file), &options) {
+        Ok(p) => p,
+        Err(errors) => {
+            return Analysis {
+                change: format!("{verb} the stack in {file} (the file is invalid)"),
+                details: Vec::new(),
+                findings: errors
+                    .iter()
+                    .map(|e| error(lang::Code::ComposeFileInvalid, e.to_string()))
+                    .collect(),
+            };
+        }
+    };
+    let mut findings = Vec::new();
+    if !project.unset.is_empty() {
+        findings.push(Preflight {
+            error: false,
+            code: lang::Code::PreflightCheck,
+            message: format!(
+                "{}: unset variables become empty strings: {}",
+                file,
+                project.unset.join(", ")
+            ),
+        });
+    }
+    let wanted = strings(view, "services");
+    if let Err(e) = super::run::selected(&project, &wanted) {
+        findings.push(error(lang::Code::PreflightCheck, e.message));
+        return Analysis {
+            change: format!("{verb} project {}", project.name),
+            details: Vec::new(),
+            findings,
+        };
+    }
+    let state = engine::block_on(read_engine(&project))
+        .unwrap_or_else(|| Err(String::from("the engine could not be queried")));
+    let state = match state {
+        Ok(s) => Some(s),
+        Err(why) => {
+            findings.push(Preflight {
+                error: false,
+                code: lang::Code::EngineUnreachable,
+                message: format!(
+                    "{why}; the plan assumes nothing of project {} exists",
+                    project.name
+                ),
+            });
+            None
+        }
+    };
+    let mut analysis = match variant {
+        "up" => plan_up(&project, &wanted, view, state.as_ref(), &mut findings),
+        "down" => plan_down(&project, view, state.as_ref()),
+        "restart" => plan_restart(&project, &wanted, state.as_ref()),
+        _ => Analysis {
+            change: format!(
+                "reads the state of project {}'s services ({})",
+                project.name,
+                if wanted.is_empty() {
+                    project
+                        .services
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    wanted.join(", ")
+                }
+            ),
+            ..Analysis::default()
+        },
+    };
+    analysis.findings = findings;
+    analysis
+}
+
+/// What exists in the engine for a project.
+pub struct EngineState {
+    containers: Vec<Existing>,
+    images: HashMap<String, Option<String>>,
+    networks: HashMap<String, bool>,
+    volumes: HashMap<String, bool>,
+}
+
+async fn read_engine(project: &Project) -> Result<EngineState, String> {
+    let engine = Engine::connect(PLAN_CONNECT, Duration::from_secs(10)).await?;
+    let containers = engine.containers(&project.name).await?;
+    let mut images = HashMap::new();
+    for s in project.services.values() {
+        if !images.contains_key(&s.image) {
+            images.insert(s.image.clone(), engine.image_id(&s.image).await?);
+        }
+    }
+    let mut networks = HashMap::new();
+    for n in project.networks.values() {
+        networks.insert(n.name.clone(), engine.network(&n.name).await?.is_some());
+    }
+    let mut volumes = HashMap::new();
+    for v in project.volumes.values() {
+        volumes.insert(v.name.clone(), engine.volume(&v.name).await?.is_some());
+    }
+    Ok(EngineState {
+        containers,
+        images,
+        networks,
+        volumes,
+    })
+}
+
+fn plan_up(
+    project: &Project,
+    wanted: &[String],
+    view: &InputView,
+    state: Option<&EngineState>,
+    findings: &mut Vec<super::Preflight>,
+) -> Analysis {
+    let order = match super::run::selected(project, wanted)
+        .map_err(|e| e.message)
+        .and_then(|w| model::order(&project.services, w))
+    {
+        Ok(o) => o,
+        Err(e) => {
+            findings.push(error(lang::Code::ComposeFileInvalid, e));
+            return Analysis::default();
+        }
+    };
+    let pull = view
+        .values
+        .get("pull")
+        .and_then(Value::as_str)
+        .unwrap_or("missing");
+    let mut details = Vec::new();
+    let exists = |map: Option<&HashMap<String, bool>>, name: &str| {
+        map.and_then(|m| m.get(name)).copied().unwrap_or(false)
+    };
+    for (key, net) in &project.networks {
+        if !order
+            .iter()
+            .any(|s| project.services[s].networks.contains_key(key))
+        {
+            continue;
+        }
+        let present = exists(state.map(|s| &s.networks), &net.name);
+        match (present, net.external) {
+            (true, _) => details.push(format!("network {}: exists", net.name)),
+            (false, true) => {
+                if state.is_some() {
+                    findings.push(error(
+                        lang::Code::PreflightCheck,
+                        format!("external network {} does not exist", net.name),
+                    ));
+                }
+                details.push(format!("network {}: external, must exist", net.name));
+            }
+            (false, false) => details.push(format!("network {}: create", net.name)),
+        }
+    }
+    for (key, vol) in &project.volumes {
+        let used = order.iter().any(|s| {
+            project.services[s]
+                .volumes
+                .iter()
+                .any(|m| m.kind == "volume" && &m.source == key)
+        });
+        if !used {
+            continue;
+        }
+        let present = exists(state.map(|s| &s.volumes), &vol.name);
+        match (present, vol.external) {
+            (true, _) => details.push(format!("volume {}: exists (data kept)", vol.name)),
+            (false, true) => {
+                if state.is_some() {
+                    findings.push(error(
+                        lang::Code::PreflightCheck,
+                        format!("external volume {} does not exist", vol.name),
+                    ));
+                }
+                details.push(format!("volume {}: external, must exist", vol.name));
+            }
+            (false, false) => details.push(format!("volume {}: create", vol.name)),
+        }
+    }
+    let empty = HashMap::new();
+    let images = state.map_or(&empty, |s| &s.images);
+    let containers: &[Existing] = state.map_or(&[], |s| &s.containers);
+    let mut pulls = Vec::new();
+    for s in &order {
+        let image = &project.services[s].image;
+        if pulls.contains(image) || state.is_none() {
+            continue;
+        }
+        let present = images.get(image).is_some_and(Option::is_some);
+        match (present, pull) {
+            (false, "never") => findings.push(error(
+                lang::Code::PreflightCheck,
+                format!("service {s}: image {image} is not in the engine and pull = never"),
+            )),
+            (false, _) | (true, "always") => {
+                details.push(format!("image {image}: pull"));
+                pulls.push(image.clone());
+            }
+            _ => {}
+        }
+    }
+    let decisions = actions::decide(project, &order, containers, images);
+    let (mut create, mut recreate, mut start, mut keep) = (0, 0, 0, 0);
+    for d in &decisions {
+        let svc = &project.services[&d.service];
+        let name = actions::container_name(project, &d.service);
+        let deps: Vec<String> = svc
+            .depends_on
+            .iter()
+            .map(|(dep, c)| match c {
+                model::Condition::ServiceStarted => dep.clone(),
+                model::Condition::ServiceHealthy => format!("{dep} healthy"),
+                model::Condition::ServiceCompletedSuccessfully => format!("{dep} completed"),
+            })
+            .collect();
+        let after = if deps.is_empty() {
+            String::new()
+        } else {
+            format!(", after {}", deps.join(", "))
+        };
+        let line = match &d.action {
+            Action::Create => {
+                create += 1;
+                format!(
+                    "service {}: create {name} ({}{after})",
+                    d.service, svc.image
+                )
+            }
+            Action::Recreate(why) => {
+                recreate += 1;
+                format!("service {}: recreate {name}: {why}", d.service)
+            }
+            Action::Start(was) => {
+                start += 1;
+                format!("service {}: start {name} (unchanged, {was})", d.service)
+            }
+            Action::Keep => {
+                keep += 1;
+                format!("service {}: keep {name} (running, unchanged)", d.service)
+            }
+        };
+        details.push(line);
+    }
+    for orphan in actions::orphans(project, containers) {
+        details.push(format!(
+            "container {} (service {} is not in the file): kept; `compose down` with remove_orphans = true removes it",
+            orphan.name, orphan.service
+        ));
+    }
+    let wait = view
+        .values
+        .get("wait")
+        .and_then(Value::as_str)
+        .unwrap_or("running");
+    let mut counts = Vec::new();
+    for (n, word) in [
+        (create, "to create"),
+        (recreate, "to recreate"),
+        (start, "to start"),
+        (keep, "unchanged"),
+    ] {
+        if n > 0 {
+            counts.push(format!("{n} {word}"));
+        }
+    }
+    Analysis {
+        change: format!(
+            "brings up project {} ({}){}",
+            project.name,
+            if counts.is_empty() {
+                String::from("no services")
+            } else {
+                counts.join(", ")
+            },
+            match wait {
+                "none" => String::new(),
+                w => format!(", then waits until {w}"),
+            }
+        ),
+        details,
+        findings: Vec::new(),
+    }
+}
+
+fn plan_down(project: &Project, view: &InputView, state: Option<&EngineState>) -> Analysis {
+    let remove_orphans = matches!(view.values.get("remove_orphans"), Some(Value::Bool(true)));
+    let volumes = matches!(view.values.get("volumes"), Some(Value::Bool(true)));
+    let mut details = Vec::new();
+    let Some(state) = state else {
+        return Analysis {
+            change: format!(
+                "stops and removes the containers and networks of project {}{}",
+                project.name,
+                if volumes { ", and its volumes" } else { "" }
+            ),
+            ..Analysis::default()
+        };
+    };
+    let orphans: Vec<String> = actions::orphans(project, &state.containers)
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let mut count = 0;
+    for c in &state.containers {
+        if orphans.contains(&c.id) && !remove_orphans {
+            details.push(format!(
+                "container {} (orphan, service {}): kept (remove_orphans = false)",
+                c.name, c.service
+            ));
+            continue;
+        }
+        count += 1;
+        details.push(format!(
+            "service {}: stop and remove {} ({})",
+            c.service, c.name, c.state
+        ));
+    }
+    for net in project.networks.values().filter(|n| !n.external) {
+        if state.networks.get(&net.name).copied().unwrap_or(false) {
+            details.push(format!("network {}: remove", net.name));
+        }
+    }
+    for vol in project.volumes.values().filter(|v| !v.external) {
+        if state.volumes.get(&vol.name).copied().unwrap_or(false) {
+            details.push(if volumes {
+                format!("volume {}: remove (its data is deleted)", vol.name)
+            } else {
+                format!("volume {}: kept (volumes = false)", vol.name)
+            });
+        }
+    }
+    Analysis {
+        change: if count == 0 {
+            format!(
+                "removes nothing: project {} has no containers",
+                project.name
+            )
+        } else {
+            format!(
+                "stops and removes {count} container{} of project {}",
+                if count == 1 { "" } else { "s" },
+                project.name
+            )
+        },
+        details,
+        findings: Vec::new(),
+    }
+}
+
+fn plan_restart(project: &Project, wanted: &[String], state: Option<&EngineState>) -> Analysis {
+    let all: Vec<String> = if wanted.is_empty() {
+        project.services.keys().cloned().collect()
+    } else {
+        wanted.to_vec()
+    };
+    let order = model::order(&project.services, all.clone()).unwrap_or_default();
+    let mut details = Vec::new();
+    for s in order.iter().filter(|s| all.contains(s)) {
+        let line = match state.and_then(|st| st.containers.iter().find(|c| &c.service == s)) {
+            Some(c) => format!("service {s}: restart {} ({})", c.name, c.state),
+            None if state.is_some() => {
+                format!("service {s}: no container now (an earlier `compose up` must create it)")
+            }
+            None => format!("service {s}: restart"),
+        };
+        details.push(line);
+    }
+    Analysis {
+        change: format!(
+            "restarts {} of project {} in dependency order",
+            all.join(", "),
+            project.name
+        ),
+        details,
+        findings: Vec::new(),
+    }
+}

@@ -1,0 +1,486 @@
+//! The Docker Engine API through bollard: what `compose` reads and changes.
+//!
+//! The engine is found like the docker CLI finds it: `DOCKER_HOST`, else the default
+//! socket. The API version is negotiated (the engines on these machines speak 1.41).
+//! Every call is bounded by bollard's request timeout; long waits are the callers'.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+/// The label every Compose tool filters projects by.
+pub const PROJECT: &str = "com.docker.compose.project";
+/// The service label.
+pub const SERVICE: &str = "com.docker.compose.service";
+/// The configuration hash label.
+pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+/// The container number label.
+pub const NUMBER: &str = "com.docker.compose.container-number";
+/// Short per-field hashes, so a plan can say which configuration changed.
+pub const FIELDS: &str = "dev.ops.compose.config-fields";
+
+/// A connection to the engine.
+pub struct Engine {
+    docker: Docker,
+    /// Where the engine was found (for messages).
+    pub host: String,
+}
+
+/// A container that belongs to the project.
+#[derive(Clone, Debug)]
+pub struct Existing {
+    /// Container id.
+    pub id: String,
+    /// Container name, without the leading `/`.
+    pub name: String,
+    /// `com.docker.compose.service`.
+    pub service: String,
+    /// `com.docker.compose.config-hash`.
+    pub hash: String,
+    /// Per-field hashes written by ops (empty for containers of other tools).
+    pub fields: BTreeMap<String, String>,
+    /// The image id the container runs.
+    pub image_id: String,
+    /// `running`, `exited`, `created`, ...
+    pub state: String,
+    /// `healthy`, `unhealthy`, `starting`, or `none` without a healthcheck.
+    pub health: String,
+}
+
+/// The engine's error text, without bollard's wrapping.
+pub fn message(e: &BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => message.trim().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn not_found(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// Where the engine is, as the docker CLI would look for it.
+pub fn engine_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| String::from("unix:///var/run/docker.sock"))
+}
+
+impl Engine {
+    /// Connects and negotiates the API version within `timeout`; each later request may
+    /// take up to `requests` (stopping a container waits for its grace period). The error
+    /// says where it looked.
+    pub async fn connect(timeout: Duration, requests: Duration) -> Result<Engine, String> {
+        let host = engine_host();
+        let unreachable =
+            |why: String| format!("the Docker engine at {host} is not reachable: {why}");
+        let docker = Docker::connect_with_host(&host)
+            .map_err(|e| unreachable(e.to_string()))?
+            .with_timeout(requests.max(Duration::from_secs(1)));
+        let docker = tokio::time::timeout(timeout, docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
+            .map_err(|e| unreachable(message(&e)))?;
+        Ok(Engine { docker, host })
+    }
+
+    /// Every container of the project, running or not, with its state and health.
+    pub async fn containers(&self, project: &str) -> Result<Vec<Existing>, String> {
+        let filters = HashMap::from([("label", vec![format!("{PROJECT}={project}")])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot list the containers of project {project}: {}",
+                    message(&e)
+                )
+            })?;
+        let mut out = Vec::new();
+        for summary in list {
+            let Some(id) = summary.id else { continue };
+            // Skip one-off containers (`docker compose run`), as Compose does.
+            let labels = summary.labels.unwrap_or_default();
+            if labels
+                .get("com.docker.compose.oneoff")
+                .is_some_and(|v| v == "True")
+            {
+                continue;
+            }
+            match self.inspect(&id).await? {
+                Some(inspect) => out.push(existing(id, &labels, &inspect)),
+                None => continue, // removed meanwhile
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// A container's full state; `None` when it no longer exists.
+    pub async fn inspect(&self, id: &str) -> Result<Option<ContainerInspectResponse>, String> {
+        match self.docker.inspect_container(id, None).await {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("cannot inspect container {id}: {}", message(&e))),
+        }
+    }
+
+    /// The id of a local image, `None` when the engine does not have it.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, String> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(i.id),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("cannot inspect image {image}: {}", message(&e))),
+        }
+    }
+
+    /// Pulls an image; the error names the image and says what the registry answered.
+    pub async fn pull(&self, image: &str) -> Result<(), String> {
+        let (name, tag) = split_image(image);
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(name)
+            .tag(tag)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                        return Err(format!("cannot pull image {image}: {detail}"));
+                    }
+                }
+                Err(e) => return Err(format!("cannot pull image {image}: {}", message(&e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Labels of a network, `None` when it does not exist.
+    pub async fn network(&self, name: &str) -> Result<Option<HashMap<String, String>>, String> {
+        let filters = HashMap::from([("name", vec![name.to_string()])]);
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|e| format!("cannot list networks: {}", message(&e)))?;
+        // The name filter matches substrings; keep the exact name.
+        Ok(list
+            .into_iter()
+            .find(|n| n.name.as_deref() == Some(name))
+            .map(|n| n.labels.unwrap_or_default()))
+    }
+
+    /// Creates a network with the given labels.
+    pub async fn create_network(
+        &self,
+        name: &str,
+        driver: Option<&str>,
+        internal: bool,
+        labels: HashMap<String, String>,
+    ) -> Result<(), String> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some(driver.unwrap_or("bridge").to_string()),
+            internal: Some(internal),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(request)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot create network {name}: {}", message(&e)))
+    }
+
+    /// Removes a network.
+    pub async fn remove_network(&self, name: &str) -> Result<(), String> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(format!("cannot remove network {name}: {}", message(&e))),
+        }
+    }
+
+    /// Labels of a volume, `None` when it does not exist.
+    pub async fn volume(&self, name: &str) -> Result<Option<HashMap<String, String>>, String> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) => Ok(Some(v.labels)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("cannot inspect volume {name}: {}", message(&e))),
+        }
+    }
+
+    /// Creates a named volume.
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        driver: Option<&str>,
+        labels: HashMap<String, String>,
+    ) -> Result<(), String> {
+        let options = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_string()),
+            driver: driver.map(str::to_string),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(options)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot create volume {name}: {}", message(&e)))
+    }
+
+    /// Removes a named volume (its data is gone).
+    pub async fn remove_volume(&self, name: &str) -> Result<(), String> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(format!("cannot remove volume {name}: {}", message(&e))),
+        }
+    }
+
+    /// Names of the project's volumes that exist.
+    pub async fn project_volumes(&self, project: &str) -> Result<Vec<String>, String> {
+        let filters = HashMap::from([("label", vec![format!("{PROJECT}={project}")])]);
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| format!("cannot list volumes: {}", message(&e)))?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    /// Creates a container; returns its id.
+    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, String> {
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map(|r| r.id)
+            .map_err(|e| format!("cannot create container {name}: {}", message(&e)))
+    }
+
+    /// Connects a container to another network with aliases.
+    pub async fn join_network(
+        &self,
+        network: &str,
+        id: &str,
+        aliases: Vec<String>,
+    ) -> Result<(), String> {
+        let request = bollard::models::NetworkConnectRequest {
+            container: id.to_string(),
+            endpoint_config: Some(bollard::models::EndpointSettings {
+                aliases: Some(aliases),
+                ..Default::default()
+            }),
+        };
+        self.docker
+            .connect_network(network, request)
+            .await
+            .map_err(|e| format!("cannot connect to network {network}: {}", message(&e)))
+    }
+
+    /// Starts a container.
+    pub async fn start(&self, id: &str) -> Result<(), String> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| message(&e))
+    }
+
+    /// Stops a container within `grace` (then the engine kills it).
+    pub async fn stop(&self, id: &str, grace: u64) -> Result<(), String> {
+        let options = StopContainerOptionsBuilder::default()
+            .t(i32::try_from(grace).unwrap_or(i32::MAX))
+            .build();
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(format!("cannot stop container {id}: {}", message(&e))),
+        }
+    }
+
+    /// Removes a stopped container (anonymous volumes with it, named ones stay).
+    pub async fn remove(&self, id: &str) -> Result<(), String> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(format!("cannot remove container {id}: {}", message(&e))),
+        }
+    }
+
+    /// Restarts a container within `grace`.
+    pub async fn restart(&self, id: &str, grace: u64) -> Result<(), String> {
+        let options = RestartContainerOptionsBuilder::default()
+            .t(i32::try_from(grace).unwrap_or(i32::MAX))
+            .build();
+        self.docker
+            .restart_container(id, Some(options))
+            .await
+            .map_err(|e| message(&e))
+    }
+
+    /// The last `lines` lines of a container's output (for failure messages).
+    pub async fn log_tail(&self, id: &str, lines: usize) -> Vec<String> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut text = String::new();
+        let read = async {
+            while let Some(Ok(chunk)) = stream.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                if text.len() > 16 * 1024 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+        text.lines()
+            .rev()
+            .take(lines)
+            .map(|l| l.chars().take(300).collect())
+            .collect::<Vec<String>>()
+            .into_iter()
+            .rev()
+            .collect()
+    }
+}
+
+fn existing(
+    id: String,
+    labels: &HashMap<String, String>,
+    inspect: &ContainerInspectResponse,
+) -> Existing {
+    let state = inspect.state.as_ref();
+    let health = state
+        .and_then(|s| s.health.as_ref())
+        .and_then(|h| h.status)
+        .map_or_else(|| String::from("none"), |s| s.to_string());
+    let health = if health.is_empty() || health == "none" {
+        String::from("none")
+    } else {
+        health
+    };
+    Existing {
+        id,
+        name: inspect
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        service: labels.get(SERVICE).cloned().unwrap_or_default(),
+        hash: labels.get(CONFIG_HASH).cloned().unwrap_or_default(),
+        fields: labels
+            .get(FIELDS)
+            .map(|f| {
+                f.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        image_id: inspect.image.clone().unwrap_or_default(),
+        state: state
+            .and_then(|s| s.status)
+            .map_or_else(|| String::from("unknown"), |s| s.to_string()),
+        health,
+    }
+}
+
+/// The last health-check output of an inspected container, trimmed to one line.
+pub fn last_health_output(inspect: &ContainerInspectResponse) -> Option<String> {
+    let log = inspect.state.as_ref()?.health.as_ref()?.log.as_ref()?;
+    let last = log.last()?;
+    let output = last.output.as_deref().unwrap_or_default().trim();
+    let output: String = output
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    Some(format!(
+        "exit {}{}",
+        last.exit_code.unwrap_or_default(),
+        if output.is_empty() {
+            String::new()
+        } else {
+            format!(": {output}")
+        }
+    ))
+}
+
+/// `name:tag` (default tag `latest`; a digest stays in the name).
+fn split_image(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (image, "latest"),
+    }
+}
+
+/// Runs a future to completion on its own thread and runtime: plans are built outside
+/// any runtime, and a plan's engine reads must not depend on the caller's.
+pub fn block_on<F: std::future::Future + Send>(fut: F) -> Option<F::Output>
+where
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()
+                .map(|rt| rt.block_on(fut))
+        })
+        .join()
+        .ok()
+        .flatten()
+    })
+}

@@ -1,0 +1,548 @@
+//! `compose` against a real Docker engine: a private dockerd started by
+//! `scripts/engine.sh` (socket, data and pidfile under /tmp/ops-engine; `.ci/run` stops it
+//! by PID) and the offline test image `ops-test/busybox:1`. Each test uses its own project
+//! name and ports and removes what it created, even when it fails.
+
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use services::*;
+
+const IMAGE: &str = "ops-test/busybox:1";
+
+/// `DOCKER_HOST` of the test engine, started once per test binary.
+fn engine() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let dir =
+            std::env::var("OPS_ENGINE_DIR").unwrap_or_else(|_| String::from("/tmp/ops-engine"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/engine.sh");
+        let out = Command::new(&script)
+            .arg("start")
+            .env("OPS_ENGINE_DIR", &dir)
+            .output()
+            .expect("scripts/engine.sh runs");
+        assert!(
+            out.status.success(),
+            "the test engine did not start (needs docker.io and busybox-static):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("unix://{dir}/docker.sock")
+    })
+}
+
+/// Runs the docker CLI against the test engine; returns stdout (trimmed).
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", engine())
+        .output()
+        .expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A compose project in a temporary directory; removes its containers, networks and
+/// volumes when dropped.
+struct Stack {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl Stack {
+    fn new(name: &str, yaml: &str) -> Stack {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("docker-compose.yml"), yaml).expect("write compose");
+        let stack = Stack {
+            dir,
+            name: name.to_string(),
+        };
+        stack.cleanup();
+        stack
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("docker-compose.yml")
+    }
+
+    fn write(&self, yaml: &str) {
+        std::fs::write(self.file(), yaml).expect("rewrite compose");
+    }
+
+    /// Runs a runbook body with `FILE` replaced by the compose file and `PROJECT` by the name.
+    fn run(&self, body: &str, args: &[&str]) -> (i32, String, String) {
+        let body = body
+            .replace("FILE", &self.file().display().to_string())
+            .replace("PROJECT", &self.name);
+        run_runbook(&body, args, &[("DOCKER_HOST", engine())])
+    }
+
+    fn containers(&self) -> Vec<String> {
+        let out = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.name),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+
+    fn id(&self, service: &str) -> String {
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.Id}}",
+            &format!("{}-{service}-1", self.name),
+        ])
+    }
+
+    fn inspect(&self, service: &str, format: &str) -> String {
+        docker(&[
+            "inspect",
+            "-f",
+            format,
+            &format!("{}-{service}-1", self.name),
+        ])
+    }
+
+    fn networks(&self) -> String {
+        docker(&[
+            "network",
+            "ls",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.name),
+            "--format",
+            "{{.Name}}",
+        ])
+    }
+
+    fn volumes(&self) -> String {
+        docker(&[
+            "volume",
+            "ls",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.name),
+            "--format",
+            "{{.Name}}",
+        ])
+    }
+
+    fn cleanup(&self) {
+        for c in self.containers() {
+            docker(&["rm", "-f", &c]);
+        }
+        for n in self.networks().lines() {
+            docker(&["network", "rm", n]);
+        }
+        for v in self.volumes().lines() {
+            docker(&["volume", "rm", v]);
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// A three-service stack: `db` with a healthcheck, `migrate` (a one-shot job) after db is
+/// healthy, `web` after db is healthy and migrate completed, publishing PORT.
+fn platform(port: u16, greeting: &str) -> String {
+    format!(
+        r#"x-base: &base
+  image: {IMAGE}
+  init: true
+services:
+  db:
+    <<: *base
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/healthz"]
+      interval: 500ms
+      retries: 20
+    volumes:
+      - data:/data
+  migrate:
+    <<: *base
+    command: sh -c "echo migrated > /data/done"
+    volumes:
+      - data:/data
+    depends_on:
+      db:
+        condition: service_healthy
+  web:
+    <<: *base
+    command: httpd -f -p 8080 -h /www
+    environment:
+      - GREETING=${{GREETING:-{greeting}}}
+    ports:
+      - "127.0.0.1:{port}:8080"
+    labels:
+      team: sre
+    depends_on:
+      db:
+        condition: service_healthy
+      migrate:
+        condition: service_completed_successfully
+volumes:
+  data:
+"#
+    )
+}
+
+const UP: &str = "compose up \"FILE\" as up {\n  project = \"PROJECT\"\n  wait = healthy\n  timeout 1m\n}\nnotify stdout \"created=${up.created} recreated=${up.recreated} kept=${up.kept}\"\n";
+
+fn started_at(stack: &Stack, service: &str) -> String {
+    stack.inspect(service, "{{.State.StartedAt}}")
+}
+
+#[test]
+fn up_is_ordered_labelled_idempotent_and_recreates_only_what_changed() {
+    let port = free_port();
+    let stack = Stack::new("opsorder", &platform(port, "hello"));
+
+    // The plan, before anything exists: every service to create, in dependency order.
+    let (code, plan, err) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0, "{plan}{err}");
+    let db = plan.find("service db: create opsorder-db-1").expect(&plan);
+    let migrate = plan.find("service migrate: create").expect(&plan);
+    let web = plan.find("service web: create").expect(&plan);
+    assert!(db < migrate && migrate < web, "{plan}");
+    assert!(
+        plan.contains("after db healthy, migrate completed"),
+        "{plan}"
+    );
+    assert!(plan.contains("network opsorder_default: create"), "{plan}");
+    assert!(plan.contains("volume opsorder_data: create"), "{plan}");
+    assert!(stack.containers().is_empty(), "a plan created containers");
+
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=3 recreated=0 kept=0"), "{out}");
+    assert_eq!(
+        stack.containers(),
+        ["opsorder-db-1", "opsorder-migrate-1", "opsorder-web-1"]
+    );
+    // Order: migrate and web started after db was healthy; web after migrate exited 0.
+    let db_healthy = stack.inspect("db", "{{(index .State.Health.Log 0).End}}");
+    let migrate_end = stack.inspect("migrate", "{{.State.FinishedAt}}");
+    assert!(started_at(&stack, "migrate") > started_at(&stack, "db"));
+    assert!(started_at(&stack, "migrate").as_str() >= &db_healthy[..19]);
+    assert!(
+        started_at(&stack, "web") >= migrate_end,
+        "web started before migrate ended"
+    );
+    assert_eq!(stack.inspect("migrate", "{{.State.ExitCode}}"), "0");
+    // The standard Compose labels, and the service's own.
+    let labels = stack.inspect("web", "{{json .Config.Labels}}");
+    for label in [
+        "\"com.docker.compose.project\":\"opsorder\"",
+        "\"com.docker.compose.service\":\"web\"",
+        "\"com.docker.compose.container-number\":\"1\"",
+        "\"com.docker.compose.config-hash\":\"",
+        "\"team\":\"sre\"",
+    ] {
+        assert!(labels.contains(label), "{label} missing in {labels}");
+    }
+    assert_eq!(stack.inspect("web", "{{.State.Health}}"), "<nil>");
+    assert_eq!(stack.inspect("db", "{{.State.Health.Status}}"), "healthy");
+    let body = http_get(port, "/healthz");
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+
+    // Again: nothing changes.
+    let ids: Vec<String> = ["db", "migrate", "web"]
+        .iter()
+        .map(|s| stack.id(s))
+        .collect();
+    let (code, plan, _) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("service db: keep opsorder-db-1 (running, unchanged)"),
+        "{plan}"
+    );
+    assert!(plan.contains("service web: keep"), "{plan}");
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=0 kept=2"), "{out}");
+    let again: Vec<String> = ["db", "migrate", "web"]
+        .iter()
+        .map(|s| stack.id(s))
+        .collect();
+    assert_eq!(ids, again, "an unchanged up recreated containers");
+
+    // Change one service: only it is recreated, and the plan says why.
+    stack.write(&platform(port, "bonjour"));
+    let (code, plan, _) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("service web: recreate opsorder-web-1: environment changed"),
+        "{plan}"
+    );
+    assert!(plan.contains("service db: keep"), "{plan}");
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("recreated=1"), "{out}");
+    assert_eq!(stack.id("db"), ids[0], "db was recreated");
+    assert_ne!(stack.id("web"), ids[2], "web was not recreated");
+    assert!(
+        stack
+            .inspect("web", "{{.Config.Env}}")
+            .contains("GREETING=bonjour")
+    );
+
+    // ps: state and health per service, with expectations.
+    let (code, out, err) = stack.run(
+        "compose ps \"FILE\" as ps {\n  project = \"PROJECT\"\n  services = [\"db\", \"web\"]\n  expect state \"web\" == \"running\"\n  expect health \"db\" == \"healthy\"\n  expect unhealthy == 0\n}\nnotify stdout \"running=${ps.running} healthy=${ps.healthy} total=${ps.total}\"\n",
+        &["run"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("running=2 healthy=1 total=2"), "{out}");
+
+    // restart: same containers, started again, db before web.
+    let web_started = started_at(&stack, "web");
+    let (code, out, err) = stack.run(
+        "compose restart \"FILE\" as r {\n  project = \"PROJECT\"\n  services = [\"web\", \"db\"]\n  wait = healthy\n}\nnotify stdout \"restarted=${r.restarted}\"\n",
+        &["run"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("restarted=2"), "{out}");
+    let db_line = out.find("db: restarted").expect(&out);
+    let web_line = out.find("web: restarted").expect(&out);
+    assert!(db_line < web_line, "restart order: {out}");
+    assert_ne!(started_at(&stack, "web"), web_started);
+    assert_eq!(stack.id("db"), ids[0]);
+
+    // down: containers and the network go; the named volume stays unless asked.
+    let (code, plan, _) = stack.run(
+        "compose down \"FILE\" {\n  project = \"PROJECT\"\n}\n",
+        &["plan"],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("stops and removes 3 containers of project opsorder"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("volume opsorder_data: kept (volumes = false)"),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(
+        "compose down \"FILE\" as d {\n  project = \"PROJECT\"\n}\nnotify stdout \"removed=${d.removed}\"\n",
+        &["run"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("removed=3"), "{out}");
+    assert!(stack.containers().is_empty());
+    assert_eq!(stack.networks(), "");
+    assert_eq!(stack.volumes(), "opsorder_data");
+    let (code, out, err) = stack.run(
+        "compose down \"FILE\" {\n  project = \"PROJECT\"\n  volumes = true\n}\n",
+        &["run"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(stack.volumes(), "", "the volume was not removed");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn docker_compose_v1_recognises_the_stack() {
+    let Ok(out) = Command::new("docker-compose").arg("version").output() else {
+        panic!("docker-compose (Debian's Compose v1) is needed: apt-get install -y docker-compose");
+    };
+    assert!(out.status.success());
+    let stack = Stack::new(
+        "opsv1",
+        &format!("services:\n  app:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n"),
+    );
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let ps = Command::new("docker-compose")
+        .args(["-p", "opsv1", "-f"])
+        .arg(stack.file())
+        .args(["ps", "--services", "--filter", "status=running"])
+        .env("DOCKER_HOST", engine())
+        .output()
+        .expect("docker-compose ps");
+    assert_eq!(String::from_utf8_lossy(&ps.stdout).trim(), "app", "{ps:?}");
+}
+
+#[test]
+fn a_healthcheck_that_never_passes_fails_with_its_last_output() {
+    let stack = Stack::new(
+        "opssick",
+        &format!(
+            "services:\n  slow:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo warming up; exit 1\"]\n      interval: 500ms\n      retries: 1000\n  sick:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    profiles: [\"sick\"]\n    healthcheck:\n      test: [\"CMD\", \"wget\", \"-q\", \"http://127.0.0.1:9/\"]\n      interval: 300ms\n      retries: 2\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (code, out, err) = stack.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n  wait = healthy\n  timeout 4s\n}\n",
+        &["run"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(started.elapsed().as_secs() < 20);
+    assert!(err.contains("not ready within 4.0s"), "{err}");
+    assert!(err.contains("slow is starting"), "{err}");
+    assert!(
+        err.contains("last health check exit 1: warming up"),
+        "{err}"
+    );
+
+    // A check that goes unhealthy fails at once, naming the service and the check's output.
+    let (code, out, err) = stack.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n  profiles = [\"sick\"]\n  services = [\"sick\"]\n  wait = healthy\n  timeout 1m\n}\n",
+        &["run"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("sick is unhealthy (last health check exit 1"),
+        "{err}"
+    );
+    assert!(err.contains("wget"), "{err}");
+}
+
+#[test]
+fn missing_image_busy_port_and_unreachable_engine_are_clear() {
+    // An image that is neither local nor pullable (no registry here).
+    let stack = Stack::new(
+        "opsmissing",
+        "services:\n  ghost:\n    image: ops-test/absent:9\n",
+    );
+    let (code, out, err) = stack.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n}\n",
+        &["run"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("service ghost: cannot pull image ops-test/absent:9"),
+        "{err}"
+    );
+    let (code, plan, err) = stack.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n  pull = never\n}\n",
+        &["plan"],
+    );
+    assert_eq!(code, 3, "{plan}{err}");
+    let all = format!("{plan}{err}");
+    assert!(
+        all.contains("image ops-test/absent:9 is not in the engine and pull = never"),
+        "{all}"
+    );
+
+    // A published port another process holds.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().expect("addr").port();
+    let busy = Stack::new(
+        "opsbusy",
+        &format!(
+            "services:\n  web:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    ports:\n      - \"127.0.0.1:{port}:8080\"\n"
+        ),
+    );
+    let (code, out, err) = busy.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n}\n",
+        &["run"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("service web: container opsbusy-web-1 did not start"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "already in use by another process: 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    drop(holder);
+
+    // No engine: the plan still shows what up would create, with a warning.
+    let body = format!(
+        "compose up \"{}\" {{\n  project = \"opsnoengine\"\n}}\n",
+        stack.file().display()
+    );
+    let (code, plan, err) = run_runbook(
+        &body,
+        &["plan"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(code, 0, "{plan}{err}");
+    let all = format!("{plan}{err}");
+    assert!(all.contains("OPS3037"), "{all}");
+    assert!(all.contains("not reachable"), "{all}");
+    assert!(
+        all.contains("service ghost: create opsnoengine-ghost-1"),
+        "{all}"
+    );
+    let (code, out, err) = run_runbook(
+        &body,
+        &["run"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("OPS3037"), "{err}");
+}
+
+#[test]
+fn an_invalid_compose_file_is_reported_in_the_yaml() {
+    let stack = Stack::new(
+        "opsinvalid",
+        &format!(
+            "services:\n  web:\n    image: {IMAGE}\n    build: .\n    volumes:\n      - cache:/cache\n    environment:\n      SESSION: ${{SESSION_SECRET:?set the session secret}}\n"
+        ),
+    );
+    let (code, plan, err) = stack.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n}\n",
+        &["plan"],
+    );
+    assert_eq!(code, 3, "{plan}{err}");
+    let all = format!("{plan}{err}");
+    assert!(all.contains("OPS3036"), "{all}");
+    // Interpolation runs first: the unset required variable is reported with its position.
+    assert!(
+        all.contains("docker-compose.yml:8:16: required variable SESSION_SECRET is not set: set the session secret"),
+        "{all}"
+    );
+    let (code, plan, err) = run_runbook(
+        &format!(
+            "compose up \"{}\" {{\n  project = \"opsinvalid\"\n}}\n",
+            stack.file().display()
+        ),
+        &["plan"],
+        &[
+            ("DOCKER_HOST", engine()),
+            ("SESSION_SECRET", "s3cr3t-value"),
+        ],
+    );
+    assert_eq!(code, 3, "{plan}{err}");
+    let all = format!("{plan}{err}");
+    assert!(
+        all.contains("docker-compose.yml:4:5: unsupported key `build` in service `web`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("volume `cache` is not declared under top-level `volumes`"),
+        "{all}"
+    );
+    assert!(!all.contains("s3cr3t-value"), "{all}");
+    let (code, out, err) = stack.run(
+        "compose up \"FILE\" {\n  project = \"PROJECT\"\n}\n",
+        &["run"],
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(stack.containers().is_empty());
+}
