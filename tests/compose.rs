@@ -546,3 +546,101 @@ fn an_invalid_compose_file_is_reported_in_the_yaml() {
     assert_eq!(code, 3, "{out}{err}");
     assert!(stack.containers().is_empty());
 }
+
+/// The platform runbooks of `runbooks/platform/` against the lab stacks: the full platform
+/// up in its start order (plan first), verified healthy, then down to nothing.
+#[test]
+fn the_platform_runbooks_bring_the_lab_up_in_order_and_down() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ops = |args: &[&str], secret: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
+        cmd.args(args)
+            .current_dir(root)
+            .env("DOCKER_HOST", engine())
+            .env("NO_COLOR", "1")
+            .env_remove("NORNS_SESSION_SECRET");
+        if let Some(s) = secret {
+            cmd.env("NORNS_SESSION_SECRET", s);
+        }
+        let out = cmd.output().expect("ops runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).replace("\n  │ ", " "),
+        )
+    };
+    let lab_containers = || {
+        docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=platform-",
+            "--format",
+            "{{.Names}}",
+        ])
+    };
+    let start = "runbooks/platform/start-platform.rb.ops";
+    let stop = "runbooks/platform/stop-platform.rb.ops";
+    let _ = ops(&["run", stop], None);
+
+    // Without the session secret nothing starts (the runbook's secret preflight).
+    let (code, out, err) = ops(&["run", start], None);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("NORNS_SESSION_SECRET"),
+        "{out}{err}"
+    );
+    assert_eq!(lab_containers(), "");
+
+    let secret = "lab-session-secret-0451";
+    let (code, plan, err) = ops(&["plan", start], Some(secret));
+    assert_eq!(code, 0, "{plan}{err}");
+    assert!(plan.contains("service openbao: create platform-infrastructure-openbao-1 (ops-test/busybox:1, after nats healthy)"), "{plan}");
+    assert_eq!(lab_containers(), "", "the plan started containers");
+
+    let (code, out, err) = ops(&["run", start], Some(secret));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("platform up: 3 + 3 + 3 + 3 containers created"),
+        "{out}"
+    );
+    // Stacks in their start order, each healthy before the next one starts.
+    let pos = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{out}"))
+    };
+    assert!(pos("openbao is healthy") < pos("zitadel: created"));
+    assert!(pos("oauth2-proxy is healthy") < pos("prometheus: created"));
+    assert!(pos("grafana is healthy") < pos("norns-agent: created"));
+    assert!(
+        !out.contains(secret) && !err.contains(secret),
+        "the secret leaked"
+    );
+    let env = docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.Env}}",
+        "platform-langgraph-hlidskjalf-ui-1",
+    ]);
+    assert!(
+        env.contains(&format!("NORNS_SESSION_SECRET={secret}")),
+        "{env}"
+    );
+
+    // A second bring-up changes nothing.
+    let (code, out, err) = ops(&["run", start], Some(secret));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("platform up: 0 + 0 + 0 + 0 containers created"),
+        "{out}"
+    );
+
+    let (code, out, err) = ops(&["run", stop], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("platform down: 3 + 3 + 3 + 3 containers removed"),
+        "{out}"
+    );
+    assert_eq!(lab_containers(), "");
+    assert!(!docker(&["network", "ls", "--format", "{{.Name}}"]).contains("lab_platform"));
+}

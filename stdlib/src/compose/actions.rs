@@ -394,7 +394,7 @@ async fn readiness(
 
 fn humantime_short(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 60 && secs % 60 == 0 {
+    if secs >= 60 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else if secs >= 60 {
         format!("{}m{}s", secs / 60, secs % 60)

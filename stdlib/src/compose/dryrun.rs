@@ -61,7 +61,15 @@ pub fn analyse(variant: &str, view: &InputView) -> Analysis {
         };
     };
     let profiles = strings(view, "profiles");
-    let env = |k: &str| std::env::var(k).ok();
+    // The step's `env` (its known, non-secret values), then the process environment,
+    // where a `secret` declared by the runbook is read from.
+    let vars = view.values.get("env").and_then(Value::as_map);
+    let env = |k: &str| {
+        vars.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| std::env::var(k).ok())
+    };
     let env_file = view
         .values
         .get("env_file")
@@ -72,6 +80,7 @@ pub fn analyse(variant: &str, view: &InputView) -> Analysis {
         profiles: &profiles,
         env_file,
         env: &env,
+        strict: variant == "up",
     };
     let project = match model::load(Path::new(file), &options) {
         Ok(p) => p,
@@ -219,11 +228,17 @@ fn plan_up(
         match (present, net.external) {
             (true, _) => details.push(format!("network {}: exists", net.name)),
             (false, true) => {
+                // An earlier step of the same runbook may create it (the stack that owns
+                // it): a warning now, an error at run time if it is still missing.
                 if state.is_some() {
-                    findings.push(error(
-                        lang::Code::PreflightCheck,
-                        format!("external network {} does not exist", net.name),
-                    ));
+                    findings.push(Preflight {
+                        error: false,
+                        code: lang::Code::PreflightCheck,
+                        message: format!(
+                            "external network {} does not exist yet: an earlier step must create it",
+                            net.name
+                        ),
+                    });
                 }
                 details.push(format!("network {}: external, must exist", net.name));
             }
@@ -244,11 +259,17 @@ fn plan_up(
         match (present, vol.external) {
             (true, _) => details.push(format!("volume {}: exists (data kept)", vol.name)),
             (false, true) => {
+                // An earlier step of the same runbook may create it (the stack that owns
+                // it): a warning now, an error at run time if it is still missing.
                 if state.is_some() {
-                    findings.push(error(
-                        lang::Code::PreflightCheck,
-                        format!("external volume {} does not exist", vol.name),
-                    ));
+                    findings.push(Preflight {
+                        error: false,
+                        code: lang::Code::PreflightCheck,
+                        message: format!(
+                            "external volume {} does not exist yet: an earlier step must create it",
+                            vol.name
+                        ),
+                    });
                 }
                 details.push(format!("volume {}: external, must exist", vol.name));
             }
@@ -378,8 +399,20 @@ fn plan_down(project: &Project, view: &InputView, state: Option<&EngineState>) -
         .iter()
         .map(|c| c.id.clone())
         .collect();
+    // In the order `down` stops them: orphans, then dependents before dependencies.
+    let all: Vec<String> = project.services.keys().cloned().collect();
+    let order = model::order(&project.services, all).unwrap_or_default();
+    let rank = |c: &Existing| {
+        order
+            .iter()
+            .rev()
+            .position(|s| *s == c.service)
+            .map_or(0, |p| p + 1)
+    };
+    let mut containers: Vec<&Existing> = state.containers.iter().collect();
+    containers.sort_by_key(|c| rank(c));
     let mut count = 0;
-    for c in &state.containers {
+    for c in containers {
         if orphans.contains(&c.id) && !remove_orphans {
             details.push(format!(
                 "container {} (orphan, service {}): kept (remove_orphans = false)",

@@ -34,6 +34,9 @@ const COMPOSE_FILE: Target = Target {
 
 const WAIT: &[&str] = &["none", "running", "healthy"];
 
+const ENV_DOC: &str =
+    "variables for `${VAR}` in the compose file (before the environment and `.env`)";
+
 /// The `compose` step kind.
 pub const SCHEMA: StepSchema = StepSchema {
     kind: "compose",
@@ -49,6 +52,7 @@ pub const SCHEMA: StepSchema = StepSchema {
                     T::String,
                     "project name (default: the file's directory name)",
                 ),
+                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
                 Attribute::new(
                     "services",
                     T::ListOf(&T::String),
@@ -89,6 +93,7 @@ pub const SCHEMA: StepSchema = StepSchema {
             target: Some(COMPOSE_FILE),
             attributes: &[
                 Attribute::new("project", T::String, "project name"),
+                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
                 Attribute::new("volumes", T::Bool, "also remove named volumes").default("false"),
                 Attribute::new(
                     "remove_orphans",
@@ -111,6 +116,7 @@ pub const SCHEMA: StepSchema = StepSchema {
             target: Some(COMPOSE_FILE),
             attributes: &[
                 Attribute::new("project", T::String, "project name"),
+                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
                 Attribute::new(
                     "services",
                     T::ListOf(&T::String),
@@ -134,6 +140,7 @@ pub const SCHEMA: StepSchema = StepSchema {
             target: Some(COMPOSE_FILE),
             attributes: &[
                 Attribute::new("project", T::String, "project name"),
+                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
                 Attribute::new(
                     "services",
                     T::ListOf(&T::String),

@@ -193,8 +193,10 @@ pub struct LoadOptions<'a> {
     pub profiles: &'a [String],
     /// `env_file =` (default: `.env` beside the compose file, when present).
     pub env_file: Option<&'a Path>,
-    /// Reads one variable of the process environment.
+    /// Reads one variable (the step's `env`, then the process environment).
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether an unset `${VAR:?message}` is an error (`up`) or empty (the others).
+    pub strict: bool,
 }
 
 /// Reads, interpolates and validates a compose file; every problem is returned at once.
@@ -250,6 +252,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileE
     let vars = yaml::Vars {
         env: options.env,
         dotenv: &dotenv,
+        strict: options.strict,
     };
     yaml::interpolate(&mut root, &vars, &mut unset)
         .map_err(|(pos, e)| vec![reader.error_at(pos, e.0)])?;

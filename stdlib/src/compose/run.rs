@@ -15,19 +15,27 @@ use super::model::{self, LoadOptions, Project};
 /// How long connecting to the engine may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Loads the step's compose file (an invalid file is a fatal, located error).
-pub fn load(input: &StepInput) -> Result<Project, StepError> {
+/// Loads the step's compose file (an invalid file is a fatal, located error); `strict`
+/// makes an unset `${VAR:?message}` an error (for `up`).
+pub fn load(input: &StepInput, strict: bool) -> Result<Project, StepError> {
     let file = input
         .target_str()
         .ok_or_else(|| StepError::fatal("the compose file is not a path"))?;
     let profiles: Vec<String> = list(input, "profiles");
     let env_file = input.str("env_file").map(std::path::Path::new);
-    let env = |k: &str| std::env::var(k).ok();
+    let vars = input.attr("env").and_then(Value::as_map);
+    let env = |k: &str| {
+        vars.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| std::env::var(k).ok())
+    };
     let options = LoadOptions {
         project: input.str("project"),
         profiles: &profiles,
         env_file,
         env: &env,
+        strict,
     };
     model::load(std::path::Path::new(file), &options).map_err(|errors| {
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -92,7 +100,7 @@ fn int(n: i64) -> Value {
 /// `compose up`.
 pub async fn up(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
     let (deadline, limit) = deadline(input);
-    let project = load(input)?;
+    let project = load(input, true)?;
     let wanted = selected(&project, &list(input, "services"))?;
     let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
     let engine = connect(input).await?;
@@ -332,7 +340,7 @@ async fn networks_and_volumes(
 
 /// `compose down`.
 pub async fn down(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
-    let project = load(input)?;
+    let project = load(input, false)?;
     let engine = connect(input).await?;
     let remove_orphans = matches!(input.attr("remove_orphans"), Some(Value::Bool(true)));
     let existing = engine
@@ -418,7 +426,7 @@ pub async fn down(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepE
 /// `compose restart`.
 pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
     let (deadline, limit) = deadline(input);
-    let project = load(input)?;
+    let project = load(input, false)?;
     let wanted = selected(&project, &list(input, "services"))?;
     let engine = connect(input).await?;
     let existing = engine
@@ -468,7 +476,7 @@ pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, St
 
 /// `compose ps`.
 pub async fn ps(input: &StepInput, _ctx: &StepContext) -> Result<Outputs, StepError> {
-    let project = load(input)?;
+    let project = load(input, false)?;
     let wanted = selected(&project, &list(input, "services"))?;
     let engine = connect(input).await?;
     let existing = engine

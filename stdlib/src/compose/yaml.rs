@@ -190,6 +190,9 @@ pub struct Vars<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// The `.env` file's variables.
     pub dotenv: &'a IndexMap<String, String>,
+    /// Whether `${VAR:?message}` with VAR unset is an error (else an empty string): `up`
+    /// creates containers from the values; `down`, `ps` and `restart` only need names.
+    pub strict: bool,
 }
 
 impl Vars<'_> {
@@ -330,7 +333,10 @@ fn expand(
             } else {
                 value.is_none()
             };
-            if missing {
+            if missing && !vars.strict {
+                lookup(name, vars, unset);
+                Ok(value.unwrap_or_default())
+            } else if missing {
                 let message = arg(if colon { 2 } else { 1 })?;
                 let message = if message.is_empty() {
                     String::from("required variable is missing a value")
@@ -409,6 +415,7 @@ pub fn parse_dotenv(
             let vars_now = Vars {
                 env,
                 dotenv: &snapshot,
+                strict: true,
             };
             let mut ignored = Vec::new();
             substitute(&raw_value, &vars_now, &mut ignored).map_err(|e| (n + 1, e.0))?
@@ -449,6 +456,7 @@ mod tests {
         let vars = Vars {
             env: &none,
             dotenv: &map,
+            strict: true,
         };
         substitute(text, &vars, &mut Vec::new())
     }
@@ -486,6 +494,7 @@ mod tests {
         let vars = Vars {
             env: &none,
             dotenv: &map,
+            strict: true,
         };
         let mut unset = Vec::new();
         assert_eq!(substitute("${X}$X$Y", &vars, &mut unset).as_deref(), Ok(""));

@@ -26,6 +26,7 @@ fn load_text(
             profiles: &profiles,
             env_file: None,
             env: &lookup,
+            strict: true,
         },
     )
 }
