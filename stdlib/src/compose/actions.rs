@@ -307,13 +307,32 @@ pub async fn wait_for(
 ) -> Result<(), StepError> {
     let started = Instant::now();
     let mut ready = vec![false; targets.len()];
+    let mut last_pending: Vec<String> = Vec::new();
+    let not_ready = |pending: &[String]| {
+        StepError::new(format!(
+            "not ready within {}: {}",
+            humantime_short(limit),
+            if pending.is_empty() {
+                String::from("the engine did not answer in time")
+            } else {
+                pending.join("; ")
+            }
+        ))
+    };
     loop {
         let mut pending = Vec::new();
         for (i, (service, id, need)) in targets.iter().enumerate() {
             if ready[i] {
                 continue;
             }
-            match readiness(engine, service, id, *need).await? {
+            // A slow engine must not push the step past its own deadline: the message
+            // then says what was last seen.
+            let Ok(state) =
+                tokio::time::timeout_at(deadline, readiness(engine, service, id, *need)).await
+            else {
+                return Err(not_ready(&last_pending));
+            };
+            match state? {
                 Readiness::Ready => {
                     ready[i] = true;
                     ctx.log(format!(
@@ -338,14 +357,12 @@ pub async fn wait_for(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(StepError::new(format!(
-                "not ready within {}: {}",
-                humantime_short(limit),
-                pending.join("; ")
-            )));
+            return Err(not_ready(&pending));
         }
+        last_pending = pending;
+        let pause = (Instant::now() + Duration::from_millis(250)).min(deadline);
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = tokio::time::sleep_until(pause) => {}
             _ = ctx.cancel.cancelled() => return Err(StepError::fatal("cancelled while waiting for the services")),
         }
     }

@@ -89,7 +89,7 @@ async fn connect(input: &StepInput) -> Result<Engine, StepError> {
 /// message (which service is not ready, and why) wins over a bare timeout.
 fn deadline(input: &StepInput) -> (Instant, Duration) {
     let limit = input.timeout.unwrap_or(Duration::from_secs(300));
-    let margin = (limit / 20).min(Duration::from_secs(2));
+    let margin = (limit / 10).clamp(Duration::from_millis(500), Duration::from_secs(2));
     (Instant::now() + limit.saturating_sub(margin), limit)
 }
 
