@@ -108,14 +108,17 @@ pub fn analyse(variant: &str, view: &InputView) -> Analysis {
         });
     }
     let wanted = strings(view, "services");
-    if let Err(e) = super::run::selected(&project, &wanted) {
-        findings.push(error(lang::Code::PreflightCheck, e.message));
-        return Analysis {
-            change: format!("{verb} project {}", project.name),
-            details: Vec::new(),
-            findings,
-        };
-    }
+    let selected = match super::run::selected(&project, &wanted) {
+        Ok(s) => s,
+        Err(e) => {
+            findings.push(error(lang::Code::PreflightCheck, e.message));
+            return Analysis {
+                change: format!("{verb} project {}", project.name),
+                details: Vec::new(),
+                findings,
+            };
+        }
+    };
     let state = engine::block_on(read_engine(&project))
         .unwrap_or_else(|| Err(String::from("the engine could not be queried")));
     let state = match state {
@@ -133,23 +136,14 @@ pub fn analyse(variant: &str, view: &InputView) -> Analysis {
         }
     };
     let mut analysis = match variant {
-        "up" => plan_up(&project, &wanted, view, state.as_ref(), &mut findings),
+        "up" => plan_up(&project, selected, view, state.as_ref(), &mut findings),
         "down" => plan_down(&project, view, state.as_ref()),
-        "restart" => plan_restart(&project, &wanted, state.as_ref()),
+        "restart" => plan_restart(&project, &selected, state.as_ref()),
         _ => Analysis {
             change: format!(
                 "reads the state of project {}'s services ({})",
                 project.name,
-                if wanted.is_empty() {
-                    project
-                        .services
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    wanted.join(", ")
-                }
+                selected.join(", ")
             ),
             ..Analysis::default()
         },
@@ -193,15 +187,12 @@ async fn read_engine(project: &Project) -> Result<EngineState, String> {
 
 fn plan_up(
     project: &Project,
-    wanted: &[String],
+    selected: Vec<String>,
     view: &InputView,
     state: Option<&EngineState>,
     findings: &mut Vec<super::Preflight>,
 ) -> Analysis {
-    let order = match super::run::selected(project, wanted)
-        .map_err(|e| e.message)
-        .and_then(|w| model::order(&project.services, w))
-    {
+    let order = match model::order(&project.services, selected) {
         Ok(o) => o,
         Err(e) => {
             findings.push(error(lang::Code::ComposeFileInvalid, e));
@@ -214,19 +205,26 @@ fn plan_up(
         .and_then(Value::as_str)
         .unwrap_or("missing");
     let mut details = Vec::new();
-    let exists = |map: Option<&HashMap<String, bool>>, name: &str| {
-        map.and_then(|m| m.get(name)).copied().unwrap_or(false)
-    };
-    for (key, net) in &project.networks {
-        if !order
-            .iter()
-            .any(|s| project.services[s].networks.contains_key(key))
-        {
-            continue;
-        }
-        let present = exists(state.map(|s| &s.networks), &net.name);
-        match (present, net.external) {
-            (true, _) => details.push(format!("network {}: exists", net.name)),
+    let networks = project.networks_used(&order).into_iter().map(|k| {
+        (
+            "network",
+            "",
+            &project.networks[k],
+            state.map(|s| &s.networks),
+        )
+    });
+    let volumes = project.volumes_used(&order).into_iter().map(|k| {
+        (
+            "volume",
+            " (data kept)",
+            &project.volumes[k],
+            state.map(|s| &s.volumes),
+        )
+    });
+    for (kind, kept, r, seen) in networks.chain(volumes) {
+        let present = seen.and_then(|m| m.get(&r.name)).copied().unwrap_or(false);
+        details.push(match (present, r.external) {
+            (true, _) => format!("{kind} {}: exists{kept}", r.name),
             (false, true) => {
                 // An earlier step of the same runbook may create it (the stack that owns
                 // it): a warning now, an error at run time if it is still missing.
@@ -235,46 +233,15 @@ fn plan_up(
                         error: false,
                         code: lang::Code::PreflightCheck,
                         message: format!(
-                            "external network {} does not exist yet: an earlier step must create it",
-                            net.name
+                            "external {kind} {} does not exist yet: an earlier step must create it",
+                            r.name
                         ),
                     });
                 }
-                details.push(format!("network {}: external, must exist", net.name));
+                format!("{kind} {}: external, must exist", r.name)
             }
-            (false, false) => details.push(format!("network {}: create", net.name)),
-        }
-    }
-    for (key, vol) in &project.volumes {
-        let used = order.iter().any(|s| {
-            project.services[s]
-                .volumes
-                .iter()
-                .any(|m| m.kind == "volume" && &m.source == key)
+            (false, false) => format!("{kind} {}: create", r.name),
         });
-        if !used {
-            continue;
-        }
-        let present = exists(state.map(|s| &s.volumes), &vol.name);
-        match (present, vol.external) {
-            (true, _) => details.push(format!("volume {}: exists (data kept)", vol.name)),
-            (false, true) => {
-                // An earlier step of the same runbook may create it (the stack that owns
-                // it): a warning now, an error at run time if it is still missing.
-                if state.is_some() {
-                    findings.push(Preflight {
-                        error: false,
-                        code: lang::Code::PreflightCheck,
-                        message: format!(
-                            "external volume {} does not exist yet: an earlier step must create it",
-                            vol.name
-                        ),
-                    });
-                }
-                details.push(format!("volume {}: external, must exist", vol.name));
-            }
-            (false, false) => details.push(format!("volume {}: create", vol.name)),
-        }
     }
     let empty = HashMap::new();
     let images = state.map_or(&empty, |s| &s.images);
@@ -458,13 +425,8 @@ fn plan_down(project: &Project, view: &InputView, state: Option<&EngineState>) -
     }
 }
 
-fn plan_restart(project: &Project, wanted: &[String], state: Option<&EngineState>) -> Analysis {
-    let all: Vec<String> = if wanted.is_empty() {
-        project.services.keys().cloned().collect()
-    } else {
-        wanted.to_vec()
-    };
-    let order = model::order(&project.services, all.clone()).unwrap_or_default();
+fn plan_restart(project: &Project, all: &[String], state: Option<&EngineState>) -> Analysis {
+    let order = model::order(&project.services, all.to_vec()).unwrap_or_default();
     let mut details = Vec::new();
     for s in order.iter().filter(|s| all.contains(s)) {
         let line = match state.and_then(|st| st.containers.iter().find(|c| &c.service == s)) {

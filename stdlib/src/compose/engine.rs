@@ -398,12 +398,9 @@ fn existing(
     let health = state
         .and_then(|s| s.health.as_ref())
         .and_then(|h| h.status)
-        .map_or_else(|| String::from("none"), |s| s.to_string());
-    let health = if health.is_empty() || health == "none" {
-        String::from("none")
-    } else {
-        health
-    };
+        .map(|s| s.to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| String::from("none"));
     Existing {
         id,
         name: inspect

@@ -1240,6 +1240,40 @@ pub fn order(
     Ok(done)
 }
 
+impl Project {
+    /// Keys of the networks the given services join.
+    pub fn networks_used(&self, services: &[String]) -> Vec<&str> {
+        self.networks
+            .keys()
+            .filter(|k| {
+                services.iter().any(|s| {
+                    self.services
+                        .get(s)
+                        .is_some_and(|s| s.networks.contains_key(*k))
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Keys of the named volumes the given services mount.
+    pub fn volumes_used(&self, services: &[String]) -> Vec<&str> {
+        self.volumes
+            .keys()
+            .filter(|k| {
+                services.iter().any(|s| {
+                    self.services.get(s).is_some_and(|s| {
+                        s.volumes
+                            .iter()
+                            .any(|m| m.kind == "volume" && &m.source == *k)
+                    })
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 impl Service {
     /// Short hashes of each configuration field: which of them changed is the reason a
     /// container is recreated.

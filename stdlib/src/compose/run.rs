@@ -272,16 +272,7 @@ async fn networks_and_volumes(
     order: &[String],
     ctx: &StepContext,
 ) -> Result<(), StepError> {
-    let used_networks: Vec<&String> = project
-        .networks
-        .keys()
-        .filter(|k| {
-            order
-                .iter()
-                .any(|s| project.services[s].networks.contains_key(*k))
-        })
-        .collect();
-    for key in used_networks {
+    for key in project.networks_used(order) {
         let net = &project.networks[key];
         match engine.network(&net.name).await.map_err(StepError::new)? {
             Some(_) => {}
@@ -302,19 +293,7 @@ async fn networks_and_volumes(
             }
         }
     }
-    let used_volumes: Vec<&String> = project
-        .volumes
-        .keys()
-        .filter(|k| {
-            order.iter().any(|s| {
-                project.services[s]
-                    .volumes
-                    .iter()
-                    .any(|m| m.kind == "volume" && &m.source == *k)
-            })
-        })
-        .collect();
-    for key in used_volumes {
+    for key in project.volumes_used(order) {
         let vol = &project.volumes[key];
         match engine.volume(&vol.name).await.map_err(StepError::new)? {
             Some(_) => {}
@@ -435,6 +414,7 @@ pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, St
         .map_err(StepError::new)?;
     let order = model::order(&project.services, wanted.clone()).map_err(StepError::fatal)?;
     let mut targets = Vec::new();
+    let mut restarted = 0;
     for service in order.iter().filter(|s| wanted.contains(s)) {
         let Some(c) = existing.iter().find(|c| &c.service == service) else {
             return Err(StepError::fatal(format!(
@@ -456,6 +436,7 @@ pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, St
                     &m,
                 ))
             })?;
+        restarted += 1;
         ctx.log(format!("{service}: restarted {}", c.name));
         let need = match input.str("wait").unwrap_or("running") {
             "healthy" => Some(Need::Healthy),
@@ -470,7 +451,7 @@ pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, St
     }
     Ok(IndexMap::from([(
         String::from("restarted"),
-        int(i64::try_from(order.iter().filter(|s| wanted.contains(s)).count()).unwrap_or(0)),
+        int(restarted),
     )]))
 }
 
