@@ -151,8 +151,18 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
         sink,
         CancellationToken::new(),
     ));
-    collector
-        .events()
+    let events = collector.events();
+    // What a mutating step saw when it looked read-only at its target (a backup's source).
+    let inspected: std::collections::HashMap<String, String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepLog { id, line } => line
+                .strip_prefix(exec::INSPECTED)
+                .map(|seen| (id.clone(), seen.to_string())),
+            _ => None,
+        })
+        .collect();
+    events
         .into_iter()
         .filter_map(|e| match e {
             Event::StepFinished {
@@ -162,6 +172,15 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
                 message,
                 ..
             } => Some((id, label, status, message)),
+            Event::StepFinished {
+                id,
+                label,
+                status: Status::Recorded,
+                ..
+            } => {
+                let seen = inspected.get(&id).cloned();
+                seen.map(|seen| (id, label, Status::Recorded, Some(seen)))
+            }
             _ => None,
         })
         .collect()

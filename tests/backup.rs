@@ -88,8 +88,23 @@ fn files_backup_verify_restore_round_trip() {
     assert_eq!(code, 1);
     assert!(err.contains("holds no verified backup"), "{err}");
 
-    let (code, out, err) = verify(&files[0]);
+    let (code, out, err) = run_runbook(
+        &format!(
+            "backup verify \"{}\" {{\n  deep = true\n}}\n",
+            files[0].display()
+        ),
+        &["run"],
+        &[],
+    );
     assert_eq!(code, 0, "{out}{err}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(stdlib::backup::manifest_path(&files[0])).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(
+        manifest["verified"]["method"],
+        "sha256 + tar listing (5 entries) + extracted into a scratch directory (3 files)"
+    );
     let (code, out, err) = run_runbook(&restore, &["run"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     for rel in ["conf/app.yaml", "conf/nested/secret.key", "data.bin"] {
@@ -270,6 +285,82 @@ fn postgres_dr_drill_backup_verify_restore_probe_prune() {
         !stdout.contains(&url) && !stdout.contains("ops@127.0.0.1"),
         "connection strings are secrets: {stdout}"
     );
+    // A deep check restores the newest backup into a scratch database and drops it.
+    let deep = format!(
+        "secret SCRATCH\nbackup verify \"{}\" {{\n  set = \"main\"\n  deep = true\n  scratch = SCRATCH\n}}\n",
+        into.display()
+    );
+    let (code, out, err) = run_runbook(&deep, &["run"], &[("SCRATCH", &url)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let newest = std::fs::read_dir(&into)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pgdump"))
+        .max()
+        .expect("a dump");
+    let manifest =
+        std::fs::read_to_string(stdlib::backup::manifest_path(&newest)).expect("manifest");
+    assert!(
+        manifest.contains("restored into a scratch database (4 tables), then dropped it"),
+        "{manifest}"
+    );
+    let left = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "ops",
+            "-d",
+            "postgres",
+        ])
+        .args([
+            "-Atc",
+            "select count(*) from pg_database where datname like 'ops_verify_%'",
+        ])
+        .output()
+        .expect("psql");
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "0",
+        "the scratch database is dropped"
+    );
+    // Without `scratch` the deep check says what it needs.
+    let (code, _, err) = run_runbook(
+        &deep.replace("  scratch = SCRATCH\n", ""),
+        &["run"],
+        &[("SCRATCH", &url)],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("needs `scratch = URL`"), "{err}");
+
+    // The live preflight reads the source's size; an unreachable source fails it.
+    let plan = format!(
+        "secret DB\nbackup postgres DB {{\n  into = \"{}\"\n}}\n",
+        into.display()
+    );
+    let (code, out, err) = run_runbook(&plan, &["plan", "--preflight"], &[("DB", &url)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("database `postgres` is") && out.contains("MiB on disk"),
+        "{out}"
+    );
+    let (code, out, _) = run_runbook(
+        &plan,
+        &["plan", "--preflight"],
+        &[(
+            "DB",
+            &format!("postgresql://ops@127.0.0.1:{}/postgres", free_port()),
+        )],
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("would fail: cannot connect to the source"),
+        "{out}"
+    );
+
     // A wrong port gives a clear error.
     let (code, _, err) = run_runbook(
         &format!(
@@ -317,6 +408,124 @@ fn redis_backup_and_verify() {
     let bytes = std::fs::read(&rdb).expect("read");
     assert!(bytes.starts_with(b"REDIS"));
     assert!(bytes.windows(5).any(|w| w == b"hello"));
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn redis_backup_deep_verify_and_restore_into_a_fresh_server() {
+    let source = Redis::start();
+    let p = source.port;
+    redis_cli(p, &["set", "greeting", "hello"]);
+    redis_cli(p, &["set", "session", "s1", "EX", "3600"]);
+    redis_cli(p, &["hset", "user:1", "name", "ada", "role", "admin"]);
+    redis_cli(p, &["rpush", "queue", "a", "b", "c"]);
+    redis_cli(p, &["-n", "2", "set", "other-db", "yes"]);
+    for i in 0..1200 {
+        redis_cli(p, &["set", &format!("k{i}"), &i.to_string()]);
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let into = work.path().join("redis");
+    let src_url = format!("redis://127.0.0.1:{p}");
+    // The live preflight asks the source for its size, read-only.
+    let body = format!(
+        "secret REDIS_URL\nbackup redis REDIS_URL as b {{\n  into = \"{}\"\n  set = \"cache\"\n}}\nbackup verify b.path {{\n  deep = true\n}}\n",
+        into.display()
+    );
+    let (code, out, err) = run_runbook(&body, &["plan", "--preflight"], &[("REDIS_URL", &src_url)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1205 keys,"), "{out}");
+    assert!(out.contains("free"), "{out}");
+    assert!(!into.exists(), "a plan writes nothing");
+    let (code, out, err) = run_runbook(&body, &["run"], &[("REDIS_URL", &src_url)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rdb = std::fs::read_dir(&into)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "rdb"))
+        .expect("an rdb file");
+    let manifest = std::fs::read_to_string(stdlib::backup::manifest_path(&rdb)).expect("manifest");
+    assert!(
+        manifest.contains("loaded by redis-server (1205 keys)"),
+        "{manifest}"
+    );
+
+    // Restore into a fresh server: every key, type, TTL and database arrives.
+    let target = Redis::start();
+    let t = target.port;
+    let restore = format!(
+        "secret TARGET\nrestore redis \"{}\" as r {{\n  into = TARGET\n  set = \"cache\"\n}}\nnotify stdout \"restored ${{r.keys}} keys\"\n",
+        into.display()
+    );
+    let target_url = format!("redis://127.0.0.1:{t}");
+    let (code, out, err) = run_runbook(&restore, &["run"], &[("TARGET", &target_url)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("restored 1205 keys"), "{out}");
+    assert_eq!(redis_cli(t, &["get", "greeting"]), "hello");
+    assert_eq!(redis_cli(t, &["hget", "user:1", "role"]), "admin");
+    assert_eq!(redis_cli(t, &["lrange", "queue", "0", "-1"]), "a\nb\nc");
+    assert_eq!(redis_cli(t, &["get", "k1199"]), "1199");
+    assert_eq!(redis_cli(t, &["-n", "2", "get", "other-db"]), "yes");
+    let ttl: i64 = redis_cli(t, &["ttl", "session"]).parse().expect("ttl");
+    assert!((3500..=3600).contains(&ttl), "the TTL travels: {ttl}");
+    assert_eq!(redis_cli(t, &["ttl", "greeting"]), "-1");
+
+    // A second restore into the now non-empty target is refused; `replace` overwrites.
+    redis_cli(t, &["set", "greeting", "changed"]);
+    let (code, _, err) = run_runbook(&restore, &["run"], &[("TARGET", &target_url)]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "the target is not empty (database 0 holds 1204 keys, database 2 holds 1 keys)"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        redis_cli(t, &["get", "greeting"]),
+        "changed",
+        "nothing was touched"
+    );
+    let replace = restore.replace(
+        "  set = \"cache\"\n",
+        "  set = \"cache\"\n  replace = true\n",
+    );
+    let (code, out, err) = run_runbook(&replace, &["run"], &[("TARGET", &target_url)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(redis_cli(t, &["get", "greeting"]), "hello");
+
+    // A URL naming one database cannot take a snapshot of two.
+    let (code, _, err) = run_runbook(
+        &restore,
+        &["run"],
+        &[("TARGET", &format!("{target_url}/5"))],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the snapshot holds 2 databases (db0, db2)"),
+        "{err}"
+    );
+    assert!(!err.contains(&target_url) && !out.contains(&target_url));
+
+    // A corrupt snapshot is never restored.
+    let mut bytes = std::fs::read(&rdb).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&rdb, &bytes).expect("write");
+    let (code, _, err) = run_runbook(&replace, &["run"], &[("TARGET", &target_url)]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("refusing to restore") && err.contains("corrupt"),
+        "{err}"
+    );
 }
 
 fn runbook_file(dir: &Path, body: &str) -> PathBuf {

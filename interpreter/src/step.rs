@@ -221,6 +221,17 @@ pub trait StepKind: Send + Sync {
             .collect()
     }
 
+    /// A read-only look at what a mutating step would act on (the size of a backup's
+    /// source, the free space where it goes), taken by `ops plan --preflight` with the
+    /// run's secrets; an error means the step would fail. `None`: nothing to look at.
+    fn inspect<'a>(
+        &'a self,
+        _input: &'a StepInput,
+        _ctx: &'a StepContext,
+    ) -> Option<BoxFuture<'a, Result<String, StepError>>> {
+        None
+    }
+
     /// Further plan lines under the step's one-line change (per-service actions of a
     /// `compose up`), read-only against the world.
     fn details(&self, _view: &InputView) -> Vec<String> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use interpreter::event::{Event, Status};
-use interpreter::exec::{Mode, RunStatus};
+use interpreter::exec::{self, Mode, RunStatus};
 use lang::Code;
 use tokio_util::sync::CancellationToken;
 
@@ -464,4 +464,59 @@ async fn secrets_are_redacted_in_events_and_taint_outputs() {
     let json = serde_json::to_string(&events).expect("serialises");
     assert!(!json.contains("canary-5ecret"), "{json}");
     assert!(json.contains("(secret)"));
+}
+
+#[test]
+fn a_step_kind_without_implementation_is_a_plan_error() {
+    let log = Log::default();
+    let reg = registry_of(&log, &["echo"]);
+    let plan = plan(&runbook("test echo \"a\"\ntest mutate \"b\"\n"), &reg);
+    let finding = plan
+        .findings
+        .iter()
+        .find(|f| f.code == Code::StepNotImplemented)
+        .expect("an OPS3010 finding");
+    assert_eq!(finding.step.as_deref(), Some("2"));
+    assert!(plan.has_errors());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_dry_run_lets_mutating_steps_look_read_only() {
+    let log = Log::default();
+    let reg = registry(&log);
+    let plan = plan(
+        &runbook("test mutate \"db\"\ntest mutate \"unreachable\"\n"),
+        &reg,
+    );
+    let live = Mode::DryRun {
+        live_readonly: true,
+    };
+    let (_, events) = run(&plan, &reg, options(live), CancellationToken::new()).await;
+    assert_eq!(log.mutations.load(Ordering::SeqCst), 0);
+    let seen: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepLog { id, line } if id == "1" => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, [format!("{}db looks fine", exec::INSPECTED)]);
+    assert_eq!(
+        statuses(&events),
+        [
+            ("1".to_string(), Status::Recorded),
+            ("2".to_string(), Status::Failed)
+        ]
+    );
+    assert_eq!(
+        message(&events, "2"),
+        "would fail: cannot reach unreachable"
+    );
+    // A plain dry-run never looks.
+    let quiet = Mode::DryRun {
+        live_readonly: false,
+    };
+    let (_, events) = run(&plan, &reg, options(quiet), CancellationToken::new()).await;
+    assert!(!events.iter().any(|e| matches!(e, Event::StepLog { .. })));
+    assert_eq!(statuses(&events)[1].1, Status::Recorded);
 }

@@ -56,6 +56,12 @@ impl AttemptError {
 /// Why a recorded step has no outputs.
 const RECORDED: &str = "a dry-run recorded it instead of running it";
 
+/// The longest read-only look a live preflight takes at a mutating step.
+const INSPECT_LIMIT: Duration = Duration::from_secs(30);
+
+/// The prefix of the log line carrying what a live preflight saw of a mutating step.
+pub const INSPECTED: &str = "inspected: ";
+
 impl<'a> Executor<'a> {
     pub(super) async fn step(&self, step: &'a PlannedStep, phase: Phase<'_>) -> Flow {
         if step.before_start && !phase.handler {
@@ -90,6 +96,11 @@ impl<'a> Executor<'a> {
             }
         }
         if recorded(step.effect, self.options.mode) {
+            if let Some(problem) = self.inspect(step, &resolver, phase.token).await {
+                self.finish(step, Status::Failed, Duration::ZERO, 0, Some(problem), None);
+                self.set_slot(&step.id, Slot::NotRun(RECORDED.into()));
+                return Flow::Ok;
+            }
             let message = match step.effect {
                 Effect::Interactive => format!("would ask: {}", step.change),
                 _ => format!("would: {}", step.change),
@@ -257,6 +268,49 @@ impl<'a> Executor<'a> {
                 .unwrap_or_else(|| format!("{} {}", step.id, step.variant.display(step.kind))),
             message: self.redactor.redact(message),
         })
+    }
+
+    /// In a live preflight, lets a mutating step look read-only at what it would act on
+    /// ([`StepKind::inspect`]); what it saw goes out as an `inspected: ` log line. Returns
+    /// the problem when the look shows the step would fail.
+    async fn inspect(
+        &self,
+        step: &PlannedStep,
+        resolver: &RunResolver<'_>,
+        token: &CancellationToken,
+    ) -> Option<String> {
+        if !matches!(
+            self.options.mode,
+            Mode::DryRun {
+                live_readonly: true
+            }
+        ) || step.effect != Effect::Mutating
+        {
+            return None;
+        }
+        let imp = self.registry.get(step.kind, step.variant.name)?;
+        let input = self.input(step, resolver).ok()?;
+        let ctx = StepContext {
+            id: step.id.clone(),
+            cancel: token.child_token(),
+            events: self.sink.clone(),
+            secrets: self.redactor.clone(),
+            prompter: self.options.prompter.clone(),
+        };
+        let look = imp.inspect(&input, &ctx)?;
+        let limit = step.timeout.unwrap_or(INSPECT_LIMIT).min(INSPECT_LIMIT);
+        let problem = match tokio::time::timeout(limit, look).await {
+            Ok(Ok(seen)) => {
+                ctx.log(format!("{INSPECTED}{seen}"));
+                return None;
+            }
+            Ok(Err(e)) => e.message,
+            Err(_) => format!(
+                "the read-only look timed out after {}",
+                lang::fmt::duration(limit)
+            ),
+        };
+        Some(format!("would fail: {}", self.redactor.redact(&problem)))
     }
 
     /// In a dry-run a value that depends on an unrun step is expected: record the step.

@@ -31,6 +31,7 @@ use crate::redact::Redactor;
 use crate::step::{Prompter, Registry};
 use crate::value::Value;
 
+pub use attempt::INSPECTED;
 pub use resolve::RunResolver;
 
 /// Real run or dry-run.

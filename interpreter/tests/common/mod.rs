@@ -208,6 +208,25 @@ impl StepKind for Kind {
     fn describe(&self, view: &InputView) -> String {
         format!("test {} {}", self.variant, view.target())
     }
+    fn inspect<'a>(
+        &'a self,
+        input: &'a StepInput,
+        _ctx: &'a StepContext,
+    ) -> Option<BoxFuture<'a, Result<String, StepError>>> {
+        (self.variant == "mutate").then(|| -> BoxFuture<'a, Result<String, StepError>> {
+            Box::pin(async move {
+                let text = input
+                    .target
+                    .as_ref()
+                    .map(Value::interpolated)
+                    .unwrap_or_default();
+                match text.as_str() {
+                    "unreachable" => Err(StepError::fatal("cannot reach unreachable")),
+                    _ => Ok(format!("{text} looks fine")),
+                }
+            })
+        })
+    }
     fn duration(&self, view: &InputView) -> Option<Duration> {
         (self.variant == "sleep")
             .then(|| view.target_value.as_ref().and_then(Value::as_duration))
@@ -216,8 +235,13 @@ impl StepKind for Kind {
 }
 
 pub fn registry(log: &Log) -> Registry {
+    registry_of(log, &["echo", "sleep", "flaky", "hang", "mutate", "ask"])
+}
+
+/// A registry with only some of the test variants implemented.
+pub fn registry_of(log: &Log, variants: &[&'static str]) -> Registry {
     let mut r = Registry::new(SCHEMAS);
-    for v in ["echo", "sleep", "flaky", "hang", "mutate", "ask"] {
+    for &v in variants {
         r.register(Kind {
             variant: v,
             log: log.clone(),

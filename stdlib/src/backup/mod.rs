@@ -110,9 +110,15 @@ pub const SCHEMA: StepSchema = StepSchema {
                 Attribute::new(
                     "deep",
                     T::Bool,
-                    "also restore into a scratch target (postgres)",
+                    "also restore it into a throwaway target: a scratch database on `scratch` (postgres), a private redis-server (redis), a temporary directory (files)",
                 )
                 .default("false"),
+                Attribute::new(
+                    "scratch",
+                    T::String,
+                    "connection string of a PostgreSQL server where a deep check may create and drop a database",
+                )
+                .sensitive(),
                 Attribute::new(
                     "max_age",
                     T::Duration,
@@ -207,8 +213,17 @@ pub const RESTORE_SCHEMA: StepSchema = StepSchema {
                     .required()
                     .sensitive(),
                 SET,
+                Attribute::new(
+                    "replace",
+                    T::Bool,
+                    "overwrite keys of the same name (otherwise a non-empty target database is refused)",
+                )
+                .default("false"),
             ],
-            outputs: &[Output::new("duration", T::Duration, "time taken")],
+            outputs: &[
+                Output::new("keys", T::Int, "keys restored"),
+                Output::new("duration", T::Duration, "time taken"),
+            ],
             effect: Effect::Mutating,
             default_timeout: Some(Duration::from_secs(1800)),
             ..Variant::BASE
@@ -234,8 +249,13 @@ pub const RESTORE_SCHEMA: StepSchema = StepSchema {
     ],
 };
 
+mod deep;
+mod files;
+mod inspect;
 mod prune;
+mod redis_restore;
 mod run;
+mod scratch;
 mod store;
 mod tools;
 
@@ -252,7 +272,7 @@ pub struct Backup {
 }
 
 impl Backup {
-    /// Every implemented variant (`restore redis` is not: see `docs/steps.md`).
+    /// Every variant of `backup` and `restore`.
     pub fn all() -> Vec<Backup> {
         [
             ("backup", "postgres"),
@@ -261,6 +281,7 @@ impl Backup {
             ("backup", "verify"),
             ("backup", "prune"),
             ("restore", "postgres"),
+            ("restore", "redis"),
             ("restore", "files"),
         ]
         .into_iter()
@@ -287,11 +308,15 @@ impl StepKind for Backup {
             match (self.kind, self.variant) {
                 ("backup", "postgres") => run::backup_postgres(input, ctx).await,
                 ("backup", "redis") => run::backup_redis(input, ctx).await,
-                ("backup", "files") => run::backup_files(input, ctx).await,
+                ("backup", "files") => files::backup_files(input, ctx).await,
                 ("backup", "verify") => run::verify(input, ctx).await,
                 ("backup", "prune") => run::prune(input, ctx).await,
                 ("restore", "postgres") => run::restore_postgres(input, ctx).await,
-                ("restore", "files") => run::restore_files(input, ctx).await,
+                ("restore", "redis") => {
+                    let file = run::restorable(input, "redis", ctx).await?;
+                    redis_restore::restore_redis(&file, input, ctx).await
+                }
+                ("restore", "files") => files::restore_files(input, ctx).await,
                 (k, v) => Err(StepError::fatal(format!("`{k} {v}` is not implemented"))),
             }
         })
@@ -324,11 +349,25 @@ impl StepKind for Backup {
         }
     }
 
+    fn inspect<'a>(
+        &'a self,
+        input: &'a StepInput,
+        _ctx: &'a StepContext,
+    ) -> Option<BoxFuture<'a, Result<String, StepError>>> {
+        match (self.kind, self.variant) {
+            ("backup", "postgres" | "redis" | "files") => {
+                Some(Box::pin(inspect::backup(self.variant, input)))
+            }
+            _ => None,
+        }
+    }
+
     fn preflight(&self, view: &InputView) -> Vec<String> {
         let tool = match (self.kind, self.variant) {
             ("backup", "postgres") => Some("pg_dump"),
             ("backup", "redis") => Some("redis-cli"),
             ("restore", "postgres") => Some("pg_restore"),
+            ("restore", "redis") => Some("redis-server"),
             _ => None,
         };
         let mut problems = Vec::new();

@@ -12,14 +12,14 @@ use super::prune::{Entry, Policy, select};
 use super::store::{self, Manifest, Pending, Verification};
 use super::tools;
 
-fn attr_path(input: &StepInput, name: &str) -> Result<PathBuf, StepError> {
+pub(super) fn attr_path(input: &StepInput, name: &str) -> Result<PathBuf, StepError> {
     input
         .str(name)
         .map(PathBuf::from)
         .ok_or_else(|| StepError::fatal(format!("`{name}` is required")))
 }
 
-fn target(input: &StepInput) -> Result<String, StepError> {
+pub(super) fn target(input: &StepInput) -> Result<String, StepError> {
     input
         .target_str()
         .map(str::to_string)
@@ -27,7 +27,7 @@ fn target(input: &StepInput) -> Result<String, StepError> {
 }
 
 /// The set name: `set = ...`, else derived from the source.
-fn set_name(input: &StepInput, fallback: &str) -> String {
+pub(super) fn set_name(input: &StepInput, fallback: &str) -> String {
     let raw = input
         .str("set")
         .map(str::to_string)
@@ -63,7 +63,7 @@ fn outputs(path: &Path, size: u64, sha: &str, started: tokio::time::Instant) -> 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finish(
+pub(super) fn finish(
     pending: Pending,
     dir: &Path,
     kind: &str,
@@ -221,103 +221,6 @@ pub async fn backup_redis(input: &StepInput, ctx: &StepContext) -> Result<Output
     )
 }
 
-/// `backup files DIR`: a tar archive compressed with zstd, with include/exclude globs.
-pub async fn backup_files(input: &StepInput, _ctx: &StepContext) -> Result<Outputs, StepError> {
-    let source = PathBuf::from(target(input)?);
-    let dir = attr_path(input, "into")?;
-    if !source.is_dir() {
-        return Err(StepError::fatal(format!(
-            "{} is not a directory",
-            source.display()
-        )));
-    }
-    let base = source
-        .file_name()
-        .map_or_else(|| "files".to_string(), |n| n.to_string_lossy().into_owned());
-    let set = set_name(input, &base);
-    let globs = |name: &str| -> Result<Option<globset::GlobSet>, StepError> {
-        let Some(list) = input.attr(name).and_then(Value::as_list) else {
-            return Ok(None);
-        };
-        let mut b = globset::GlobSetBuilder::new();
-        for g in list {
-            let text = g.interpolated();
-            b.add(
-                globset::Glob::new(&text)
-                    .map_err(|e| StepError::fatal(format!("`{name}`: {e}")))?,
-            );
-        }
-        b.build()
-            .map(Some)
-            .map_err(|e| StepError::fatal(format!("`{name}`: {e}")))
-    };
-    let include = globs("include")?;
-    let exclude = globs("exclude")?;
-    let level = input
-        .attr("level")
-        .and_then(Value::as_int)
-        .unwrap_or(3)
-        .clamp(1, 19) as i32;
-    let started = tokio::time::Instant::now();
-    let started_at = store::now();
-    let pending = Pending::create(&dir, &set, "tar.zst")?;
-    let dir_abs = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
-    let pending = tokio::task::spawn_blocking(move || -> Result<Pending, StepError> {
-        let encoder = zstd::Encoder::new(pending, level)
-            .map_err(|e| StepError::fatal(format!("zstd: {e}")))?;
-        let mut tar = tar::Builder::new(encoder);
-        tar.follow_symlinks(false);
-        for entry in walkdir::WalkDir::new(&source)
-            .follow_links(false)
-            .sort_by_file_name()
-        {
-            let entry = entry
-                .map_err(|e| StepError::fatal(format!("reading {}: {e}", source.display())))?;
-            let path = entry.path();
-            // Never archive the backup directory into itself.
-            if std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(&dir_abs)) {
-                continue;
-            }
-            let Ok(rel) = path.strip_prefix(&source) else {
-                continue;
-            };
-            if rel.as_os_str().is_empty() {
-                continue;
-            }
-            if exclude.as_ref().is_some_and(|g| g.is_match(rel)) {
-                continue;
-            }
-            if entry.file_type().is_file() && include.as_ref().is_some_and(|g| !g.is_match(rel)) {
-                continue;
-            }
-            tar.append_path_with_name(path, rel)
-                .map_err(|e| StepError::fatal(format!("archiving {}: {e}", path.display())))?;
-        }
-        let encoder = tar
-            .into_inner()
-            .map_err(|e| StepError::fatal(format!("tar: {e}")))?;
-        encoder
-            .finish()
-            .map_err(|e| StepError::fatal(format!("zstd: {e}")))
-    })
-    .await
-    .map_err(|e| StepError::fatal(format!("the archive task failed: {e}")))??;
-    let source_text = std::fs::canonicalize(target(input)?).map_or_else(
-        |_| target(input).unwrap_or_default(),
-        |p| p.display().to_string(),
-    );
-    finish(
-        pending,
-        &dir,
-        "files",
-        &set,
-        source_text,
-        started_at,
-        vec![("ops".into(), env!("CARGO_PKG_VERSION").into())],
-        started,
-    )
-}
-
 /// The backup a verify/restore means: a file, or the newest (verified) one of a directory.
 fn resolve(
     path: &Path,
@@ -406,15 +309,17 @@ async fn check(path: &Path, manifest: &Manifest, ctx: &StepContext) -> Result<St
 
 /// `backup verify PATH`: checks a backup and records the result in its manifest.
 pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
-    if input.attr("deep").and_then(Value::as_bool) == Some(true) {
-        return Err(StepError::fatal(
-            "`deep = true` is not supported yet: restore into a scratch database with `restore postgres` and probe it (see runbooks/data/dr-drill.rb.ops)",
-        ));
-    }
     let path = PathBuf::from(target(input)?);
     let set = input.str("set");
     let (file, mut manifest) = resolve(&path, set, false)?;
-    let result = check(&file, &manifest, ctx).await;
+    let mut result = check(&file, &manifest, ctx).await;
+    if input.attr("deep").and_then(Value::as_bool) == Some(true)
+        && let Ok(method) = &result
+    {
+        result = super::deep::check(&file, &manifest, input, ctx)
+            .await
+            .map(|found| format!("{method} + {found}"));
+    }
     let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     manifest.verified = Some(match &result {
         Ok(method) => Verification {
@@ -535,7 +440,7 @@ pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Step
 }
 
 /// The backup a restore starts from, re-verified now: never an unverified or corrupt one.
-async fn restorable(
+pub(super) async fn restorable(
     input: &StepInput,
     kind: &str,
     ctx: &StepContext,
@@ -583,45 +488,6 @@ pub async fn restore_postgres(input: &StepInput, ctx: &StepContext) -> Result<Ou
     }
     cmd.arg(&file);
     tools::run(cmd, "pg_restore", ctx).await?;
-    let mut out = Outputs::new();
-    out.insert(
-        "duration".into(),
-        Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)),
-    );
-    Ok(out)
-}
-
-/// `restore files FROM { into = DIR }`: extracts into an empty or absent directory.
-pub async fn restore_files(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
-    let started = tokio::time::Instant::now();
-    let file = restorable(input, "files", ctx).await?;
-    let into = PathBuf::from(
-        input
-            .str("into")
-            .ok_or_else(|| StepError::fatal("`into` is required"))?,
-    );
-    if into.exists()
-        && std::fs::read_dir(&into)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(StepError::fatal(format!(
-            "{} is not empty; a restore never overwrites files",
-            into.display()
-        )));
-    }
-    tokio::task::spawn_blocking(move || -> Result<(), StepError> {
-        std::fs::create_dir_all(&into)
-            .map_err(|e| StepError::fatal(format!("cannot create {}: {e}", into.display())))?;
-        let f = std::fs::File::open(&file).map_err(|e| StepError::fatal(e.to_string()))?;
-        let decoder = zstd::Decoder::new(f).map_err(|e| StepError::fatal(format!("zstd: {e}")))?;
-        // `unpack` refuses entries that would land outside `into` (`..`, absolute paths).
-        tar::Archive::new(decoder)
-            .unpack(&into)
-            .map_err(|e| StepError::fatal(format!("extracting into {}: {e}", into.display())))
-    })
-    .await
-    .map_err(|e| StepError::fatal(format!("the restore task failed: {e}")))??;
     let mut out = Outputs::new();
     out.insert(
         "duration".into(),

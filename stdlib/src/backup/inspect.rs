@@ -1,0 +1,172 @@
+//! What `ops plan --preflight` sees of a backup before it runs, read-only: the size of
+//! the source (`pg_database_size`, Redis's key count and dataset memory, the selected
+//! files) and the free space of the destination. A source that cannot be reached, or a
+//! destination with less free space than the source's size, is reported as a failure:
+//! the backup would fail the same way.
+
+use std::path::Path;
+use std::time::Duration;
+
+use interpreter::step::{StepError, StepInput};
+
+use super::files::Selection;
+use super::run::target;
+use super::scratch::{keyspace, redis_error};
+
+/// A size rounded for people: `312.4 MiB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Free bytes for an unprivileged writer on the filesystem holding `dir` (or its
+/// nearest existing parent, since a backup creates its directory).
+fn free_space(dir: &Path) -> Option<u64> {
+    let mut at = dir;
+    while !at.exists() {
+        at = at.parent()?;
+    }
+    let c = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `stat` a properly sized buffer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the buffer.
+    let stat = unsafe { stat.assume_init() };
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// The source's size and what that means for the destination.
+pub async fn backup(variant: &str, input: &StepInput) -> Result<String, StepError> {
+    let (bytes, what) = match variant {
+        "postgres" => postgres(input).await?,
+        "redis" => redis(input).await?,
+        "files" => {
+            let selection = Selection::of(input)?;
+            tokio::task::spawn_blocking(move || files(&selection))
+                .await
+                .map_err(|e| StepError::fatal(format!("the size walk failed: {e}")))??
+        }
+        _ => return Err(StepError::fatal("nothing to inspect")),
+    };
+    let Some(into) = input.str("into") else {
+        return Ok(what);
+    };
+    match free_space(Path::new(into)) {
+        Some(free) if free < bytes => Err(StepError::fatal(format!(
+            "{what}, but {into} has only {} free",
+            size(free)
+        ))),
+        Some(free) => Ok(format!("{what}; {into} has {} free", size(free))),
+        None => Ok(what),
+    }
+}
+
+async fn postgres(input: &StepInput) -> Result<(u64, String), StepError> {
+    let url = target(input)?;
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|_| StepError::fatal("the PostgreSQL connection string is not valid"))?;
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| StepError::fatal(format!("cannot connect to the source: {e}")))?;
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "select current_database()::text, pg_database_size(current_database())",
+            &[],
+        )
+        .await
+        .map_err(|e| StepError::fatal(format!("cannot read the database size: {e}")));
+    drop(client);
+    driver.abort();
+    let row = row?;
+    let (db, bytes): (String, i64) = (row.get(0), row.get(1));
+    let bytes = bytes.max(0) as u64;
+    Ok((
+        bytes,
+        format!(
+            "database `{db}` is {} on disk (pg_database_size; a compressed dump is usually much smaller)",
+            size(bytes)
+        ),
+    ))
+}
+
+async fn redis(input: &StepInput) -> Result<(u64, String), StepError> {
+    let url = target(input)?;
+    let client = ::redis::Client::open(url.as_str())
+        .map_err(|e| StepError::fatal(format!("the Redis URL is not valid: {:?}", e.kind())))?;
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| StepError::fatal("cannot connect to the source: timed out"))?
+    .map_err(|e| StepError::fatal(format!("cannot connect to the source: {}", redis_error(&e))))?;
+    let keys: u64 = keyspace(&mut conn).await?.iter().map(|(_, n)| n).sum();
+    let info: String = ::redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| StepError::fatal(format!("INFO memory failed: {}", redis_error(&e))))?;
+    let dataset = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_dataset:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok((
+        dataset,
+        format!(
+            "{keys} keys, {} of data in memory (an RDB snapshot is usually smaller)",
+            size(dataset)
+        ),
+    ))
+}
+
+fn files(selection: &Selection) -> Result<(u64, String), StepError> {
+    let (mut count, mut bytes) = (0u64, 0u64);
+    selection.walk(|entry, _| {
+        if entry.file_type().is_file() {
+            count += 1;
+            bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+        Ok(())
+    })?;
+    Ok((
+        bytes,
+        format!(
+            "{count} files, {} before compression, in {}",
+            size(bytes),
+            selection.source.display()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_are_rounded_for_people() {
+        assert_eq!(super::size(512), "512 B");
+        assert_eq!(super::size(1536), "1.5 KiB");
+        assert_eq!(super::size(312 << 20), "312.0 MiB");
+    }
+
+    #[test]
+    fn free_space_is_read_from_the_nearest_existing_parent() {
+        let free = super::free_space(std::path::Path::new("/tmp/ops-no-such/dir/below"));
+        assert!(free.is_some_and(|f| f > 0));
+    }
+}
