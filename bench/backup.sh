@@ -2,7 +2,11 @@
 # Benchmark of `backup postgres` against plain `pg_dump -Fc` of the same database, in
 # the same run.
 #
-#   bench/backup.sh [SCRATCH] [SCALE]   (defaults: /tmp/ops-bench, pgbench scale 20 ≈ 300 MB)
+#   bench/backup.sh [SCRATCH] [SCALE] [NOISE_MB]
+#       defaults: /tmp/ops-bench, pgbench scale 20 (≈ 300 MB, compresses ~50:1), NOISE_MB 0
+#
+# NOISE_MB adds a table of random hex text (compresses only ~2:1), so that hashing and the
+# copy through ops weigh as they would on a database of less compressible data.
 #
 # Starts a throwaway PostgreSQL cluster on 127.0.0.1 (as the `postgres` user when run as
 # root), loads it with `pgbench -i -s SCALE`, times both dumps with hyperfine, measures
@@ -13,6 +17,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 scratch="${1:-/tmp/ops-bench}"
 scale="${2:-20}"
+noise_mb="${3:-0}"
 work="$scratch/backup-work"
 port="${OPS_BENCH_PG_PORT:-18932}"
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -31,6 +36,12 @@ trap 'kill -INT "$(head -1 "$work/data/postmaster.pid")" 2>/dev/null || true' EX
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=ops PGDATABASE=postgres
 log "loading pgbench scale $scale"
 pgbench -i -s "$scale" -q >/dev/null 2>&1
+if [ "$noise_mb" -gt 0 ]; then
+  log "adding $noise_mb MB of random hex text"
+  # 64 hex characters per row + row overhead: about 100 bytes on disk per row.
+  psql -q -c "create table noise as select i, md5(random()::text) || md5(random()::text) as t
+              from generate_series(1, $noise_mb * 10000) as i" >/dev/null
+fi
 db_size=$(psql -Atc "select pg_database_size('postgres')")
 
 log "building ops (release)"

@@ -43,6 +43,100 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run a runbook (or `--dry-run` it, or run a saved `--plan`).
     Run(RunArgs),
+    /// List runbooks with their metadata.
+    List(ListArgs),
+    /// The runbook catalog, grouped by category, as Markdown or JSON.
+    Catalog(CatalogArgs),
+    /// Write a commented starter runbook (never overwrites).
+    Init(InitArgs),
+    /// Run every runbook under a directory (e.g. `--tag lab`) with JUnit and Markdown reports.
+    Test(TestArgs),
+}
+
+/// `ops list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Directory searched recursively for `*.rb.ops` (default: the current one).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only runbooks with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+}
+
+/// `ops catalog`.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// Directory searched recursively for `*.rb.ops` (default: the current one); links in
+    /// the Markdown are relative to it.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CatalogFormat::Md)]
+    pub format: CatalogFormat,
+
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Formats of `ops catalog`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CatalogFormat {
+    /// Markdown tables per category.
+    Md,
+    /// One JSON document.
+    Json,
+}
+
+/// `ops init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The runbook file to create (`*.rb.ops`); refused when it exists.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The runbook id (default: from the file name).
+    #[arg(long)]
+    pub id: Option<String>,
+
+    /// The owning team.
+    #[arg(long, default_value = "platform-team")]
+    pub owner: String,
+}
+
+/// `ops test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Runbook files, or directories searched recursively.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Only runbooks with this tag (e.g. `lab`).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Write one JUnit XML file: a test suite per runbook, a test case per step.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write one Markdown report: a summary table and each runbook's run report.
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<PathBuf>,
+
+    /// Stop a runbook that runs longer than this (Ctrl-C first, then kill).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Stop at the first runbook that fails.
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 /// Parameters and starting point, shared by `plan` and `run`.

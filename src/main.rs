@@ -1,17 +1,20 @@
 //! `ops`: check, plan and run `.rb.ops` runbooks. This file only dispatches; each
 //! subcommand lives in its own module.
 
+mod catalog;
 mod check;
 mod cli;
 mod explain;
 mod files;
 mod fmt;
+mod init;
 mod logging;
 mod plan;
 mod prompt;
 mod report;
 mod run;
 mod runtime;
+mod test;
 
 use clap::Parser;
 
@@ -20,7 +23,8 @@ fn main() {
     // Commands that only print end quietly when their reader goes away (`ops plan x |
     // head`), like other Unix tools. A real run keeps running to its handlers: its
     // reporters ignore write errors instead.
-    let only_prints = !matches!(&cli.command, cli::Command::Run(args) if !args.dry_run);
+    let only_prints = !matches!(&cli.command, cli::Command::Run(args) if !args.dry_run)
+        && !matches!(&cli.command, cli::Command::Test(_));
     if only_prints {
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
         unsafe {
@@ -37,6 +41,10 @@ fn main() {
         cli::Command::Explain(args) => explain::run(args),
         cli::Command::Plan(args) => plan::run(&cli, args),
         cli::Command::Run(args) => run::run(&cli, args),
+        cli::Command::List(args) => catalog::list(args),
+        cli::Command::Catalog(args) => catalog::catalog(args),
+        cli::Command::Init(args) => init::run(args),
+        cli::Command::Test(args) => test::run(args),
     };
     std::process::exit(code);
 }

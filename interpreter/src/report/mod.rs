@@ -38,7 +38,7 @@ impl<W: Write + Send> Reporter for JsonLines<W> {
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 forbids.
-pub(crate) fn xml_escape(text: &str) -> String {
+pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

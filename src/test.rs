@@ -1,0 +1,314 @@
+//! `ops test PATH... [--tag TAG]`: runs a directory of runbooks, one after another, each
+//! in its own `ops run --yes` process (so one runbook cannot disturb the next, and a hung
+//! one is killed at `--timeout`), and writes one JUnit file (a test suite per runbook, a
+//! test case per step) and one Markdown report. The quarterly validation against the lab.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use interpreter::report::xml_escape;
+
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, TestArgs};
+use crate::files;
+
+/// How one runbook went.
+struct Outcome {
+    id: String,
+    path: String,
+    passed: bool,
+    exit: Option<i32>,
+    elapsed: Duration,
+    /// Why it failed: the failed step and its message, or the process's last words.
+    why: String,
+    junit: Option<String>,
+    markdown: Option<String>,
+}
+
+/// Runs `ops test`.
+pub fn run(args: &TestArgs) -> i32 {
+    let paths = match files::collect(&args.paths) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ops test: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let today = match crate::check::options() {
+        Ok(o) => o.today.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("ops test: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut selected = Vec::new();
+    for path in &paths {
+        let Some(entry) = crate::catalog::entry(path, Path::new(""), today) else {
+            continue; // a library
+        };
+        if let Some(tag) = &args.tag
+            && !entry.tags.iter().any(|t| t == tag)
+        {
+            continue;
+        }
+        selected.push((path.clone(), entry.id));
+    }
+    if selected.is_empty() {
+        eprintln!(
+            "ops test: no runbook{} under {}",
+            args.tag
+                .as_ref()
+                .map(|t| format!(" tagged `{t}`"))
+                .unwrap_or_default(),
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return EXIT_USAGE;
+    }
+    let scratch = match tempfile::Builder::new().prefix("ops-test-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("ops test: cannot create a scratch directory: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ops"));
+    println!("ops test: {} runbooks", selected.len());
+    let mut outcomes = Vec::new();
+    for (n, (path, id)) in selected.iter().enumerate() {
+        let outcome = run_one(&exe, path, id, n, scratch.path(), args.timeout);
+        let mark = if outcome.passed { "PASS" } else { "FAIL" };
+        let why = if outcome.passed {
+            String::new()
+        } else {
+            format!("\n      {}", outcome.why)
+        };
+        println!(
+            "  {mark}  {id}  ({:.1}s)  {}{why}",
+            outcome.elapsed.as_secs_f64(),
+            outcome.path
+        );
+        let stop = !outcome.passed && args.fail_fast;
+        outcomes.push(outcome);
+        if stop {
+            println!("  (--fail-fast: the remaining runbooks were not run)");
+            break;
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    println!(
+        "ops test: {} passed, {failed} failed, {} not run",
+        outcomes.len() - failed,
+        selected.len() - outcomes.len()
+    );
+    let mut code = if failed == 0 { EXIT_OK } else { EXIT_FAILED };
+    if let Some(file) = &args.junit
+        && let Err(e) = write(file, &junit(&outcomes))
+    {
+        eprintln!("ops test: cannot write {}: {e}", file.display());
+        code = EXIT_FAILED;
+    }
+    if let Some(file) = &args.md
+        && let Err(e) = write(file, &markdown(&outcomes))
+    {
+        eprintln!("ops test: cannot write {}: {e}", file.display());
+        code = EXIT_FAILED;
+    }
+    code
+}
+
+fn write(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    interpreter::fs::write_atomic(path, text.as_bytes())
+}
+
+fn run_one(exe: &Path, path: &Path, id: &str, n: usize, dir: &Path, limit: Duration) -> Outcome {
+    let (junit_file, md_file) = (dir.join(format!("{n}.xml")), dir.join(format!("{n}.md")));
+    let (out_file, err_file) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        id: id.to_string(),
+        path: files::display(path),
+        passed: false,
+        exit: None,
+        elapsed: Duration::ZERO,
+        why: String::new(),
+        junit: None,
+        markdown: None,
+    };
+    let (Ok(stdout), Ok(stderr)) = (
+        std::fs::File::create(&out_file),
+        std::fs::File::create(&err_file),
+    ) else {
+        outcome.why = String::from("cannot create the scratch files for its output");
+        return outcome;
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .arg(path)
+        .args(["--yes", "--format", "json", "--color", "never"])
+        .arg("--report-junit")
+        .arg(&junit_file)
+        .arg("--report-md")
+        .arg(&md_file)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            outcome.why = format!("cannot start {}: {e}", exe.display());
+            return outcome;
+        }
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() >= limit => {
+                // SIGINT first: the run's handlers get to clean up, as with Ctrl-C.
+                // SAFETY: signalling our own child by its PID.
+                unsafe {
+                    libc::kill(child.id() as i32, libc::SIGINT);
+                }
+                std::thread::sleep(Duration::from_secs(10).min(limit));
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => break None,
+        }
+    };
+    outcome.elapsed = started.elapsed();
+    outcome.exit = status.and_then(|s| s.code());
+    outcome.passed = outcome.exit == Some(0);
+    outcome.junit = std::fs::read_to_string(&junit_file).ok();
+    outcome.markdown = std::fs::read_to_string(&md_file).ok();
+    if !outcome.passed {
+        outcome.why = match status {
+            None => format!(
+                "timed out after {} (--timeout) and was stopped",
+                lang::fmt::duration(limit)
+            ),
+            Some(_) => failed_step(&out_file)
+                .or_else(|| last_lines(&err_file))
+                .unwrap_or_else(|| format!("exit code {:?}", outcome.exit)),
+        };
+    }
+    outcome
+}
+
+/// The first failed step of a JSON Lines event stream: `step 2.1 `probe http ...`: why`.
+fn failed_step(events: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(events).ok()?;
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "step_finished" && e["status"] == "failed")
+        .map(|e| {
+            format!(
+                "step {} `{}`: {}",
+                e["id"].as_str().unwrap_or("?"),
+                e["label"].as_str().unwrap_or("?"),
+                e["message"].as_str().unwrap_or("failed")
+            )
+        })
+}
+
+/// The last few non-empty lines a process wrote (capped).
+fn last_lines(file: &Path) -> Option<String> {
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .ok()?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(lines[lines.len().saturating_sub(3)..].join(" / "))
+}
+
+/// Every runbook's own `<testsuite>` inside one `<testsuites>`.
+fn junit(outcomes: &[Outcome]) -> String {
+    let mut suites = String::new();
+    for o in outcomes {
+        let inner = o.junit.as_deref().and_then(|x| {
+            let start = x.find("<testsuite ")?;
+            let end = x.rfind("</testsuite>")? + "</testsuite>".len();
+            Some(x[start..end].to_string())
+        });
+        match inner {
+            // A runbook that passed its steps but failed later (or vice versa) still
+            // reports through the process's exit code, as a case of its own.
+            Some(suite) if o.passed => suites.push_str(&format!("  {suite}\n")),
+            Some(suite) => suites.push_str(&format!(
+                "  {}\n",
+                suite.replacen(
+                    "</testsuite>",
+                    &format!(
+                        "  <testcase name=\"runbook exit code\" classname=\"{}\"><failure message=\"{}\" type=\"exit\"/></testcase>\n  </testsuite>",
+                        xml_escape(&o.id),
+                        xml_escape(&o.why)
+                    ),
+                    1
+                )
+            )),
+            None => suites.push_str(&format!(
+                "  <testsuite name=\"{id}\" tests=\"1\" failures=\"{f}\" time=\"{t:.3}\">\n    <testcase name=\"{id}\" classname=\"{id}\" time=\"{t:.3}\">{body}</testcase>\n  </testsuite>\n",
+                id = xml_escape(&o.id),
+                f = u8::from(!o.passed),
+                t = o.elapsed.as_secs_f64(),
+                body = if o.passed {
+                    String::new()
+                } else {
+                    format!("<failure message=\"{}\" type=\"run\"/>", xml_escape(&o.why))
+                }
+            )),
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    let time: f64 = outcomes.iter().map(|o| o.elapsed.as_secs_f64()).sum();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ops test\" tests=\"{}\" failures=\"{failed}\" time=\"{time:.3}\">\n{suites}</testsuites>\n",
+        outcomes.len()
+    )
+}
+
+/// A summary table, then each runbook's own run report.
+fn markdown(outcomes: &[Outcome]) -> String {
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    let mut out = format!(
+        "# ops test\n\n{} runbooks: {} passed, {failed} failed.\n\n| Runbook | File | Result | Time | Why |\n|---|---|---|---|---|\n",
+        outcomes.len(),
+        outcomes.len() - failed
+    );
+    for o in outcomes {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {:.1}s | {} |\n",
+            o.id,
+            o.path,
+            if o.passed { "passed" } else { "**failed**" },
+            o.elapsed.as_secs_f64(),
+            o.why.replace('|', "\\|").replace('\n', " ")
+        ));
+    }
+    for o in outcomes {
+        if let Some(md) = &o.markdown {
+            out.push_str(&format!(
+                "\n<details><summary>{} ({})</summary>\n\n{}\n</details>\n",
+                o.id,
+                if o.passed { "passed" } else { "failed" },
+                md.replace("\n# ", "\n### ").trim_start_matches("# ")
+            ));
+        }
+    }
+    out
+}
