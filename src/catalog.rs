@@ -90,7 +90,8 @@ pub fn entry(path: &Path, dir: &Path, today: Date) -> Option<Entry> {
     let due = match (meta.validated, meta.max_age) {
         (Some(v), Some(age)) => {
             let days = i64::try_from(age.as_secs() / 86_400).unwrap_or(i64::MAX);
-            v.checked_add(jiff::Span::new().days(days.min(100_000))).ok()
+            v.checked_add(jiff::Span::new().days(days.min(100_000)))
+                .ok()
         }
         _ => None,
     };
@@ -146,7 +147,10 @@ pub fn list(args: &ListArgs) -> i32 {
     };
     if args.json {
         let json = serde_json::json!({ "version": 1, "runbooks": all });
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
         return EXIT_OK;
     }
     let width = |f: fn(&Entry) -> usize, min: usize| all.iter().map(f).max().unwrap_or(0).max(min);
@@ -188,7 +192,10 @@ pub fn catalog(args: &CatalogArgs) -> i32 {
         CatalogFormat::Md => markdown(&all, &files::display(&dir)),
         CatalogFormat::Json => {
             let json = serde_json::json!({ "version": 1, "runbooks": all });
-            format!("{}\n", serde_json::to_string_pretty(&json).unwrap_or_default())
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            )
         }
     };
     match &args.out {

@@ -21,7 +21,11 @@ fn id_from(path: &Path) -> String {
             id.push('-');
         }
     }
-    let id = id.trim_end_matches('-').chars().take(64).collect::<String>();
+    let id = id
+        .trim_end_matches('-')
+        .chars()
+        .take(64)
+        .collect::<String>();
     if id.is_empty() {
         String::from("my-runbook")
     } else {
@@ -131,7 +135,10 @@ pub fn run(args: &InitArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.sync_all()) {
+    if let Err(e) = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+    {
         eprintln!("ops init: cannot write {}: {e}", path.display());
         // The file is the one created just now: remove the partial write.
         let _ = std::fs::remove_file(path);

@@ -32,7 +32,9 @@ fn write(dir: &Path, rel: &str, text: &str) {
 }
 
 fn runbook(id: &str, meta: &str, body: &str) -> String {
-    format!("runbook \"{id}\" {{\n  title = \"{id} title\"\n  owner = \"team-{id}\"\n{meta}}}\n\n{body}")
+    format!(
+        "runbook \"{id}\" {{\n  title = \"{id} title\"\n  owner = \"team-{id}\"\n{meta}}}\n\n{body}"
+    )
 }
 
 #[test]
@@ -57,11 +59,20 @@ fn the_repository_catalog_is_generated_and_current() {
         .iter()
         .map(|r| r["id"].as_str().expect("id"))
         .collect();
-    assert!(ids.contains(&"quickstart") && ids.contains(&"data-dr-drill"), "{ids:?}");
+    assert!(
+        ids.contains(&"quickstart") && ids.contains(&"data-dr-drill"),
+        "{ids:?}"
+    );
     for id in &ids {
-        assert!(text.contains(&format!("`{id}`")), "{id} missing from the catalog");
+        assert!(
+            text.contains(&format!("`{id}`")),
+            "{id} missing from the catalog"
+        );
     }
-    assert!(!text.contains("shared-infra.rb.ops"), "a library is not a procedure");
+    assert!(
+        !text.contains("shared-infra.rb.ops"),
+        "a library is not a procedure"
+    );
 }
 
 #[test]
@@ -90,9 +101,18 @@ fn list_and_catalog_group_by_category_and_mark_overdue_validations() {
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[1].starts_with("db-failover") && lines[1].contains("advanced"), "{out}");
-    assert!(lines[1].ends_with("db/failover.rb.ops  (validation overdue)"), "{out}");
-    assert!(lines[2].starts_with("web-restart") && !lines[2].contains("overdue"), "{out}");
+    assert!(
+        lines[1].starts_with("db-failover") && lines[1].contains("advanced"),
+        "{out}"
+    );
+    assert!(
+        lines[1].ends_with("db/failover.rb.ops  (validation overdue)"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("web-restart") && !lines[2].contains("overdue"),
+        "{out}"
+    );
     let (_, out, _) = ops(dir.path(), &["list", ".", "--tag", "lab", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     let runbooks = json["runbooks"].as_array().expect("array");
@@ -110,10 +130,16 @@ fn list_and_catalog_group_by_category_and_mark_overdue_validations() {
         md.contains("| [db-failover title](db/failover.rb.ops) `db-failover` |  | team-db-failover | advanced | 1h | 2020-01-01 **overdue** |"),
         "{md}"
     );
-    assert!(md.contains("Restarts \\| the web tier"), "pipes are escaped: {md}");
+    assert!(
+        md.contains("Restarts \\| the web tier"),
+        "pipes are escaped: {md}"
+    );
     assert!(md.contains("2999-01-01 (due 2999-04-01)"), "{md}");
     // Written atomically to a file with -o; JSON has the same entries.
-    let (code, _, _) = ops(dir.path(), &["catalog", ".", "--format", "json", "-o", "c.json"]);
+    let (code, _, _) = ops(
+        dir.path(),
+        &["catalog", ".", "--format", "json", "-o", "c.json"],
+    );
     assert_eq!(code, 0);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).expect("file"))
@@ -156,7 +182,11 @@ fn init_writes_a_starter_that_checks_and_never_overwrites() {
 fn test_runs_tagged_runbooks_and_writes_junit_and_markdown() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tagged = "  tags = [\"lab\"]\n";
-    write(dir.path(), "a.rb.ops", &runbook("a-pass", tagged, "notify stdout \"hello\"\n"));
+    write(
+        dir.path(),
+        "a.rb.ops",
+        &runbook("a-pass", tagged, "notify stdout \"hello\"\n"),
+    );
     write(
         dir.path(),
         "b.rb.ops",
@@ -166,29 +196,63 @@ fn test_runs_tagged_runbooks_and_writes_junit_and_markdown() {
             "probe exec [\"sh\", \"-c\", \"echo broken >&2; exit 3\"] {\n  expect exit == 0\n  timeout 5s\n}\n",
         ),
     );
-    write(dir.path(), "c.rb.ops", &runbook("c-untagged", "", "notify stdout \"no\"\n"));
-    write(dir.path(), "d.rb.ops", &runbook("d-slow", tagged, "wait 30s\n"));
+    write(
+        dir.path(),
+        "c.rb.ops",
+        &runbook("c-untagged", "", "notify stdout \"no\"\n"),
+    );
+    write(
+        dir.path(),
+        "d.rb.ops",
+        &runbook("d-slow", tagged, "wait 30s\n"),
+    );
     let (code, out, err) = ops(
         dir.path(),
-        &["test", ".", "--tag", "lab", "--junit", "out/junit.xml", "--md", "out/report.md", "--timeout", "2s"],
+        &[
+            "test",
+            ".",
+            "--tag",
+            "lab",
+            "--junit",
+            "out/junit.xml",
+            "--md",
+            "out/report.md",
+            "--timeout",
+            "2s",
+        ],
     );
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("ops test: 3 runbooks"), "{out}");
     assert!(out.contains("PASS  a-pass"), "{out}");
     assert!(out.contains("FAIL  b-fail"), "{out}");
-    assert!(out.contains("step 1 `probe exec"), "the failed step is named: {out}");
-    assert!(out.contains("FAIL  d-slow") && out.contains("timed out after 2s"), "{out}");
+    assert!(
+        out.contains("step 1 `probe exec"),
+        "the failed step is named: {out}"
+    );
+    assert!(
+        out.contains("FAIL  d-slow") && out.contains("timed out after 2s"),
+        "{out}"
+    );
     assert!(!out.contains("c-untagged"), "{out}");
     assert!(out.contains("1 passed, 2 failed"), "{out}");
     let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).expect("junit");
     assert!(junit.starts_with("<?xml"), "{junit}");
-    assert!(junit.contains("<testsuites name=\"ops test\" tests=\"3\" failures=\"2\""), "{junit}");
+    assert!(
+        junit.contains("<testsuites name=\"ops test\" tests=\"3\" failures=\"2\""),
+        "{junit}"
+    );
     assert_eq!(junit.matches("<testsuite ").count(), 3, "{junit}");
     assert!(junit.contains("<failure"), "{junit}");
     let md = std::fs::read_to_string(dir.path().join("out/report.md")).expect("md");
     assert!(md.contains("| `a-pass` | `./a.rb.ops` | passed |"), "{md}");
-    assert!(md.contains("| `b-fail` | `./b.rb.ops` | **failed** |"), "{md}");
-    assert!(md.contains("<details><summary>a-pass (passed)</summary>"), "{md}");
+    assert!(
+        md.contains("| `b-fail` | `./b.rb.ops` | **failed** |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary>a-pass (passed)</summary>"),
+        "{md}"
+    );
     // Nothing tagged: a usage error.
     let (code, _, err) = ops(dir.path(), &["test", ".", "--tag", "nothing"]);
     assert_eq!(code, 2);

@@ -89,3 +89,45 @@ fn formatting_is_idempotent_over_every_fixture_and_runbook() {
         "only {formatted_count} files were formatted"
     );
 }
+
+/// Every runbook's plan is a golden snapshot (`tests/snapshots/runbooks__plan@*.snap`), so
+/// a change to a runbook shows up in review as a plan diff. The plan is made without the
+/// world: no engine (compose steps plan what `up` would create), no secrets, backup
+/// directories that do not exist, a fixed date.
+#[test]
+fn every_runbook_has_a_golden_plan() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runbooks = files_under(&root.join("runbooks"));
+    let mut planned = 0;
+    for path in runbooks {
+        let rel = path
+            .strip_prefix(root)
+            .expect("under the repository")
+            .to_string_lossy()
+            .into_owned();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ops"))
+            .args(["plan", &rel, "--format", "md"])
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("OPS_TODAY", "2026-11-22")
+            .env("DOCKER_HOST", "unix:///nonexistent/ops-golden/docker.sock")
+            .env("OPS_VAR_backup_dir", "/nonexistent/ops-golden/backups")
+            .env("OPS_VAR_work", "/nonexistent/ops-golden/quickstart")
+            .output()
+            .expect("ops plan runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            continue; // a library: nothing to plan
+        }
+        let name = rel
+            .trim_start_matches("runbooks/")
+            .trim_end_matches(".rb.ops")
+            .replace('/', "__");
+        insta::with_settings!({ snapshot_suffix => name.as_str(), prepend_module_to_snapshot => true }, {
+            insta::assert_snapshot!("plan", text);
+        });
+        planned += 1;
+    }
+    assert!(planned >= 15, "only {planned} runbooks were planned");
+}

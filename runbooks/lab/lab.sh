@@ -99,7 +99,8 @@ printf 'Content-Type: text/plain\r\n\r\nok\n'
 EOF
   chmod +x "$LAB/webhook/www/cgi-bin/hook"
   touch "$LAB/webhook.log"
-  busybox httpd -f -p "127.0.0.1:$HOOK_PORT" -h "$LAB/webhook/www" &
+  busybox httpd -f -p "127.0.0.1:$HOOK_PORT" -h "$LAB/webhook/www" \
+    </dev/null >"$LAB/webhook/httpd.log" 2>&1 &
   echo $! >"$LAB/webhook/httpd.pid"
   wait_port "$HOOK_PORT"
   log "webhook sink on 127.0.0.1:$HOOK_PORT (pid $(cat "$LAB/webhook/httpd.pid")), log $LAB/webhook.log"

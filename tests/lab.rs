@@ -1,0 +1,160 @@
+//! The lab runbooks run for real: `runbooks/lab/lab.sh up` (PostgreSQL, Redis, a webhook
+//! sink and the platform stacks on the test engine), `ops test runbooks --tag lab` must
+//! pass every one, then a broken lab (Redis stopped, a container stopped) must make the
+//! right runbook fail with the right message. `lab.sh down` runs whatever happens.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The lab, taken down (by PID, in `lab.sh down`) when dropped.
+struct Lab {
+    env: Vec<(String, String)>,
+    dir: String,
+    engine: String,
+}
+
+impl Lab {
+    fn script(&self, arg: &str) -> std::process::Output {
+        Command::new(root().join("runbooks/lab/lab.sh"))
+            .arg(arg)
+            .env("OPS_LAB_DIR", &self.dir)
+            .env("OPS_ENGINE_DIR", &self.engine)
+            .env("OPS_BIN", env!("CARGO_BIN_EXE_ops"))
+            .current_dir(root())
+            .output()
+            .expect("lab.sh runs")
+    }
+
+    fn up() -> Lab {
+        let mut lab = Lab {
+            env: Vec::new(),
+            dir: format!("/tmp/ops-lab-test-{}", std::process::id()),
+            // The test engine the compose tests use (shared, left running; `.ci/run` stops it).
+            engine: std::env::var("OPS_ENGINE_DIR")
+                .unwrap_or_else(|_| String::from("/tmp/ops-engine")),
+        };
+        let up = lab.script("up");
+        assert!(
+            up.status.success(),
+            "lab.sh up failed:\n{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        let env = lab.script("env");
+        lab.env = String::from_utf8_lossy(&env.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // The quarterly validation drives the ops binary under test.
+        lab.env
+            .push(("OPS_VAR_ops".into(), env!("CARGO_BIN_EXE_ops").into()));
+        lab
+    }
+
+    fn ops(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_ops"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .current_dir(root())
+            .output()
+            .expect("ops runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn var(&self, name: &str) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.script("down");
+    }
+}
+
+#[test]
+fn every_lab_runbook_passes_and_a_broken_lab_fails_the_right_one() {
+    let lab = Lab::up();
+    let reports = tempfile::tempdir().expect("tempdir");
+    let junit = reports.path().join("junit.xml");
+    let md = reports.path().join("report.md");
+    let (code, out, err) = lab.ops(&[
+        "test",
+        "runbooks",
+        "--tag",
+        "lab",
+        "--junit",
+        &junit.display().to_string(),
+        "--md",
+        &md.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, listed, _) = lab.ops(&["list", "runbooks", "--tag", "lab", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let count = listed["runbooks"].as_array().map_or(0, Vec::len);
+    assert!(count >= 15, "the lab runs the seed procedures: {listed}");
+    assert!(out.contains(&format!("{count} passed, 0 failed")), "{out}");
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(
+        xml.contains(&format!("tests=\"{count}\" failures=\"0\"")),
+        "{xml}"
+    );
+    let report = std::fs::read_to_string(&md).expect("md");
+    assert!(
+        report.contains(&format!("{count} runbooks: {count} passed")),
+        "{report}"
+    );
+    // Secrets of the lab never reach the reports.
+    let secret = lab.var("NORNS_SESSION_SECRET");
+    assert!(secret.len() > 8 && !xml.contains(secret) && !report.contains(secret));
+
+    // Broken lab 1: Redis stopped. The Redis backup fails at its source probe and says so;
+    // its failure notification reaches the webhook sink.
+    let pid = std::fs::read_to_string(Path::new(&lab.dir).join("redis/redis.pid")).expect("pid");
+    let killed = Command::new("kill").arg(pid.trim()).status().expect("kill");
+    assert!(killed.success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (code, out, _) = lab.ops(&["test", "runbooks/data/redis-backup.rb.ops"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  data-redis-backup")
+            && out.contains("cannot connect to Redis: Connection refused"),
+        "{out}"
+    );
+    let hooks = std::fs::read_to_string(Path::new(&lab.dir).join("webhook.log")).expect("log");
+    assert!(hooks.contains("redis backup failed"), "{hooks}");
+
+    // Broken lab 2: Grafana's container stopped. The platform health check names it.
+    let stopped = Command::new("docker")
+        .args(["stop", "platform-observability-grafana-1"])
+        .env("DOCKER_HOST", lab.var("DOCKER_HOST"))
+        .output()
+        .expect("docker");
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let (code, out, _) = lab.ops(&["test", "runbooks/platform/health-check.rb.ops"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  platform-health-check")
+            && out.contains("expected health \"grafana\" == \"healthy\""),
+        "{out}"
+    );
+}
