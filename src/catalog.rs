@@ -14,7 +14,7 @@ use crate::cli::{CatalogArgs, CatalogFormat, EXIT_OK, EXIT_USAGE, ListArgs};
 use crate::files::{self, FsLoader};
 
 /// One runbook as the catalog shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Entry {
     /// The runbook id.
     pub id: String,
@@ -75,16 +75,9 @@ pub fn entry(path: &Path, dir: &Path, today: Date) -> Option<Entry> {
             id: rel.clone(),
             path: rel,
             title: String::from("(cannot be read)"),
-            description: None,
             category: String::from("uncategorized"),
-            owner: None,
-            complexity: None,
-            tags: Vec::new(),
-            budget: None,
-            validated: None,
-            due: None,
-            overdue: false,
             errors: errors.max(1),
+            ..Entry::default()
         });
     };
     let due = match (meta.validated, meta.max_age) {

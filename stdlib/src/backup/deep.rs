@@ -88,23 +88,12 @@ async fn postgres(path: &Path, url: &str, ctx: &StepContext) -> Result<String, S
 
 /// Tables outside the system schemas of a database on the server of `url`.
 async fn count_tables(url: &str, db: &str) -> Result<i64, StepError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| StepError::fatal("the scratch connection string is not valid"))?;
-    config.dbname(db);
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| StepError::new(format!("cannot connect to the scratch database: {e}")))?;
-    let driver = tokio::spawn(connection);
-    let row = client
-        .query_one(
-            "select count(*) from pg_catalog.pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
-            &[],
-        )
-        .await
-        .map_err(|e| StepError::new(format!("counting restored tables failed: {e}")));
-    drop(client);
-    driver.abort();
-    Ok(row?.get::<_, i64>(0))
+    let row = tools::pg_query_one(
+        url,
+        Some(db),
+        "select count(*) from pg_catalog.pg_tables where schemaname not in ('pg_catalog', 'information_schema')",
+        "the scratch database",
+    )
+    .await?;
+    Ok(row.get::<_, i64>(0))
 }

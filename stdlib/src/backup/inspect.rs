@@ -76,24 +76,13 @@ pub async fn backup(variant: &str, input: &StepInput) -> Result<String, StepErro
 
 async fn postgres(input: &StepInput) -> Result<(u64, String), StepError> {
     let url = target(input)?;
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| StepError::fatal("the PostgreSQL connection string is not valid"))?;
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| StepError::fatal(format!("cannot connect to the source: {e}")))?;
-    let driver = tokio::spawn(connection);
-    let row = client
-        .query_one(
-            "select current_database()::text, pg_database_size(current_database())",
-            &[],
-        )
-        .await
-        .map_err(|e| StepError::fatal(format!("cannot read the database size: {e}")));
-    drop(client);
-    driver.abort();
-    let row = row?;
+    let row = super::tools::pg_query_one(
+        &url,
+        None,
+        "select current_database()::text, pg_database_size(current_database())",
+        "the source",
+    )
+    .await?;
     let (db, bytes): (String, i64) = (row.get(0), row.get(1));
     let bytes = bytes.max(0) as u64;
     Ok((

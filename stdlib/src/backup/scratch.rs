@@ -18,13 +18,7 @@ pub struct ScratchRedis {
     pub conn: ::redis::aio::MultiplexedConnection,
 }
 
-/// The error without connection details (redis errors may echo them).
-pub fn redis_error(e: &::redis::RedisError) -> String {
-    match e.detail() {
-        Some(detail) => format!("{:?}: {detail}", e.kind()),
-        None => e.to_string(),
-    }
-}
+pub(crate) use crate::probe::redis::describe as redis_error;
 
 impl ScratchRedis {
     /// Starts a server that loads `rdb` (copied into a private directory first, so the

@@ -91,3 +91,36 @@ pub async fn run(mut cmd: Command, what: &str, ctx: &StepContext) -> Result<Vec<
 pub fn tail(bytes: &[u8], ctx: &StepContext) -> String {
     crate::exec::output_tail(bytes, ctx).unwrap_or_else(|| String::from("(no output)"))
 }
+
+/// Runs one query returning one row on the server of `url` (in database `db` when given),
+/// then closes the connection: the size look of a plan and the table count of a deep check.
+/// `what` names the server in errors (`the source`).
+pub async fn pg_query_one(
+    url: &str,
+    db: Option<&str>,
+    sql: &str,
+    what: &str,
+) -> Result<tokio_postgres::Row, StepError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|_| StepError::fatal("the PostgreSQL connection string is not valid"))?;
+    if let Some(db) = db {
+        config.dbname(db);
+    }
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| {
+        StepError::fatal(format!(
+            "cannot connect to {what}: {}",
+            crate::probe::postgres::describe(&e)
+        ))
+    })?;
+    let driver = tokio::spawn(connection);
+    let row = client.query_one(sql, &[]).await.map_err(|e| {
+        StepError::fatal(format!(
+            "the query on {what} failed: {}",
+            crate::probe::postgres::describe(&e)
+        ))
+    });
+    drop(client);
+    driver.abort();
+    row
+}

@@ -39,7 +39,8 @@ impl StepKind for Postgres {
     }
 }
 
-fn describe(e: &tokio_postgres::Error) -> String {
+/// A PostgreSQL error with its causes, or the server's message and SQLSTATE.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => {

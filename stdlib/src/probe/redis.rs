@@ -73,7 +73,7 @@ async fn probe(input: &StepInput) -> Result<Outputs, StepError> {
 }
 
 /// The error without the URL (redis errors may echo connection details).
-fn describe(e: &::redis::RedisError) -> String {
+pub(crate) fn describe(e: &::redis::RedisError) -> String {
     match e.detail() {
         Some(detail) => format!("{:?}: {detail}", e.kind()),
         None => e.to_string(),
