@@ -50,8 +50,16 @@ pub fn show(
     out: Option<&std::path::Path>,
     preflight: bool,
 ) -> i32 {
+    // The planner redacted what step kinds reported; this catches anything else that
+    // could hold a secret's value (a parameter set to it) in every format.
+    let redactor = runtime::redactor(plan);
+    let json = || {
+        let mut json = render::json(plan);
+        redactor.redact_json(&mut json);
+        json
+    };
     if let Some(path) = out {
-        let text = serde_json::to_string_pretty(&render::json(plan)).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&json()).unwrap_or_default();
         if let Err(e) = interpreter::fs::write_atomic(path, format!("{text}\n").as_bytes()) {
             eprintln!("ops: cannot write the plan to {}: {e}", path.display());
             return EXIT_USAGE;
@@ -67,7 +75,7 @@ pub fn show(
         .any(|(_, _, status, _)| matches!(status, Status::Failed | Status::Cancelled));
     match format {
         PlanFormat::Human => {
-            print!("{}", render::human(plan));
+            print!("{}", redactor.redact(&render::human(plan)));
             if preflight {
                 println!("\nPreflight (read-only steps run live):");
                 if live.is_empty() {
@@ -78,31 +86,37 @@ pub fn show(
                         .as_deref()
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default();
-                    println!("  {:<9} {id} {label}{detail}", status.as_str());
+                    println!(
+                        "  {:<9} {id} {}",
+                        status.as_str(),
+                        redactor.redact(&format!("{label}{detail}"))
+                    );
                 }
             }
         }
         PlanFormat::Md => {
-            print!("{}", render::markdown(plan));
+            print!("{}", redactor.redact(&render::markdown(plan)));
             if preflight {
                 println!("\n## Live preflight\n\n| # | Step | Result |\n|---|---|---|");
                 for (id, label, status, message) in &live {
                     println!(
                         "| {id} | `{}` | {} {} |",
-                        label.replace('|', "\\|"),
+                        redactor.redact(label).replace('|', "\\|"),
                         status.as_str(),
-                        message.as_deref().unwrap_or("").replace('|', "\\|")
+                        redactor
+                            .redact(message.as_deref().unwrap_or(""))
+                            .replace('|', "\\|")
                     );
                 }
             }
         }
         PlanFormat::Json => {
-            let mut json = render::json(plan);
+            let mut json = json();
             if preflight {
                 json["live_preflight"] = serde_json::Value::Array(
                     live.iter()
                         .map(|(id, label, status, message)| {
-                            serde_json::json!({"id": id, "label": label, "status": status, "message": message})
+                            serde_json::json!({"id": id, "label": label, "status": status, "message": message.as_deref().map(|m| redactor.redact(m))})
                         })
                         .collect(),
                 );

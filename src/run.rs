@@ -109,7 +109,7 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
                 )
             })
             .and_then(|p| {
-                saved::verify_plan(&saved, &p)
+                saved::verify_plan(&saved, &p, &runtime::redactor(&p))
                     .map(|()| p)
                     .map_err(|e| vec![e])
             });

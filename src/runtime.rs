@@ -112,6 +112,10 @@ impl plan::Environment for RealEnv {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    fn secret(&self, source: &str) -> Option<String> {
+        read_secret(source)
+    }
 }
 
 /// Plans a loaded runbook.
@@ -166,22 +170,30 @@ pub fn protect_secrets(redactor: interpreter::redact::Redactor) {
 
 /// Reads every secret the plan declares (values never enter the plan).
 pub fn read_secrets(plan: &Plan) -> std::collections::HashMap<String, String> {
-    let mut out = std::collections::HashMap::new();
-    for secret in &plan.secrets {
-        let value = if let Some(var) = secret.source.strip_prefix("env ") {
-            std::env::var(var).ok()
-        } else if let Some(path) = secret.source.strip_prefix("file ") {
-            files::read_capped(Path::new(path))
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .map(|t| t.strip_suffix('\n').map(str::to_string).unwrap_or(t))
-                .map(|t| t.strip_suffix('\r').map(str::to_string).unwrap_or(t))
-        } else {
-            None
-        };
-        if let Some(v) = value {
-            out.insert(secret.source.clone(), v);
-        }
+    plan.secrets
+        .iter()
+        .filter_map(|s| read_secret(&s.source).map(|v| (s.source.clone(), v)))
+        .collect()
+}
+
+/// A redactor for every secret the plan declares: for what the CLI prints of a plan.
+pub fn redactor(plan: &Plan) -> interpreter::redact::Redactor {
+    let secrets = read_secrets(plan);
+    interpreter::redact::Redactor::new(secrets.values().map(String::as_str))
+}
+
+/// One secret's value by its source (`env VAR`, `file PATH`; a file's trailing line
+/// break removed).
+fn read_secret(source: &str) -> Option<String> {
+    if let Some(var) = source.strip_prefix("env ") {
+        std::env::var(var).ok()
+    } else if let Some(path) = source.strip_prefix("file ") {
+        files::read_capped(Path::new(path))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(|t| t.strip_suffix('\n').map(str::to_string).unwrap_or(t))
+            .map(|t| t.strip_suffix('\r').map(str::to_string).unwrap_or(t))
+    } else {
+        None
     }
-    out
 }

@@ -164,26 +164,21 @@ impl Event {
         }
     }
 
+    /// Redacts secrets everywhere and neutralises control characters in the texts shown.
     fn redact(&mut self, redactor: &Redactor) {
         for text in self.texts_mut() {
             redactor.redact_in_place(text);
+            if let std::borrow::Cow::Owned(clean) = crate::text::neutralize(text) {
+                *text = clean;
+            }
         }
         if let Event::StepFinished {
             outputs: Some(json),
             ..
         } = self
         {
-            redact_json(json, redactor);
+            redactor.redact_json(json);
         }
-    }
-}
-
-fn redact_json(json: &mut serde_json::Value, redactor: &Redactor) {
-    match json {
-        serde_json::Value::String(s) => redactor.redact_in_place(s),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| redact_json(i, redactor)),
-        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_json(v, redactor)),
-        _ => {}
     }
 }
 

@@ -64,6 +64,11 @@ pub struct InputView {
     pub target_value: Option<Value>,
     /// Known attribute values (not secret).
     pub values: IndexMap<String, Value>,
+    /// Environment variables that hold the runbook's secrets (`secret x { env = "X" }`).
+    pub secret_vars: Vec<String>,
+    /// Recognises the run's secret values in what a kind reads while planning (a value
+    /// interpolated into a compose file); never printed.
+    pub secrets: Redactor,
 }
 
 impl InputView {
@@ -168,9 +173,13 @@ pub struct StepContext {
 impl StepContext {
     /// Streams one line of step output (redacted) to the reporters.
     pub fn log(&self, line: impl Into<String>) {
+        let mut line = line.into();
+        // The sink redacts the run's secrets; a step may know more (`StepContext::secrets`
+        // extended with what it found to be secret).
+        self.secrets.redact_in_place(&mut line);
         self.events.emit(crate::event::Event::StepLog {
             id: self.id.clone(),
-            line: line.into(),
+            line,
         });
     }
 

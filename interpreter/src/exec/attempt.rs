@@ -14,6 +14,7 @@ use crate::eval::{compare, eval_known};
 use crate::event::{Event, Status};
 use crate::plan::{Loc, OnFailure, Planned, PlannedState, PlannedStep};
 use crate::step::{Outputs, StepContext, StepError, StepInput, StepKind};
+use crate::text::QUOTE_LIMIT;
 use crate::value::Value;
 
 /// Why an attempt did not succeed.
@@ -266,7 +267,7 @@ impl<'a> Executor<'a> {
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("{} {}", step.id, step.variant.display(step.kind))),
-            message: self.redactor.redact(message),
+            message: self.redactor.clean(message),
         })
     }
 
@@ -455,11 +456,17 @@ impl<'a> Executor<'a> {
                     Some(a) => format!("{} {}", expect.subject, a.render()),
                     None => expect.subject.clone(),
                 };
+                // Redacted before it is cut, so a cut secret is still recognised; a
+                // 1 MiB body is quoted in part, with its size.
+                let shown = |v: &Value| {
+                    crate::text::quote(&self.redactor.redact(&v.render()), QUOTE_LIMIT)
+                        .into_owned()
+                };
                 return Err(fail(format!(
                     "expected {subject} {} {}, got {}",
                     expect.op.as_str(),
-                    expected.render(),
-                    actual.render()
+                    shown(&expected),
+                    shown(&actual)
                 )));
             }
         }

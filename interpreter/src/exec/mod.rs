@@ -552,9 +552,9 @@ impl<'a> Executor<'a> {
         if let Ok(mut failures) = self.failures.lock() {
             failures.push(StepFailure {
                 id: step.id.clone(),
-                label: self.redactor.redact(&step.label),
+                label: self.redactor.clean(&step.label),
                 code,
-                message: self.redactor.redact(message),
+                message: self.redactor.clean(message),
                 loc: loc.clone(),
                 continued: step.on_failure == OnFailure::Continue,
                 in_handler: phase.handler,

@@ -114,9 +114,15 @@ pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), PlanError> {
     })
 }
 
-/// Checks the fresh plan is the saved one: same parameters, same steps and handlers.
-pub fn verify_plan(saved: &Saved, fresh: &Plan) -> Result<(), PlanError> {
-    let now = crate::render::json(fresh);
+/// Checks the fresh plan is the saved one: same parameters, same steps and handlers. The
+/// fresh plan is redacted as the saved one was when it was written.
+pub fn verify_plan(
+    saved: &Saved,
+    fresh: &Plan,
+    redactor: &crate::redact::Redactor,
+) -> Result<(), PlanError> {
+    let mut now = crate::render::json(fresh);
+    redactor.redact_json(&mut now);
     let strip = |params: &serde_json::Value| -> Vec<(String, String)> {
         params
             .as_array()

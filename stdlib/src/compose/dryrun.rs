@@ -46,8 +46,26 @@ fn error(code: lang::Code, message: impl Into<String>) -> Preflight {
     }
 }
 
-/// Analyses a compose step for the plan.
+/// Analyses a compose step for the plan. A secret substituted into the file is shown as
+/// `${NAME}` in every line ([`model::Masks`]).
 pub fn analyse(variant: &str, view: &InputView) -> Analysis {
+    let mut masks = model::Masks::default();
+    let analysis = analyse_file(variant, view, &mut masks);
+    Analysis {
+        change: masks.apply(&analysis.change),
+        details: analysis.details.iter().map(|d| masks.apply(d)).collect(),
+        findings: analysis
+            .findings
+            .into_iter()
+            .map(|f| Preflight {
+                message: masks.apply(&f.message),
+                ..f
+            })
+            .collect(),
+    }
+}
+
+fn analyse_file(variant: &str, view: &InputView, masks: &mut model::Masks) -> Analysis {
     let verb = match variant {
         "up" => "brings up",
         "down" => "takes down",
@@ -75,15 +93,26 @@ pub fn analyse(variant: &str, view: &InputView) -> Analysis {
         .get("env_file")
         .and_then(Value::as_str)
         .map(Path::new);
+    // A variable holds a secret when the runbook reads a secret from it, when its value
+    // is one of the run's secrets, or when its name says so (`DB_PASSWORD`).
+    let sensitive = |name: &str, value: &str| {
+        view.secret_vars.iter().any(|v| v == name)
+            || view.secrets.contains(value)
+            || super::yaml::looks_sensitive(name)
+    };
     let options = LoadOptions {
         project: view.values.get("project").and_then(Value::as_str),
         profiles: &profiles,
         env_file,
         env: &env,
         strict: variant == "up",
+        sensitive: &sensitive,
     };
     let project = match model::load(Path::new(file), &options) {
-        Ok(p) => p,
+        Ok(p) => {
+            *masks = p.masks.clone();
+            p
+        }
         Err(errors) => {
             return Analysis {
                 change: format!("{verb} the stack in {file} (the file is invalid)"),

@@ -230,12 +230,23 @@ impl StepKind for Compose {
         ctx: &'a StepContext,
     ) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            match self.variant {
-                "up" => run::up(input, ctx).await,
-                "down" => run::down(input, ctx).await,
-                "restart" => run::restart(input, ctx).await,
-                _ => run::ps(input, ctx).await,
-            }
+            let project = run::load(input, self.variant == "up", &ctx.secrets)?;
+            // What the run prints of the file never shows a secret it was interpolated
+            // with, declared as a secret or not.
+            let ctx = &StepContext {
+                secrets: std::sync::Arc::new(ctx.secrets.with(project.masks.values())),
+                ..ctx.clone()
+            };
+            let result = match self.variant {
+                "up" => run::up(&project, input, ctx).await,
+                "down" => run::down(&project, input, ctx).await,
+                "restart" => run::restart(&project, input, ctx).await,
+                _ => run::ps(&project, input, ctx).await,
+            };
+            result.map_err(|e| StepError {
+                message: project.masks.apply(&e.message),
+                ..e
+            })
         })
     }
 

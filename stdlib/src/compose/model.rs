@@ -34,6 +34,36 @@ pub struct Project {
     pub volumes: IndexMap<String, Resource>,
     /// Variables used but unset (they became empty strings, as in Compose).
     pub unset: Vec<String>,
+    /// Secret values substituted into the file, with their variable, longest first.
+    pub masks: Masks,
+}
+
+/// The secret values a compose file was interpolated with, and the variable each came
+/// from: what ops shows of the file says `${NAME}` instead of the value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Masks(Vec<(String, String)>);
+
+impl Masks {
+    fn new(mut found: Vec<(String, String)>) -> Masks {
+        found.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+        Masks(found)
+    }
+
+    /// The text with each secret value replaced by `${NAME}`.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (value, name) in &self.0 {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), &format!("${{{name}}}"));
+            }
+        }
+        out
+    }
+
+    /// The secret values, for redacting what a run prints.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(value, _)| value.as_str())
+    }
 }
 
 /// A top-level network or volume.
@@ -197,10 +227,37 @@ pub struct LoadOptions<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Whether an unset `${VAR:?message}` is an error (`up`) or empty (the others).
     pub strict: bool,
+    /// Whether a variable (name, value) holds a secret: its value is never shown.
+    pub sensitive: &'a dyn Fn(&str, &str) -> bool,
 }
 
 /// Reads, interpolates and validates a compose file; every problem is returned at once.
 pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileError>> {
+    let sensitive = yaml::Sensitive {
+        is: options.sensitive,
+        found: std::cell::RefCell::new(Vec::new()),
+    };
+    let result = read(file, options, &sensitive);
+    let masks = Masks::new(sensitive.found.into_inner());
+    match result {
+        Ok(mut project) => {
+            project.masks = masks;
+            Ok(project)
+        }
+        Err(mut errors) => {
+            for e in &mut errors {
+                e.message = masks.apply(&e.message);
+            }
+            Err(errors)
+        }
+    }
+}
+
+fn read(
+    file: &Path,
+    options: &LoadOptions<'_>,
+    sensitive: &yaml::Sensitive<'_>,
+) -> Result<Project, Vec<FileError>> {
     let whole = |message: String| {
         vec![FileError {
             file: file.to_path_buf(),
@@ -221,7 +278,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileE
         None => (dir.join(".env"), false),
     };
     let dotenv = match std::fs::read_to_string(&dotenv_path) {
-        Ok(t) => yaml::parse_dotenv(&t, options.env).map_err(|(line, m)| {
+        Ok(t) => yaml::parse_dotenv(&t, options.env, Some(sensitive)).map_err(|(line, m)| {
             vec![FileError {
                 file: dotenv_path.clone(),
                 pos: Pos {
@@ -253,6 +310,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileE
         env: options.env,
         dotenv: &dotenv,
         strict: options.strict,
+        sensitive: Some(sensitive),
     };
     yaml::interpolate(&mut root, &vars, &mut unset)
         .map_err(|(pos, e)| vec![reader.error_at(pos, e.0)])?;
@@ -593,6 +651,7 @@ impl Reader<'_> {
             networks,
             volumes,
             unset,
+            masks: Masks::default(),
         })
     }
 
@@ -699,7 +758,7 @@ impl Reader<'_> {
                     for f in self.strings(v, &what, true) {
                         let path = self.dir.join(&f);
                         match std::fs::read_to_string(&path) {
-                            Ok(t) => match yaml::parse_dotenv(&t, self.env) {
+                            Ok(t) => match yaml::parse_dotenv(&t, self.env, None) {
                                 Ok(vars) => env_files.extend(vars),
                                 Err((line, m)) => self.error(
                                     v.pos,

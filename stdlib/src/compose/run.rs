@@ -17,7 +17,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Loads the step's compose file (an invalid file is a fatal, located error); `strict`
 /// makes an unset `${VAR:?message}` an error (for `up`).
-pub fn load(input: &StepInput, strict: bool) -> Result<Project, StepError> {
+pub fn load(
+    input: &StepInput,
+    strict: bool,
+    secrets: &interpreter::redact::Redactor,
+) -> Result<Project, StepError> {
     let file = input
         .target_str()
         .ok_or_else(|| StepError::fatal("the compose file is not a path"))?;
@@ -30,12 +34,20 @@ pub fn load(input: &StepInput, strict: bool) -> Result<Project, StepError> {
             .map(str::to_string)
             .or_else(|| std::env::var(k).ok())
     };
+    // A variable holds a secret when the step's `env` gives it a secret value, when its
+    // value is one of the run's secrets, or when its name says so (`DB_PASSWORD`).
+    let sensitive = |name: &str, value: &str| {
+        vars.and_then(|m| m.get(name)).is_some_and(Value::is_secret)
+            || secrets.contains(value)
+            || super::yaml::looks_sensitive(name)
+    };
     let options = LoadOptions {
         project: input.str("project"),
         profiles: &profiles,
         env_file,
         env: &env,
         strict,
+        sensitive: &sensitive,
     };
     model::load(std::path::Path::new(file), &options).map_err(|errors| {
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -98,9 +110,12 @@ fn int(n: i64) -> Value {
 }
 
 /// `compose up`.
-pub async fn up(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+pub async fn up(
+    project: &Project,
+    input: &StepInput,
+    ctx: &StepContext,
+) -> Result<Outputs, StepError> {
     let (deadline, limit) = deadline(input);
-    let project = load(input, true)?;
     let wanted = selected(&project, &list(input, "services"))?;
     let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
     let engine = connect(input).await?;
@@ -318,8 +333,11 @@ async fn networks_and_volumes(
 }
 
 /// `compose down`.
-pub async fn down(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
-    let project = load(input, false)?;
+pub async fn down(
+    project: &Project,
+    input: &StepInput,
+    ctx: &StepContext,
+) -> Result<Outputs, StepError> {
     let engine = connect(input).await?;
     let remove_orphans = matches!(input.attr("remove_orphans"), Some(Value::Bool(true)));
     let existing = engine
@@ -403,9 +421,12 @@ pub async fn down(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepE
 }
 
 /// `compose restart`.
-pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
+pub async fn restart(
+    project: &Project,
+    input: &StepInput,
+    ctx: &StepContext,
+) -> Result<Outputs, StepError> {
     let (deadline, limit) = deadline(input);
-    let project = load(input, false)?;
     let wanted = selected(&project, &list(input, "services"))?;
     let engine = connect(input).await?;
     let existing = engine
@@ -456,8 +477,11 @@ pub async fn restart(input: &StepInput, ctx: &StepContext) -> Result<Outputs, St
 }
 
 /// `compose ps`.
-pub async fn ps(input: &StepInput, _ctx: &StepContext) -> Result<Outputs, StepError> {
-    let project = load(input, false)?;
+pub async fn ps(
+    project: &Project,
+    input: &StepInput,
+    _ctx: &StepContext,
+) -> Result<Outputs, StepError> {
     let wanted = selected(&project, &list(input, "services"))?;
     let engine = connect(input).await?;
     let existing = engine

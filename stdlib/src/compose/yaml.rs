@@ -193,12 +193,52 @@ pub struct Vars<'a> {
     /// Whether `${VAR:?message}` with VAR unset is an error (else an empty string): `up`
     /// creates containers from the values; `down`, `ps` and `restart` only need names.
     pub strict: bool,
+    /// Records substituted secrets.
+    pub sensitive: Option<&'a Sensitive<'a>>,
 }
 
 impl Vars<'_> {
     fn get(&self, name: &str) -> Option<String> {
-        (self.env)(name).or_else(|| self.dotenv.get(name).cloned())
+        let value = (self.env)(name).or_else(|| self.dotenv.get(name).cloned());
+        if let (Some(sensitive), Some(v)) = (self.sensitive, &value) {
+            sensitive.note(name, v);
+        }
+        value
     }
+}
+
+/// Which substituted variables hold secrets, recorded as they are substituted, so that
+/// what ops shows of the file says `${NAME}` where the value would be.
+pub struct Sensitive<'a> {
+    /// Whether a variable (name, value) holds a secret.
+    pub is: &'a dyn Fn(&str, &str) -> bool,
+    /// Values found so far, with their variable's name.
+    pub found: std::cell::RefCell<Vec<(String, String)>>,
+}
+
+impl Sensitive<'_> {
+    fn note(&self, name: &str, value: &str) {
+        if value.chars().count() < interpreter::redact::MIN_REDACTED_LEN || !(self.is)(name, value)
+        {
+            return;
+        }
+        let mut found = self.found.borrow_mut();
+        if !found.iter().any(|(v, n)| v == value && n == name) {
+            found.push((value.to_string(), name.to_string()));
+        }
+    }
+}
+
+/// True for variable names that conventionally hold credentials (`DB_PASSWORD`,
+/// `API_TOKEN`, `AWS_SECRET_ACCESS_KEY`, `STRIPE_KEY`): their values are shown as
+/// `${NAME}` even when the runbook does not declare them as secrets.
+pub fn looks_sensitive(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE", "API_KEY", "AUTH"]
+        .iter()
+        .any(|w| upper.contains(w))
+        || upper == "KEY"
+        || upper.ends_with("_KEY")
 }
 
 /// An interpolation problem: a `${VAR:?message}` whose variable is unset, or bad syntax.
@@ -378,6 +418,7 @@ fn expand(
 pub fn parse_dotenv(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    sensitive: Option<&Sensitive<'_>>,
 ) -> Result<IndexMap<String, String>, (usize, String)> {
     let mut vars: IndexMap<String, String> = IndexMap::new();
     for (n, raw) in text.lines().enumerate() {
@@ -411,11 +452,12 @@ pub fn parse_dotenv(
                 let cut = value.find(" #").unwrap_or(value.len());
                 value[..cut].trim_end().to_string()
             };
-            let snapshot = vars.clone();
+            // Earlier lines are read in place: no copy of the map per line.
             let vars_now = Vars {
                 env,
-                dotenv: &snapshot,
+                dotenv: &vars,
                 strict: true,
+                sensitive,
             };
             let mut ignored = Vec::new();
             substitute(&raw_value, &vars_now, &mut ignored).map_err(|e| (n + 1, e.0))?
@@ -457,6 +499,7 @@ mod tests {
             env: &none,
             dotenv: &map,
             strict: true,
+            sensitive: None,
         };
         substitute(text, &vars, &mut Vec::new())
     }
@@ -495,6 +538,7 @@ mod tests {
             env: &none,
             dotenv: &map,
             strict: true,
+            sensitive: None,
         };
         let mut unset = Vec::new();
         assert_eq!(substitute("${X}$X$Y", &vars, &mut unset).as_deref(), Ok(""));
@@ -507,6 +551,7 @@ mod tests {
         let vars = parse_dotenv(
             "# c\nA=1\nexport B = 'lit $A'\nC=\"q\\n$A\"\nD=${HOME}/x # note\nE=\n",
             &env,
+            None,
         )
         .unwrap();
         assert_eq!(vars["A"], "1");
@@ -514,7 +559,7 @@ mod tests {
         assert_eq!(vars["C"], "q\n1");
         assert_eq!(vars["D"], "/root/x");
         assert_eq!(vars["E"], "");
-        assert_eq!(parse_dotenv("A=1\nnot a line\n", &env).unwrap_err().0, 2);
+        assert_eq!(parse_dotenv("A=1\nnot a line\n", &env, None).unwrap_err().0, 2);
     }
 
     #[test]

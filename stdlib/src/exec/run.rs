@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use interpreter::redact::LineBuffer;
 use interpreter::step::{Outputs, StepContext, StepError, StepInput};
 use interpreter::value::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -182,7 +183,12 @@ pub(crate) fn output_tail(bytes: &[u8], ctx: &StepContext) -> Option<String> {
     Some(line)
 }
 
-/// Reads a stream to its end, keeping `max` bytes and streaming complete lines.
+/// A held-back line (its end may begin a secret continued on the next line) is shown
+/// after this much quiet on the stream.
+const QUIET: Duration = Duration::from_millis(250);
+
+/// Reads a stream to its end, keeping `max` bytes and streaming complete lines, redacted
+/// across line breaks ([`LineBuffer`]).
 async fn capture<R: AsyncRead + Unpin>(
     stream: Option<R>,
     max: usize,
@@ -197,9 +203,27 @@ async fn capture<R: AsyncRead + Unpin>(
     let mut pending: Vec<u8> = Vec::new();
     let mut streamed = 0usize;
     let mut hidden = false;
+    let mut lines = LineBuffer::default();
+    let emit = |shown: Vec<String>| {
+        for line in shown {
+            ctx.log(format!("{name}: {}", line.trim_end()));
+        }
+    };
     let mut chunk = [0u8; 8192];
     loop {
-        let n = match stream.read(&mut chunk).await {
+        // `read` is cancel-safe: a quiet period loses nothing.
+        let read = if lines.is_holding() {
+            match tokio::time::timeout(QUIET, stream.read(&mut chunk)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    emit(lines.flush(&ctx.secrets));
+                    continue;
+                }
+            }
+        } else {
+            stream.read(&mut chunk).await
+        };
+        let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
@@ -211,10 +235,8 @@ async fn capture<R: AsyncRead + Unpin>(
             while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=pos).collect();
                 if streamed < MAX_STREAMED_LINES {
-                    ctx.log(format!(
-                        "{name}: {}",
-                        String::from_utf8_lossy(&line).trim_end()
-                    ));
+                    let text = String::from_utf8_lossy(&line[..pos]).into_owned();
+                    emit(lines.push(text, &ctx.secrets));
                     streamed += 1;
                 } else {
                     hidden = true;
@@ -225,14 +247,16 @@ async fn capture<R: AsyncRead + Unpin>(
         }
     }
     if !pending.is_empty() && streamed < MAX_STREAMED_LINES && !hidden {
-        ctx.log(format!(
-            "{name}: {}",
-            String::from_utf8_lossy(&pending).trim_end()
-        ));
-    } else if hidden || !pending.is_empty() {
-        ctx.log(format!(
-            "{name}: … more not shown here (kept in the step's `{name}` output)"
-        ));
+        let text = String::from_utf8_lossy(&pending).into_owned();
+        emit(lines.push(text, &ctx.secrets));
+        emit(lines.flush(&ctx.secrets));
+    } else {
+        emit(lines.flush(&ctx.secrets));
+        if hidden || !pending.is_empty() {
+            ctx.log(format!(
+                "{name}: … more not shown here (kept in the step's `{name}` output)"
+            ));
+        }
     }
     let mut text = String::from_utf8_lossy(&kept).into_owned();
     if dropped > 0 {

@@ -185,6 +185,14 @@ impl Planner<'_> {
                 source: key.clone(),
                 present,
             });
+            if let SecretSource::Env(var) = &source {
+                self.secret_vars.push(var.clone());
+            }
+            if let Some(value) = self.req.env.secret(&key) {
+                self.secret_values.push(value);
+                self.redactor =
+                    crate::redact::Redactor::new(self.secret_values.iter().map(String::as_str));
+            }
         }
         scope.bind(s.name.name.clone(), Binding::Secret(key));
     }

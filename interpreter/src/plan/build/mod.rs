@@ -29,6 +29,12 @@ pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
     /// Whether a file can be read (why not, if not).
     fn readable(&self, path: &str) -> Result<(), String>;
+    /// The value of a secret by its source (`env VAR`, `file PATH`), when it can be read:
+    /// never stored in the plan, only used to recognise (and redact) the value in what
+    /// step kinds report while planning (a compose file interpolating it).
+    fn secret(&self, _source: &str) -> Option<String> {
+        None
+    }
 }
 
 /// What to plan.
@@ -71,6 +77,9 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         errors: Vec::new(),
         findings: Vec::new(),
         secrets: Vec::new(),
+        secret_values: Vec::new(),
+        redactor: crate::redact::Redactor::default(),
+        secret_vars: Vec::new(),
         params: Vec::new(),
         declared_libs: HashSet::new(),
         defaults: std::collections::HashMap::new(),
@@ -184,6 +193,12 @@ struct Planner<'a> {
     errors: Vec<PlanError>,
     findings: Vec<Finding>,
     secrets: Vec<SecretPlan>,
+    /// The secrets' values known while planning (never stored in the plan).
+    secret_values: Vec<String>,
+    /// Recognises them in what step kinds report.
+    redactor: crate::redact::Redactor,
+    /// Environment variables the secrets are read from.
+    secret_vars: Vec<String>,
     params: Vec<ParamValue>,
     declared_libs: HashSet<FileId>,
     /// True while the direct statements of a `parallel` block are planned.
@@ -230,7 +245,7 @@ impl<'a> Planner<'a> {
             level,
             code,
             step: step.map(str::to_string),
-            message,
+            message: self.redactor.clean(&message),
         });
     }
 

@@ -225,12 +225,20 @@ impl Planner<'_> {
 
     /// Fills in what the step would change, its worst case and its preflight findings.
     fn describe(&mut self, step: &mut PlannedStep) {
-        let view = input_view(step);
+        let mut view = input_view(step);
+        view.secret_vars.clone_from(&self.secret_vars);
+        view.secrets = self.redactor.clone();
         let implementation = self.req.registry.get(step.kind, step.variant.name);
         let attempt = match implementation {
             Some(imp) => {
-                step.change = imp.describe(&view);
-                step.details = imp.details(&view);
+                // What a kind reports may quote the world (a compose file, an engine's
+                // names): redacted and neutralised before it enters the plan.
+                step.change = self.redactor.clean(&imp.describe(&view));
+                step.details = imp
+                    .details(&view)
+                    .iter()
+                    .map(|line| self.redactor.clean(line))
+                    .collect();
                 for problem in imp.preflight_findings(&view) {
                     let level = if problem.error {
                         FindingLevel::Error

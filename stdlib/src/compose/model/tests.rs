@@ -27,6 +27,7 @@ fn load_text(
             env_file: None,
             env: &lookup,
             strict: true,
+            sensitive: &|name: &str, _: &str| crate::compose::yaml::looks_sensitive(name),
         },
     )
 }
@@ -267,4 +268,29 @@ fn the_docs_list_every_supported_key() {
             "docs/steps.md does not mention `{key}`"
         );
     }
+}
+
+#[test]
+fn secret_variables_are_remembered_and_shown_by_name() {
+    let err = load_text(
+        "services:\n  web:\n    image: \"registry.local/${REG_TOKEN}/busybox:latest\"\n    ports: [\"${DB_PASSWORD}:80\"]\n",
+        &[("REG_TOKEN", "S3cret-tok"), ("DB_PASSWORD", "S3cret")],
+        &[],
+    )
+    .expect_err("the port is not a number");
+    let text: Vec<String> = err.iter().map(ToString::to_string).collect();
+    let text = text.join("\n");
+    assert!(text.contains("${DB_PASSWORD}"), "{text}");
+    assert!(!text.contains("S3cret"), "{text}");
+    let p = load_text(
+        "services:\n  web:\n    image: \"registry.local/${REG_TOKEN}/busybox:latest\"\n",
+        &[("REG_TOKEN", "S3cret-tok")],
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(p.services["web"].image, "registry.local/S3cret-tok/busybox:latest");
+    assert_eq!(
+        p.masks.apply("create web-1 (registry.local/S3cret-tok/busybox:latest)"),
+        "create web-1 (registry.local/${REG_TOKEN}/busybox:latest)"
+    );
 }
