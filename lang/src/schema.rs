@@ -105,6 +105,10 @@ pub struct Attribute {
     pub sensitive: bool,
     /// One line of documentation.
     pub doc: &'static str,
+    /// For an integer: the smallest and largest value accepted.
+    pub range: Option<(i64, i64)>,
+    /// For a string: the most characters accepted.
+    pub max_len: Option<usize>,
 }
 
 impl Attribute {
@@ -117,7 +121,40 @@ impl Attribute {
             default: None,
             sensitive: false,
             doc,
+            range: None,
+            max_len: None,
         }
+    }
+
+    /// Accepts only integers from `min` to `max`.
+    pub const fn range(mut self, min: i64, max: i64) -> Attribute {
+        self.range = Some((min, max));
+        self
+    }
+
+    /// Accepts only strings of at most `n` characters.
+    pub const fn max_len(mut self, n: usize) -> Attribute {
+        self.max_len = Some(n);
+        self
+    }
+
+    /// Why `value` is outside this attribute's limits (the range in words), if it is.
+    pub fn out_of_range(&self, int: Option<i64>, text: Option<&str>) -> Option<String> {
+        if let (Some((min, max)), Some(n)) = (self.range, int)
+            && !(min..=max).contains(&n)
+        {
+            return Some(if max == i64::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            });
+        }
+        if let (Some(limit), Some(text)) = (self.max_len, text)
+            && text.chars().count() > limit
+        {
+            return Some(format!("at most {limit} characters long"));
+        }
+        None
     }
 
     /// Marks it required.

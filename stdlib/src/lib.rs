@@ -8,8 +8,10 @@
 pub mod backup;
 pub mod call;
 pub mod compose;
+pub mod conn;
 pub mod exec;
 pub mod interactive;
+pub mod net;
 pub mod notify;
 pub mod probe;
 pub mod reference;

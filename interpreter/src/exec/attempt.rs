@@ -459,8 +459,7 @@ impl<'a> Executor<'a> {
                 // Redacted before it is cut, so a cut secret is still recognised; a
                 // 1 MiB body is quoted in part, with its size.
                 let shown = |v: &Value| {
-                    crate::text::quote(&self.redactor.redact(&v.render()), QUOTE_LIMIT)
-                        .into_owned()
+                    crate::text::quote(&self.redactor.redact(&v.render()), QUOTE_LIMIT).into_owned()
                 };
                 return Err(fail(format!(
                     "expected {subject} {} {}, got {}",

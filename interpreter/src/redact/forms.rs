@@ -192,12 +192,18 @@ mod tests {
     #[test]
     fn url_parts_match_what_the_url_crate_writes() {
         let secret = "tok en!x/é";
-        let u = url::Url::parse(&format!("http://127.0.0.1:1/api/{secret}?q={secret}"))
-            .expect("url");
+        let u =
+            url::Url::parse(&format!("http://127.0.0.1:1/api/{secret}?q={secret}")).expect("url");
         let text = u.to_string();
         let forms = url_parts(secret);
-        assert!(forms.iter().any(|f| text.contains(&format!("/api/{f}"))), "{text}");
-        assert!(forms.iter().any(|f| text.contains(&format!("q={f}"))), "{text}");
+        assert!(
+            forms.iter().any(|f| text.contains(&format!("/api/{f}"))),
+            "{text}"
+        );
+        assert!(
+            forms.iter().any(|f| text.contains(&format!("q={f}"))),
+            "{text}"
+        );
     }
 
     #[test]

@@ -277,7 +277,9 @@ mod tests {
             let out = r.redact(&format!("Authorization: Basic {blob}"));
             assert!(out.contains(REDACTED), "{prefix:?}: {out}");
             // What is left is the encoded prefix and the partial characters at the edges.
-            let left = out.replace("Authorization: Basic ", "").replace(REDACTED, "");
+            let left = out
+                .replace("Authorization: Basic ", "")
+                .replace(REDACTED, "");
             let known = format!("{prefix}user:").len() * 4 / 3;
             assert!(left.len() <= known + 6, "{prefix:?}: {out}");
         }
@@ -295,7 +297,10 @@ mod tests {
     fn a_secret_split_over_lines_is_found_and_lines_are_kept() {
         let r = Redactor::new(["tok3n-value"]);
         assert_eq!(r.redact("a tok3n\n-value b"), "a (secret)\n(secret) b");
-        assert_eq!(r.redact("x tok\r\n3n-va\nlue"), "x (secret)\r\n(secret)\n(secret)");
+        assert_eq!(
+            r.redact("x tok\r\n3n-va\nlue"),
+            "x (secret)\r\n(secret)\n(secret)"
+        );
         assert!(r.may_continue("line ends with tok"));
         assert!(r.may_continue("tok3n-va\n"));
         assert!(!r.may_continue("nothing here"));

@@ -43,7 +43,11 @@ impl LineBuffer {
     fn release(&mut self, joined: &str, redactor: &Redactor) -> Vec<String> {
         self.held.clear();
         self.bytes = 0;
-        redactor.redact(joined).split('\n').map(str::to_string).collect()
+        redactor
+            .redact(joined)
+            .split('\n')
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -60,7 +64,10 @@ mod tests {
             shown.extend(buffer.push(line.to_string(), &r));
         }
         shown.extend(buffer.flush(&r));
-        assert_eq!(shown, ["start", "x (secret)", "(secret)", "(secret) y", "end"]);
+        assert_eq!(
+            shown,
+            ["start", "x (secret)", "(secret)", "(secret) y", "end"]
+        );
     }
 
     #[test]

@@ -255,11 +255,16 @@ impl Checker<'_> {
         let name = attr.name.name.as_str();
         let what = format!("`{name}` of `{label}`");
         let found = match accepts {
-            Accepts::Schema(list) => list
-                .iter()
-                .chain(UNIVERSAL_ATTRIBUTES)
-                .find(|a| a.name == name)
-                .map(|a| (Type::from_schema(a.ty), a.sensitive)),
+            Accepts::Schema(list) => {
+                let schema = list
+                    .iter()
+                    .chain(UNIVERSAL_ATTRIBUTES)
+                    .find(|a| a.name == name);
+                if let Some(schema) = schema {
+                    self.check_limits(schema, attr, &what);
+                }
+                schema.map(|a| (Type::from_schema(a.ty), a.sensitive))
+            }
             Accepts::Params(params) => params
                 .iter()
                 .find(|(n, _, _)| n == name)
@@ -311,6 +316,21 @@ impl Checker<'_> {
             ));
         }
         if sensitive { value.secret } else { None }
+    }
+
+    /// A literal outside the attribute's range or length (`keep_last = -1`).
+    fn check_limits(&mut self, schema: &Attribute, attr: &Attr, what: &str) {
+        let int = match attr.value.kind {
+            ExprKind::Int(n) => Some(n),
+            _ => None,
+        };
+        let text = match &attr.value.kind {
+            ExprKind::Str(lit) => lit.as_plain(),
+            _ => None,
+        };
+        if let Some(range) = schema.out_of_range(int, text.as_deref()) {
+            self.report(diag::value_out_of_range(attr.value.span, what, &range));
+        }
     }
 
     /// `call "x.rb.ops"`: the callee's parameters, or why they are unknown.

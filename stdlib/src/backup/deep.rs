@@ -70,9 +70,9 @@ pub async fn check(
 async fn postgres(path: &Path, url: &str, ctx: &StepContext) -> Result<String, StepError> {
     let db = ScratchDatabase::create(url, ctx).await?;
     let restored = async {
-        let mut cmd = tools::command("pg_restore", &db.env());
+        let mut cmd = tools::command("pg_restore", db.env());
         cmd.args(["--no-owner", "--no-acl", "--exit-on-error"])
-            .arg(format!("--dbname={}", db.name))
+            .arg(format!("--dbname={}", db.dbname()))
             .arg(path);
         tools::run(cmd, "pg_restore into the scratch database", ctx).await?;
         count_tables(url, &db.name).await

@@ -102,7 +102,7 @@ pub async fn backup_files(input: &StepInput, _ctx: &StepContext) -> Result<Outpu
         .source
         .file_name()
         .map_or_else(|| "files".to_string(), |n| n.to_string_lossy().into_owned());
-    let set = set_name(input, &base);
+    let set = set_name(input, &base)?;
     let level = input
         .attr("level")
         .and_then(Value::as_int)

@@ -5,7 +5,6 @@
 //! the backup would fail the same way.
 
 use std::path::Path;
-use std::time::Duration;
 
 use interpreter::step::{StepError, StepInput};
 
@@ -96,15 +95,10 @@ async fn postgres(input: &StepInput) -> Result<(u64, String), StepError> {
 
 async fn redis(input: &StepInput) -> Result<(u64, String), StepError> {
     let url = target(input)?;
-    let client = ::redis::Client::open(url.as_str())
-        .map_err(|e| StepError::fatal(format!("the Redis URL is not valid: {:?}", e.kind())))?;
-    let mut conn = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .map_err(|_| StepError::fatal("cannot connect to the source: timed out"))?
-    .map_err(|e| StepError::fatal(format!("cannot connect to the source: {}", redis_error(&e))))?;
+    let url = crate::conn::ConnUrl::redis(&url)?;
+    let mut conn = crate::net::redis(Some(&url), None, crate::net::TARGET_REPLY, "the source")
+        .await
+        .map_err(|e| StepError::fatal(e.message))?;
     let keys: u64 = keyspace(&mut conn).await?.iter().map(|(_, n)| n).sum();
     let info: String = ::redis::cmd("INFO")
         .arg("memory")

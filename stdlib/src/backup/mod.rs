@@ -18,8 +18,13 @@ const INTO: Attribute =
 const SET: Attribute = Attribute::new(
     "set",
     T::String,
-    "backup set name (default: derived from the source)",
-);
+    "backup set name, at most 100 characters (default: derived from the source)",
+)
+.max_len(MAX_SET_LEN);
+
+/// The longest set name: the file names a set leads to (`SET-TIMESTAMP.EXT.manifest.json`,
+/// hidden temporary names) stay far below the 255 bytes a file name may have.
+pub const MAX_SET_LEN: usize = 100;
 
 /// The `backup` step kind.
 pub const SCHEMA: StepSchema = StepSchema {
@@ -42,7 +47,9 @@ pub const SCHEMA: StepSchema = StepSchema {
                 Attribute::new("schemas", T::ListOf(&T::String), "dump only these schemas"),
                 Attribute::new("tables", T::ListOf(&T::String), "dump only these tables"),
                 Attribute::new("exclude_tables", T::ListOf(&T::String), "skip these tables"),
-                Attribute::new("compression", T::Int, "pg_dump compression level 0-9").default("6"),
+                Attribute::new("compression", T::Int, "pg_dump compression level 0-9")
+                    .default("6")
+                    .range(0, 9),
             ],
             outputs: BACKUP_OUTPUTS,
             effect: Effect::Mutating,
@@ -88,7 +95,9 @@ pub const SCHEMA: StepSchema = StepSchema {
                     T::ListOf(&T::String),
                     "glob patterns to leave out",
                 ),
-                Attribute::new("level", T::Int, "zstd compression level 1-19").default("3"),
+                Attribute::new("level", T::Int, "zstd compression level 1-19")
+                    .default("3")
+                    .range(1, 19),
             ],
             outputs: BACKUP_OUTPUTS,
             effect: Effect::Mutating,
@@ -151,13 +160,15 @@ pub const SCHEMA: StepSchema = StepSchema {
             }),
             attributes: &[
                 SET,
-                Attribute::new("keep_last", T::Int, "keep the N newest backups"),
+                Attribute::new("keep_last", T::Int, "keep the N newest backups (N >= 1)")
+                    .range(1, i64::MAX),
                 Attribute::new("keep_within", T::Duration, "keep backups younger than this"),
                 Attribute::new(
                     "keep_daily",
                     T::Int,
-                    "keep the newest backup of each of the last N days",
-                ),
+                    "keep the newest backup of each of the last N days (N >= 1)",
+                )
+                .range(1, i64::MAX),
             ],
             outputs: &[
                 Output::new("deleted", T::Int, "backups deleted"),
@@ -376,10 +387,14 @@ impl StepKind for Backup {
         {
             problems.push(format!("`{tool}` is not on PATH"));
         }
-        if self.variant == "prune" && run::policy(|n| view.values.get(n).cloned()).is_empty() {
-            problems.push(String::from(
-                "a prune needs a policy: keep_last, keep_within or keep_daily",
-            ));
+        if self.variant == "prune" {
+            match run::policy(|n| view.values.get(n).cloned()) {
+                Ok(policy) if policy.is_empty() => problems.push(String::from(
+                    "a prune needs a policy: keep_last, keep_within or keep_daily",
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(e.message),
+            }
         }
         problems
     }
@@ -387,7 +402,9 @@ impl StepKind for Backup {
 
 /// The dry-run of a prune: exactly which backups it would delete, and why the rest stay.
 fn describe_prune(view: &InputView) -> String {
-    let policy = run::policy(|n| view.values.get(n).cloned());
+    let Ok(policy) = run::policy(|n| view.values.get(n).cloned()) else {
+        return format!("prunes {} (the policy is invalid)", view.target());
+    };
     let Some(dir) = view.target_value.as_ref().and_then(|v| v.as_str()) else {
         return format!("prunes {} by policy", view.target());
     };

@@ -9,6 +9,7 @@ use interpreter::step::{Outputs, StepContext, StepError, StepInput};
 use interpreter::value::Value;
 
 use super::scratch::{ScratchRedis, keyspace, redis_error};
+use crate::conn::ConnUrl;
 
 /// Keys copied per round trip.
 const BATCH: usize = 500;
@@ -36,15 +37,8 @@ fn mapping(
 }
 
 /// The database number a `redis://host/N` URL names, if any.
-fn url_database(url: &str) -> Result<Option<u32>, StepError> {
-    let u = url::Url::parse(url).map_err(|_| StepError::fatal("the Redis URL is not valid"))?;
-    let path = u.path().trim_matches('/');
-    if path.is_empty() {
-        return Ok(None);
-    }
-    path.parse()
-        .map(Some)
-        .map_err(|_| StepError::fatal("the Redis URL names a database that is not a number"))
+fn url_database(url: &ConnUrl) -> Option<u32> {
+    url.database.as_ref().map(|_| url.redis_db())
 }
 
 async fn select(
@@ -75,18 +69,10 @@ pub async fn restore_redis(
         .str("into")
         .ok_or_else(|| StepError::fatal("`into` is required"))?;
     let replace = input.attr("replace").and_then(Value::as_bool) == Some(true);
-    let url_db = url_database(into)?;
-    let client = ::redis::Client::open(into)
-        .map_err(|e| StepError::fatal(format!("the Redis URL is not valid: {:?}", e.kind())))?;
-    let mut target = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| {
-            StepError::new(format!(
-                "cannot connect to the target Redis: {}",
-                redis_error(&e)
-            ))
-        })?;
+    let url = ConnUrl::redis(into)?;
+    let url_db = url_database(&url);
+    let mut target =
+        crate::net::redis(Some(&url), None, crate::net::TARGET_REPLY, "target Redis").await?;
     let mut scratch = ScratchRedis::load(file, ctx).await?;
     let plan = mapping(&scratch.keyspace().await?, url_db)?;
     if !replace {
@@ -208,8 +194,9 @@ mod tests {
 
     #[test]
     fn the_url_database_is_read() {
-        assert_eq!(url_database("redis://127.0.0.1:6379").unwrap(), None);
-        assert_eq!(url_database("redis://127.0.0.1:6379/4").unwrap(), Some(4));
-        assert!(url_database("redis://127.0.0.1/x").is_err());
+        let url = |u: &str| crate::conn::ConnUrl::redis(u).expect("valid");
+        assert_eq!(url_database(&url("redis://127.0.0.1:6379")), None);
+        assert_eq!(url_database(&url("redis://127.0.0.1:6379/4")), Some(4));
+        assert!(crate::conn::ConnUrl::redis("redis://127.0.0.1/x").is_err());
     }
 }

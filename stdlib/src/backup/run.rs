@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use super::prune::{Entry, Policy, select};
 use super::store::{self, Manifest, Pending, Verification};
 use super::tools;
+use crate::conn::ConnUrl;
 
 pub(super) fn attr_path(input: &StepInput, name: &str) -> Result<PathBuf, StepError> {
     input
@@ -26,12 +27,21 @@ pub(super) fn target(input: &StepInput) -> Result<String, StepError> {
         .ok_or_else(|| StepError::fatal("the step needs its target"))
 }
 
-/// The set name: `set = ...`, else derived from the source.
-pub(super) fn set_name(input: &StepInput, fallback: &str) -> String {
-    let raw = input
-        .str("set")
-        .map(str::to_string)
-        .unwrap_or_else(|| fallback.to_string());
+/// The set name: `set = ...` (at most [`super::MAX_SET_LEN`] characters), else derived from
+/// the source (cut to that length).
+pub(super) fn set_name(input: &StepInput, fallback: &str) -> Result<String, StepError> {
+    let raw = match input.str("set") {
+        Some(set) if set.chars().count() > super::MAX_SET_LEN => {
+            return Err(StepError::fatal(format!(
+                "the set name is {} characters long; at most {} are allowed",
+                set.chars().count(),
+                super::MAX_SET_LEN
+            ))
+            .with_code(lang::Code::ValueOutOfRange));
+        }
+        Some(set) => set.to_string(),
+        None => fallback.chars().take(super::MAX_SET_LEN).collect(),
+    };
     let clean: String = raw
         .chars()
         .map(|c| {
@@ -43,11 +53,11 @@ pub(super) fn set_name(input: &StepInput, fallback: &str) -> String {
         })
         .collect();
     let clean = clean.trim_matches('-').to_string();
-    if clean.is_empty() {
+    Ok(if clean.is_empty() {
         String::from("backup")
     } else {
         clean
-    }
+    })
 }
 
 fn outputs(path: &Path, size: u64, sha: &str, started: tokio::time::Instant) -> Outputs {
@@ -97,15 +107,14 @@ pub(super) fn finish(
 pub async fn backup_postgres(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
     let url = target(input)?;
     let dir = attr_path(input, "into")?;
-    let env = tools::pg_env(&url)?;
-    let db = env
-        .iter()
-        .find(|(k, _)| *k == "PGDATABASE")
-        .map_or("postgres", |(_, v)| v.as_str());
-    let set = set_name(input, db);
+    let conn = ConnUrl::postgres(&url)?;
+    let set = set_name(input, conn.database.as_deref().unwrap_or("postgres"))?;
     let started = tokio::time::Instant::now();
     let started_at = store::now();
-    let mut cmd = tools::command("pg_dump", &env);
+    let mut cmd = tools::command("pg_dump", &conn.pg_env());
+    if let Some(db) = conn.pg_dbname() {
+        cmd.arg(format!("--dbname={db}"));
+    }
     cmd.arg("--format=custom").arg(format!(
         "--compress={}",
         input
@@ -179,7 +188,7 @@ pub async fn backup_postgres(input: &StepInput, ctx: &StepContext) -> Result<Out
         &dir,
         "postgres",
         &set,
-        store::redact_url(&url),
+        ctx.secrets.redact(&conn.shown()),
         started_at,
         vec![("pg_dump".into(), version)],
         started,
@@ -190,22 +199,14 @@ pub async fn backup_postgres(input: &StepInput, ctx: &StepContext) -> Result<Out
 pub async fn backup_redis(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
     let url = target(input)?;
     let dir = attr_path(input, "into")?;
-    let u = url::Url::parse(&url).map_err(|_| StepError::fatal("the Redis URL is not valid"))?;
-    let host = u.host_str().unwrap_or("127.0.0.1").to_string();
-    let port = u.port().unwrap_or(6379);
-    let set = set_name(input, &format!("redis-{port}"));
+    let conn = ConnUrl::redis(&url)?;
+    let set = set_name(input, &format!("redis-{}", conn.port))?;
     let started = tokio::time::Instant::now();
     let started_at = store::now();
     let pending = Pending::create(&dir, &set, "rdb")?;
-    let mut env = Vec::new();
-    if let Some(password) = u.password() {
-        env.push(("REDISCLI_AUTH", password.to_string()));
-    }
+    let (args, env) = conn.redis_cli();
     let mut cmd = tools::command("redis-cli", &env);
-    cmd.args(["-h", &host, "-p", &port.to_string()]);
-    if !u.username().is_empty() {
-        cmd.args(["--user", u.username()]);
-    }
+    cmd.args(&args);
     cmd.arg("--rdb").arg(pending.tmp_path());
     tools::run(cmd, "redis-cli --rdb", ctx).await?;
     let version = tools::version("redis-cli").await;
@@ -214,7 +215,7 @@ pub async fn backup_redis(input: &StepInput, ctx: &StepContext) -> Result<Output
         &dir,
         "redis",
         &set,
-        store::redact_url(&url),
+        ctx.secrets.redact(&conn.shown()),
         started_at,
         vec![("redis-cli".into(), version)],
         started,
@@ -377,17 +378,24 @@ pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Ste
     Ok(out)
 }
 
-/// The retention policy of a prune step.
-pub fn policy(get: impl Fn(&str) -> Option<Value>) -> Policy {
-    Policy {
-        keep_last: get("keep_last")
-            .and_then(|v| v.as_int())
-            .map(|n| n.max(0) as usize),
+/// The retention policy of a prune step; a count below 1 is refused (a negative
+/// `keep_last` must never mean "keep none").
+pub fn policy(get: impl Fn(&str) -> Option<Value>) -> Result<Policy, StepError> {
+    let count = |name: &str| -> Result<Option<usize>, StepError> {
+        match get(name).and_then(|v| v.as_int()) {
+            None => Ok(None),
+            Some(n) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+            Some(n) => Err(
+                StepError::fatal(format!("`{name} = {n}`: it must be at least 1"))
+                    .with_code(lang::Code::ValueOutOfRange),
+            ),
+        }
+    };
+    Ok(Policy {
+        keep_last: count("keep_last")?,
         keep_within: get("keep_within").and_then(|v| v.as_duration()),
-        keep_daily: get("keep_daily")
-            .and_then(|v| v.as_int())
-            .map(|n| n.max(0) as usize),
-    }
+        keep_daily: count("keep_daily")?,
+    })
 }
 
 /// What a prune would do: (file, keep reason or None to delete).
@@ -411,7 +419,7 @@ pub fn plan_prune(
 /// `backup prune DIR`: deletes what the policy does not keep (never the newest verified).
 pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
     let dir = PathBuf::from(target(input)?);
-    let policy = policy(|n| input.attr(n).cloned());
+    let policy = policy(|n| input.attr(n).cloned())?;
     if policy.is_empty() {
         return Err(StepError::fatal(
             "a prune needs a policy: keep_last, keep_within or keep_daily",
@@ -473,13 +481,13 @@ pub async fn restore_postgres(input: &StepInput, ctx: &StepContext) -> Result<Ou
     let into = input
         .str("into")
         .ok_or_else(|| StepError::fatal("`into` is required"))?;
-    let env = tools::pg_env(into)?;
-    let db = env
-        .iter()
-        .find(|(k, _)| *k == "PGDATABASE")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let mut cmd = tools::command("pg_restore", &env);
+    let conn = ConnUrl::postgres(into)?;
+    // The database name is given as a quoted conninfo, so no name can redirect the
+    // restore to another server.
+    let db = conn.pg_dbname().ok_or_else(|| {
+        StepError::fatal("`into` names no database (postgresql://user@host:port/DATABASE)")
+    })?;
+    let mut cmd = tools::command("pg_restore", &conn.pg_env());
     cmd.arg("--no-owner")
         .arg(format!("--dbname={db}"))
         .arg("--exit-on-error");

@@ -24,16 +24,27 @@ impl ScratchRedis {
     /// Starts a server that loads `rdb` (copied into a private directory first, so the
     /// backup itself is never opened for writing) and waits until it has loaded it.
     pub async fn load(rdb: &Path, ctx: &StepContext) -> Result<ScratchRedis, StepError> {
+        use std::os::unix::fs::PermissionsExt;
+        // The snapshot holds the database's data: only ops's user may read it.
         let dir = tempfile::Builder::new()
             .prefix("ops-scratch-redis-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(|e| StepError::fatal(format!("cannot create a scratch directory: {e}")))?;
         let copy = dir.path().join("dump.rdb");
         let (from, to) = (rdb.to_path_buf(), copy.clone());
-        tokio::task::spawn_blocking(move || std::fs::copy(from, to))
-            .await
-            .map_err(|e| StepError::fatal(format!("copying the snapshot failed: {e}")))?
-            .map_err(|e| StepError::fatal(format!("cannot copy the snapshot: {e}")))?;
+        let size = tokio::task::spawn_blocking(move || {
+            let size = std::fs::copy(&from, &to)?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))?;
+            Ok::<u64, std::io::Error>(size)
+        })
+        .await
+        .map_err(|e| StepError::fatal(format!("copying the snapshot failed: {e}")))?
+        .map_err(|e| StepError::fatal(format!("cannot copy the snapshot: {e}")))?;
+        // Our own server answers from the snapshot: a batch of replies cannot hold more.
+        let cap = usize::try_from(size.saturating_mul(2))
+            .unwrap_or(usize::MAX)
+            .saturating_add(64 << 20);
         let socket = dir.path().join("redis.sock");
         let mut cmd = tools::command("redis-server", &[]);
         cmd.args(["--port", "0", "--save", "", "--appendonly", "no"])
@@ -50,9 +61,6 @@ impl ScratchRedis {
                 "cannot start redis-server to load the snapshot: {e} (is redis-server installed?)"
             ))
         })?;
-        let url = format!("unix://{}", socket.display());
-        let client = ::redis::Client::open(url.as_str())
-            .map_err(|e| StepError::fatal(format!("scratch server: {}", redis_error(&e))))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -68,7 +76,8 @@ impl ScratchRedis {
                 )));
             }
             if socket.exists()
-                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && let Ok(mut conn) =
+                    crate::net::redis(None, Some(&socket), cap, "scratch server").await
             {
                 // PING answers LOADING until the whole snapshot is in memory.
                 match ::redis::cmd("PING").query_async::<String>(&mut conn).await {
@@ -154,8 +163,7 @@ pub struct ScratchDatabase {
 impl ScratchDatabase {
     /// Creates `ops_verify_<pid>_<nanos>` on the server of `url` (which needs CREATEDB).
     pub async fn create(url: &str, ctx: &StepContext) -> Result<ScratchDatabase, StepError> {
-        let mut env = tools::pg_env(url)?;
-        env.retain(|(k, _)| *k != "PGDATABASE");
+        let env = crate::conn::ConnUrl::postgres(url)?.pg_env();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -167,11 +175,14 @@ impl ScratchDatabase {
         Ok(ScratchDatabase { env, name })
     }
 
-    /// The libpq environment pointing at the scratch database.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        let mut env = self.env.clone();
-        env.push(("PGDATABASE", self.name.clone()));
-        env
+    /// The libpq environment of the scratch server.
+    pub fn env(&self) -> &[(&'static str, String)] {
+        &self.env
+    }
+
+    /// `--dbname` for a tool that connects to the scratch database.
+    pub fn dbname(&self) -> String {
+        crate::conn::dbname_arg(&self.name)
     }
 
     /// Drops the database (always called, even after a failed restore).

@@ -282,16 +282,3 @@ pub fn hash_file(path: &Path) -> Result<(u64, String), StepError> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-
-/// A connection string without its password, for manifests and messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(None);
-            }
-            u.to_string()
-        }
-        Err(_) => String::from("(unparsable connection string)"),
-    }
-}

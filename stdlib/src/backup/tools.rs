@@ -7,46 +7,6 @@ use std::process::Stdio;
 use interpreter::step::{StepContext, StepError};
 use tokio::process::Command;
 
-/// libpq environment variables for a `postgresql://` URL.
-pub fn pg_env(url: &str) -> Result<Vec<(&'static str, String)>, StepError> {
-    let u = url::Url::parse(url)
-        .map_err(|_| StepError::fatal("the PostgreSQL connection string is not a URL"))?;
-    if !matches!(u.scheme(), "postgres" | "postgresql") {
-        return Err(StepError::fatal(
-            "the connection string must start with postgresql://",
-        ));
-    }
-    let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let mut env = Vec::new();
-    if let Some(host) = u.host_str() {
-        env.push(("PGHOST", host.to_string()));
-    }
-    if let Some(port) = u.port() {
-        env.push(("PGPORT", port.to_string()));
-    }
-    if !u.username().is_empty() {
-        env.push(("PGUSER", decode(u.username())));
-    }
-    if let Some(password) = u.password() {
-        env.push(("PGPASSWORD", decode(password)));
-    }
-    let db = u.path().trim_start_matches('/');
-    if !db.is_empty() {
-        env.push(("PGDATABASE", decode(db)));
-    }
-    for (k, v) in u.query_pairs() {
-        if k == "sslmode" {
-            env.push(("PGSSLMODE", v.into_owned()));
-        }
-    }
-    Ok(env)
-}
-
 /// The first line of `program --version`, for manifests.
 pub async fn version(program: &str) -> String {
     match Command::new(program).arg("--version").output().await {
@@ -60,14 +20,43 @@ pub async fn version(program: &str) -> String {
     }
 }
 
-/// A command with its environment, killed when dropped.
+/// A command with its environment, killed when dropped and when ops dies
+/// (`PR_SET_PDEATHSIG`): a scratch `redis-server` or a `pg_dump` never outlives the run.
+/// Inherited `PG*`/`REDISCLI_*` variables are removed so that only the runbook's URL
+/// decides where the tool connects ([`crate::conn`]).
 pub fn command(program: &str, env: &[(&'static str, String)]) -> Command {
     let mut cmd = Command::new(program);
     cmd.stdin(Stdio::null()).kill_on_drop(true);
+    for (key, _) in std::env::vars_os() {
+        if key
+            .to_str()
+            .is_some_and(crate::conn::is_inherited_connection_var)
+        {
+            cmd.env_remove(key);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
+    die_with_parent(&mut cmd);
     cmd
+}
+
+/// Makes the child receive SIGKILL when the thread that started it (the runtime's, which
+/// lives as long as ops) ends, and exit at once if ops is already gone.
+pub fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: the closure runs in the child between fork and exec and only calls the
+    // async-signal-safe prctl, getppid and _exit.
+    let parent = std::process::id() as libc::pid_t;
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Runs a command to the end; on failure, the last lines of its stderr (redacted).
@@ -94,26 +83,15 @@ pub fn tail(bytes: &[u8], ctx: &StepContext) -> String {
 
 /// Runs one query returning one row on the server of `url` (in database `db` when given),
 /// then closes the connection: the size look of a plan and the table count of a deep check.
-/// `what` names the server in errors (`the source`).
+/// `what` names the server in errors (`the source`); replies are capped.
 pub async fn pg_query_one(
     url: &str,
     db: Option<&str>,
     sql: &str,
-    what: &str,
+    what: &'static str,
 ) -> Result<tokio_postgres::Row, StepError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| StepError::fatal("the PostgreSQL connection string is not valid"))?;
-    if let Some(db) = db {
-        config.dbname(db);
-    }
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|e| {
-        StepError::fatal(format!(
-            "cannot connect to {what}: {}",
-            crate::probe::postgres::describe(&e)
-        ))
-    })?;
-    let driver = tokio::spawn(connection);
+    let conn = crate::conn::ConnUrl::postgres(url)?;
+    let (client, driver) = crate::net::postgres(&conn, db, crate::net::TARGET_REPLY, what).await?;
     let row = client.query_one(sql, &[]).await.map_err(|e| {
         StepError::fatal(format!(
             "the query on {what} failed: {}",

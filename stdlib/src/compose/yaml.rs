@@ -234,9 +234,18 @@ impl Sensitive<'_> {
 /// `${NAME}` even when the runbook does not declare them as secrets.
 pub fn looks_sensitive(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE", "API_KEY", "AUTH"]
-        .iter()
-        .any(|w| upper.contains(w))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "CREDENTIAL",
+        "PRIVATE",
+        "API_KEY",
+        "AUTH",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
         || upper == "KEY"
         || upper.ends_with("_KEY")
 }
@@ -559,7 +568,10 @@ mod tests {
         assert_eq!(vars["C"], "q\n1");
         assert_eq!(vars["D"], "/root/x");
         assert_eq!(vars["E"], "");
-        assert_eq!(parse_dotenv("A=1\nnot a line\n", &env, None).unwrap_err().0, 2);
+        assert_eq!(
+            parse_dotenv("A=1\nnot a line\n", &env, None).unwrap_err().0,
+            2
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, S
 use interpreter::value::Value;
 
 use crate::probe::http::{default_client, describe_error};
+use interpreter::redact::Redactor;
 
 /// Longest pause honoured from a `Retry-After` header.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -115,7 +116,7 @@ async fn post(
             Ok(response) => {
                 let status = response.status();
                 let retry_after = retry_after(response.headers());
-                let text = read_capped(response).await;
+                let text = read_capped(response, &ctx.secrets).await;
                 if status.is_success() {
                     let mut out = Outputs::new();
                     out.insert("status".into(), Value::Int(i64::from(status.as_u16())));
@@ -137,7 +138,7 @@ async fn post(
             Err(e) => {
                 last = format!(
                     "the webhook could not be reached: {}",
-                    describe_error(&e).replace(url, "(webhook URL)")
+                    describe_error(&e, &ctx.secrets)
                 );
                 backoff(attempt)
             }
@@ -172,15 +173,19 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     }
 }
 
-/// The first 512 bytes of an error body, for the message.
-async fn read_capped(mut response: reqwest::Response) -> String {
+/// What an error body says, for the message: read up to 16 KiB, redacted while whole
+/// (a secret cut at the limit would no longer be recognised), then quoted up to 512
+/// bytes with its size.
+async fn read_capped(mut response: reqwest::Response, secrets: &Redactor) -> String {
+    const READ: usize = 16 * 1024;
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         body.extend_from_slice(&chunk);
-        if body.len() >= 512 {
-            body.truncate(512);
+        if body.len() >= READ {
+            body.truncate(READ);
             break;
         }
     }
-    String::from_utf8_lossy(&body).trim().to_string()
+    let text = secrets.redact(String::from_utf8_lossy(&body).trim());
+    interpreter::text::quote(&text, 512).into_owned()
 }

@@ -42,7 +42,9 @@ pub const SCHEMA: StepSchema = StepSchema {
             attributes: &[
                 Attribute::new("json", T::Any, "the JSON body").required(),
                 Attribute::new("headers", T::MapOf(&T::String), "extra headers").sensitive(),
-                Attribute::new("attempts", T::Int, "delivery attempts at most").default("3"),
+                Attribute::new("attempts", T::Int, "delivery attempts at most (1-20)")
+                    .default("3")
+                    .range(1, 20),
             ],
             outputs: &[Output::new(
                 "status",
@@ -66,7 +68,9 @@ pub const SCHEMA: StepSchema = StepSchema {
             attributes: &[
                 Attribute::new("text", T::String, "message text (mrkdwn)").required(),
                 Attribute::new("blocks", T::ListOf(&T::Any), "Block Kit blocks"),
-                Attribute::new("attempts", T::Int, "delivery attempts at most").default("3"),
+                Attribute::new("attempts", T::Int, "delivery attempts at most (1-20)")
+                    .default("3")
+                    .range(1, 20),
             ],
             outputs: &[Output::new(
                 "status",

@@ -7,6 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use interpreter::redact::Redactor;
 use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
 use interpreter::value::Value;
 use lang::jsonpath::{self, JsonSegment};
@@ -120,9 +121,26 @@ pub(crate) fn default_client(url: &str) -> Result<reqwest::Client, StepError> {
     })
 }
 
-/// The full error chain of a reqwest error: "connection refused", "certificate ...".
-pub(crate) fn describe_error(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+/// What went wrong in a reqwest error, and its cause chain ("connection refused",
+/// "certificate ..."), without the URL: reqwest's own text quotes the URL in its
+/// partial percent-encoding, which callers replace by the redacted URL they show.
+pub(crate) fn describe_error(e: &reqwest::Error, secrets: &Redactor) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "the connection failed"
+    } else if e.is_redirect() {
+        "following a redirect failed"
+    } else if e.is_body() {
+        "reading the body failed"
+    } else if e.is_decode() {
+        "decoding the response failed"
+    } else if e.is_builder() {
+        "the request is invalid"
+    } else {
+        "sending the request failed"
+    };
+    let mut text = String::from(what);
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         let more = s.to_string();
@@ -132,7 +150,12 @@ pub(crate) fn describe_error(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    text
+    secrets.redact(&text)
+}
+
+/// The URL as messages show it: without `user:password@`, every secret in it redacted.
+pub(crate) fn shown_url(url: &str, secrets: &Redactor) -> String {
+    secrets.redact(&strip_credentials(url))
 }
 
 /// `probe http URL`.
@@ -150,9 +173,9 @@ impl StepKind for Http {
     fn run<'a>(
         &'a self,
         input: &'a StepInput,
-        _ctx: &'a StepContext,
+        ctx: &'a StepContext,
     ) -> BoxFuture<'a, Result<Outputs, StepError>> {
-        Box::pin(request(input))
+        Box::pin(request(input, &ctx.secrets))
     }
 
     fn describe(&self, view: &InputView) -> String {
@@ -252,13 +275,13 @@ fn walk(json: &Value, path: &str) -> Result<Value, String> {
     Ok(current)
 }
 
-async fn request(input: &StepInput) -> Result<Outputs, StepError> {
+async fn request(input: &StepInput, secrets: &Redactor) -> Result<Outputs, StepError> {
     let url = input
         .target_str()
         .ok_or_else(|| StepError::fatal("`probe http` needs a URL"))?;
     let plain = url.starts_with("http://");
-    match send(input, url, plain).await {
-        Err(SendError::NeedsTls) => match send(input, url, false).await {
+    match send(input, url, plain, secrets).await {
+        Err(SendError::NeedsTls) => match send(input, url, false, secrets).await {
             Ok(outputs) => Ok(outputs),
             Err(SendError::Step(e)) => Err(e),
             Err(SendError::NeedsTls) => {
@@ -281,7 +304,12 @@ impl From<StepError> for SendError {
     }
 }
 
-async fn send(input: &StepInput, url: &str, plain: bool) -> Result<Outputs, SendError> {
+async fn send(
+    input: &StepInput,
+    url: &str,
+    plain: bool,
+    secrets: &Redactor,
+) -> Result<Outputs, SendError> {
     let key = ClientKey {
         plain,
         ca_file: input.str("ca_file").map(str::to_string),
@@ -332,8 +360,8 @@ async fn send(input: &StepInput, url: &str, plain: bool) -> Result<Outputs, Send
         Err(e) => {
             return Err(SendError::Step(StepError::new(format!(
                 "{method} {} failed: {}",
-                strip_credentials(url),
-                describe_error(&e)
+                shown_url(url, secrets),
+                describe_error(&e, secrets)
             ))));
         }
     };
@@ -369,8 +397,8 @@ async fn send(input: &StepInput, url: &str, plain: bool) -> Result<Outputs, Send
             Err(e) => {
                 return Err(SendError::Step(StepError::new(format!(
                     "reading the body of {} failed: {}",
-                    strip_credentials(url),
-                    describe_error(&e)
+                    shown_url(url, secrets),
+                    describe_error(&e, secrets)
                 ))));
             }
         }

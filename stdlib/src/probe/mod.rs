@@ -54,7 +54,13 @@ pub const SCHEMA: StepSchema = StepSchema {
                 )
                 .default("false"),
                 Attribute::new("follow_redirects", T::Bool, "follow redirects").default("true"),
-                Attribute::new("max_redirects", T::Int, "redirects followed at most").default("10"),
+                Attribute::new(
+                    "max_redirects",
+                    T::Int,
+                    "redirects followed at most (0-100)",
+                )
+                .default("10")
+                .range(0, 100),
                 Attribute::new(
                     "max_body",
                     T::Size,

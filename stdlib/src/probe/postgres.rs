@@ -61,15 +61,10 @@ async fn probe(input: &StepInput) -> Result<Outputs, StepError> {
         .target_str()
         .ok_or_else(|| StepError::fatal("`probe postgres` needs a connection string"))?;
     let query = input.str("query").unwrap_or("select 1");
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| StepError::fatal("the PostgreSQL connection string is not valid"))?;
+    let conn = crate::conn::ConnUrl::postgres(url)?;
     let started = tokio::time::Instant::now();
-    let (mut client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| StepError::new(format!("cannot connect to PostgreSQL: {}", describe(&e))))?;
-    let driver = tokio::spawn(connection);
+    let (mut client, driver) =
+        crate::net::postgres(&conn, None, crate::net::PROBE_POSTGRES_REPLY, "PostgreSQL").await?;
     let result = async {
         let tx = client
             .build_transaction()

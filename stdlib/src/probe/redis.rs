@@ -38,13 +38,10 @@ async fn probe(input: &StepInput) -> Result<Outputs, StepError> {
     let url = input
         .target_str()
         .ok_or_else(|| StepError::fatal("`probe redis` needs a redis:// URL"))?;
-    let client = ::redis::Client::open(url)
-        .map_err(|e| StepError::fatal(format!("the Redis URL is not valid: {:?}", e.kind())))?;
+    let url = crate::conn::ConnUrl::redis(url)?;
     let started = tokio::time::Instant::now();
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| StepError::new(format!("cannot connect to Redis: {}", describe(&e))))?;
+    let mut conn =
+        crate::net::redis(Some(&url), None, crate::net::PROBE_REDIS_REPLY, "Redis").await?;
     let reply: String = ::redis::cmd("PING")
         .query_async(&mut conn)
         .await

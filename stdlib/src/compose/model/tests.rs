@@ -288,9 +288,13 @@ fn secret_variables_are_remembered_and_shown_by_name() {
         &[],
     )
     .expect("valid");
-    assert_eq!(p.services["web"].image, "registry.local/S3cret-tok/busybox:latest");
     assert_eq!(
-        p.masks.apply("create web-1 (registry.local/S3cret-tok/busybox:latest)"),
+        p.services["web"].image,
+        "registry.local/S3cret-tok/busybox:latest"
+    );
+    assert_eq!(
+        p.masks
+            .apply("create web-1 (registry.local/S3cret-tok/busybox:latest)"),
         "create web-1 (registry.local/${REG_TOKEN}/busybox:latest)"
     );
 }
