@@ -135,7 +135,6 @@ pub async fn backup_files(input: &StepInput, _ctx: &StepContext) -> Result<Outpu
     );
     finish(
         pending,
-        &dir,
         "files",
         &set,
         source_text,
@@ -167,12 +166,39 @@ pub async fn restore_files(input: &StepInput, ctx: &StepContext) -> Result<Outpu
     tokio::task::spawn_blocking(move || -> Result<(), StepError> {
         std::fs::create_dir_all(&into)
             .map_err(|e| StepError::fatal(format!("cannot create {}: {e}", into.display())))?;
-        let f = std::fs::File::open(&file).map_err(|e| StepError::fatal(e.to_string()))?;
-        let decoder = zstd::Decoder::new(f).map_err(|e| StepError::fatal(format!("zstd: {e}")))?;
-        // `unpack` refuses entries that would land outside `into` (`..`, absolute paths).
-        tar::Archive::new(decoder)
-            .unpack(&into)
-            .map_err(|e| StepError::fatal(format!("extracting into {}: {e}", into.display())))
+        // First pass: an entry that would land outside `into` (`..`, an absolute path, a
+        // hard link out of it) fails the restore, naming it, before anything is written.
+        let escaping = escaping_entries(&file)?;
+        if !escaping.is_empty() {
+            return Err(StepError::fatal(format!(
+                "the archive has {} entries that would land outside {}: {}; nothing was restored",
+                escaping.len(),
+                into.display(),
+                interpreter::text::quote(&escaping.join(", "), 1024)
+            )));
+        }
+        let mut archive = archive(&file)?;
+        let entries = archive
+            .entries()
+            .map_err(|e| StepError::fatal(format!("reading the archive: {e}")))?;
+        for entry in entries {
+            let mut entry =
+                entry.map_err(|e| StepError::fatal(format!("reading the archive: {e}")))?;
+            let name = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let unpacked = entry.unpack_in(&into).map_err(|e| {
+                StepError::fatal(format!("extracting {name} into {}: {e}", into.display()))
+            })?;
+            if !unpacked {
+                return Err(StepError::fatal(format!(
+                    "{name} would land outside {}; the restore stopped",
+                    into.display()
+                )));
+            }
+        }
+        Ok(())
     })
     .await
     .map_err(|e| StepError::fatal(format!("the restore task failed: {e}")))??;
@@ -181,5 +207,44 @@ pub async fn restore_files(input: &StepInput, ctx: &StepContext) -> Result<Outpu
         "duration".into(),
         Value::Duration(Duration::from_millis(started.elapsed().as_millis() as u64)),
     );
+    Ok(out)
+}
+
+fn archive(
+    file: &Path,
+) -> Result<tar::Archive<zstd::Decoder<'static, std::io::BufReader<std::fs::File>>>, StepError> {
+    let f = std::fs::File::open(file).map_err(|e| StepError::fatal(e.to_string()))?;
+    let decoder = zstd::Decoder::new(f).map_err(|e| StepError::fatal(format!("zstd: {e}")))?;
+    Ok(tar::Archive::new(decoder))
+}
+
+/// Entries whose path (or hard link target) has a `..`, a root or a prefix component.
+fn escaping_entries(file: &Path) -> Result<Vec<String>, StepError> {
+    use std::path::Component;
+    let escapes = |p: &Path| {
+        p.components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::RootDir | Component::Prefix(_)
+            )
+        })
+    };
+    let mut archive = archive(file)?;
+    let mut out = Vec::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| StepError::fatal(format!("reading the archive: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| StepError::fatal(format!("reading the archive: {e}")))?;
+        let path = entry
+            .path()
+            .map_err(|e| StepError::fatal(format!("reading the archive: {e}")))?
+            .into_owned();
+        let hard_link = entry.header().entry_type().is_hard_link();
+        let link = entry.link_name().ok().flatten().map(|l| l.into_owned());
+        if escapes(&path) || (hard_link && link.as_deref().is_some_and(escapes)) {
+            out.push(path.display().to_string());
+        }
+    }
     Ok(out)
 }

@@ -425,11 +425,16 @@ fn describe_prune(view: &InputView) -> String {
                 })
                 .collect();
             let kept = decisions.len() - delete.len();
+            let stale = store::stale(std::path::Path::new(dir), set.as_deref()).len();
+            let stale = match stale {
+                0 => String::new(),
+                n => format!("; removes {n} file(s) left by backups that did not finish"),
+            };
             if delete.is_empty() {
-                format!("deletes nothing in {dir} (keeps all {kept})")
+                format!("deletes nothing in {dir} (keeps all {kept}){stale}")
             } else {
                 format!(
-                    "deletes {} in {dir}: {} (keeps {kept}, the newest verified among them)",
+                    "deletes {} in {dir}: {} (keeps {kept}, the newest verified among them){stale}",
                     delete.len(),
                     delete.join(", ")
                 )

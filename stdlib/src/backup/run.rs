@@ -75,7 +75,6 @@ fn outputs(path: &Path, size: u64, sha: &str, started: tokio::time::Instant) -> 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn finish(
     pending: Pending,
-    dir: &Path,
     kind: &str,
     set: &str,
     source: String,
@@ -83,23 +82,22 @@ pub(super) fn finish(
     tools: Vec<(String, String)>,
     started: tokio::time::Instant,
 ) -> Result<Outputs, StepError> {
-    let name = pending.name().to_string();
-    let (path, size, sha) = pending.commit()?;
-    let manifest = Manifest {
+    let tools: std::collections::BTreeMap<String, String> =
+        tools.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let (path, manifest) = pending.commit(|name, size, sha| Manifest {
         version: store::MANIFEST_VERSION,
         kind: kind.to_string(),
         set: set.to_string(),
-        file: name,
-        source,
-        started: started_at,
+        file: name.to_string(),
+        source: source.clone(),
+        started: started_at.clone(),
         finished: store::now(),
         size,
-        sha256: sha.clone(),
-        tools: tools.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+        sha256: sha.to_string(),
+        tools: tools.clone(),
         verified: None,
-    };
-    store::save_manifest(dir, &manifest)?;
-    Ok(outputs(&path, size, &sha, started))
+    })?;
+    Ok(outputs(&path, manifest.size, &manifest.sha256, started))
 }
 
 /// `backup postgres URL`: pg_dump's custom format streamed through a SHA-256 into the
@@ -185,7 +183,6 @@ pub async fn backup_postgres(input: &StepInput, ctx: &StepContext) -> Result<Out
     let version = tools::version("pg_dump").await;
     finish(
         pending,
-        &dir,
         "postgres",
         &set,
         ctx.secrets.redact(&conn.shown()),
@@ -212,7 +209,6 @@ pub async fn backup_redis(input: &StepInput, ctx: &StepContext) -> Result<Output
     let version = tools::version("redis-cli").await;
     finish(
         pending,
-        &dir,
         "redis",
         &set,
         ctx.secrets.redact(&conn.shown()),
@@ -321,11 +317,12 @@ pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Ste
             .await
             .map(|found| format!("{method} + {found}"));
     }
-    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    manifest.verified = Some(match &result {
+    // What a failed check says may quote the world (a scratch URL, a tool's output):
+    // redacted before it is written to the manifest.
+    let verified = match &result {
         Ok(method) => Verification {
             at: store::now(),
-            method: method.clone(),
+            method: ctx.secrets.redact(method),
             ok: true,
             detail: String::new(),
         },
@@ -333,10 +330,10 @@ pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Ste
             at: store::now(),
             method: String::from("sha256"),
             ok: false,
-            detail: why.clone(),
+            detail: ctx.secrets.redact(why),
         },
-    });
-    store::save_manifest(&dir, &manifest)?;
+    };
+    manifest = store::update_manifest(&file, |m| m.verified = Some(verified))?;
     if let Err(why) = result {
         return Err(StepError::fatal(format!(
             "{} failed verification: {why}",
@@ -350,7 +347,8 @@ pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Ste
         .unwrap_or_default();
     if let Some(max) = input.attr("max_age").and_then(Value::as_duration) {
         // Freshness: the newest verified backup of the set must be younger than max_age.
-        let newest = store::list(&dir, Some(&manifest.set))?
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let newest = store::list(dir, Some(&manifest.set))?
             .into_iter()
             .rev()
             .find(|(_, m)| m.is_verified())
@@ -440,6 +438,16 @@ pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Step
             }
         }
     }
+    // What writers that died left behind: their temporary files, and manifests whose
+    // backup never arrived.
+    for path in store::stale(&dir, input.str("set")) {
+        if std::fs::remove_file(&path).is_ok() {
+            ctx.log(format!(
+                "removed {} (left by a backup that did not finish)",
+                path.display()
+            ));
+        }
+    }
     store::sync_dir(&dir)?;
     let mut out = Outputs::new();
     out.insert("deleted".into(), Value::Int(deleted));
@@ -462,11 +470,22 @@ pub(super) async fn restorable(
             manifest.kind
         )));
     }
-    if !manifest.is_verified() {
-        return Err(StepError::fatal(format!(
-            "{} was never verified; run `backup verify` on it first",
-            file.display()
-        )));
+    match &manifest.verified {
+        None => {
+            return Err(StepError::fatal(format!(
+                "{} was never verified; run `backup verify` on it first",
+                file.display()
+            )));
+        }
+        Some(v) if !v.ok => {
+            return Err(StepError::fatal(format!(
+                "{} failed its last verification ({}: {}); it is not restored",
+                file.display(),
+                v.at,
+                v.detail
+            )));
+        }
+        Some(_) => {}
     }
     check(&file, &manifest, ctx).await.map_err(|why| {
         StepError::fatal(format!("refusing to restore {}: {why}", file.display()))

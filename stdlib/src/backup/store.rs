@@ -2,10 +2,12 @@
 //!
 //! A backup `SET-20261122T031500.123Z.EXT` lives in its directory with a manifest beside
 //! it (`…EXT.manifest.json`): kind, source (password removed), times, size, SHA-256, tool
-//! versions, and the last verification. A backup is written under a hidden temporary name
-//! (`.SET-….partial-PID`), fsynced, renamed to its final name (never over an existing
-//! file) and the directory fsynced; the manifest is written the same way. Listing only
-//! considers files that have a manifest, so a killed backup never looks like one.
+//! versions, and the last verification. A backup is written under a unique hidden
+//! temporary name (`.SET-….partial-PID-RANDOM`, `O_EXCL`, mode 0600) and fsynced; then its
+//! manifest claims the final name (created without replacing anything) and the data is
+//! linked under that name (again without replacing), and the directory fsynced. Listing
+//! only considers backups with both files, so a killed backup never looks like one;
+//! `backup prune` removes what dead writers left ([`stale`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -101,13 +103,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StepError> {
     interpreter::fs::write_atomic(path, bytes).map_err(|e| io("cannot write", path, e))
 }
 
-/// Saves a manifest beside its backup.
-pub fn save_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StepError> {
-    let text = serde_json::to_string_pretty(manifest)
-        .map_err(|e| StepError::fatal(format!("cannot encode the manifest: {e}")))?;
-    write_atomic(&manifest_path(&dir.join(&manifest.file)), text.as_bytes())
-}
-
 /// Reads the manifest of a backup file.
 pub fn load_manifest(file: &Path) -> Result<Manifest, StepError> {
     let path = manifest_path(file);
@@ -140,7 +135,11 @@ pub fn list(dir: &Path, set: Option<&str>) -> Result<Vec<(PathBuf, Manifest)>, S
         let Ok(manifest) = serde_json::from_str::<Manifest>(&text) else {
             continue;
         };
-        if set.is_some_and(|s| s != manifest.set) || manifest.file != file {
+        // A manifest without its file is a commit cut short (see `Pending::commit`).
+        if set.is_some_and(|s| s != manifest.set)
+            || manifest.file != file
+            || !dir.join(file).is_file()
+        {
             continue;
         }
         out.push((dir.join(file), manifest));
@@ -153,17 +152,24 @@ pub fn list(dir: &Path, set: Option<&str>) -> Result<Vec<(PathBuf, Manifest)>, S
     Ok(out)
 }
 
-/// A file being written as a new backup: hashed as it is written, renamed into place by
-/// [`Pending::commit`], removed if dropped before that.
+/// A file being written as a new backup: a unique hidden temporary file
+/// (`.SET-STAMP.EXT.partial-PID-RANDOM`, created with `O_EXCL`, mode 0600), hashed as it
+/// is written, committed by [`Pending::commit`], removed if dropped before that.
 pub struct Pending {
     dir: PathBuf,
-    tmp: PathBuf,
-    name: String,
-    file: Option<std::fs::File>,
+    set: String,
+    stamp: String,
+    ext: String,
+    tmp: Option<tempfile::NamedTempFile>,
     hasher: Sha256,
     size: u64,
-    committed: bool,
 }
+
+/// Final names tried before a commit gives up (`NAME`, `NAME-1`, ...).
+const NAME_ATTEMPTS: usize = 100;
+
+/// The marker of a backup's temporary files, followed by the writer's PID.
+pub const PARTIAL: &str = ".partial-";
 
 impl Pending {
     /// Starts `SET-TIMESTAMP.EXT` in `dir` (created if missing).
@@ -172,74 +178,111 @@ impl Pending {
         let stamp = jiff::Timestamp::now()
             .strftime("%Y%m%dT%H%M%S%.3fZ")
             .to_string();
-        let name = format!("{set}-{stamp}.{ext}");
-        if dir.join(&name).exists() {
-            return Err(StepError::new(format!(
-                "{name} exists already; a backup is never overwritten"
-            )));
-        }
-        let tmp = dir.join(format!(".{name}.partial-{}", std::process::id()));
-        let file = std::fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+        let prefix = format!(".{set}-{stamp}.{ext}{PARTIAL}{}-", std::process::id());
+        let tmp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .rand_bytes(8)
+            .tempfile_in(dir)
+            .map_err(|e| io("cannot create a temporary file in", dir, e))?;
         Ok(Pending {
             dir: dir.to_path_buf(),
-            tmp,
-            name,
-            file: Some(file),
+            set: set.to_string(),
+            stamp,
+            ext: ext.to_string(),
+            tmp: Some(tmp),
             hasher: Sha256::new(),
             size: 0,
-            committed: false,
         })
     }
 
     /// The temporary path (for tools that write a file themselves).
     pub fn tmp_path(&self) -> &Path {
-        &self.tmp
+        self.tmp.as_ref().map_or(Path::new(""), |t| t.path())
     }
 
-    /// Renames into place after fsync; returns (final path, size, sha256). When a tool
-    /// wrote the temporary file itself, it is hashed here.
-    pub fn commit(mut self) -> Result<(PathBuf, u64, String), StepError> {
-        if let Some(f) = self.file.take() {
-            f.sync_all().map_err(|e| io("cannot sync", &self.tmp, e))?;
+    /// Commits the backup: fsyncs it, then claims a final name by creating its manifest
+    /// (`make` builds it for the name, size and SHA-256) without replacing any file, and
+    /// only then links the data under the name, again without replacing: a backup file is
+    /// never final without its manifest, and two writers never share a name (the loser
+    /// takes `NAME-1`, ...). When a tool wrote the temporary file itself, it is hashed here.
+    pub fn commit(
+        mut self,
+        make: impl Fn(&str, u64, &str) -> Manifest,
+    ) -> Result<(PathBuf, Manifest), StepError> {
+        let mut tmp = self
+            .tmp
+            .take()
+            .ok_or_else(|| StepError::fatal("the backup is closed"))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| io("cannot sync", tmp.path(), e))?;
+        let (size, sha) = if self.size == 0 {
+            hash_file(tmp.path())?
+        } else {
+            (self.size, hex(&std::mem::take(&mut self.hasher).finalize()))
+        };
+        for attempt in 0..NAME_ATTEMPTS {
+            let name = if attempt == 0 {
+                format!("{}-{}.{}", self.set, self.stamp, self.ext)
+            } else {
+                format!("{}-{}-{attempt}.{}", self.set, self.stamp, self.ext)
+            };
+            let manifest = make(&name, size, &sha);
+            let final_path = self.dir.join(&name);
+            if !claim_manifest(&self.dir, &final_path, &manifest)? {
+                continue;
+            }
+            match tmp.persist_noclobber(&final_path) {
+                Ok(_) => {
+                    sync_dir(&self.dir)?;
+                    return Ok((final_path, manifest));
+                }
+                Err(e) => {
+                    // Our manifest names a file that is not ours: take it back.
+                    let _ = std::fs::remove_file(manifest_path(&final_path));
+                    if e.error.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(io("cannot link the backup to", &final_path, e.error));
+                    }
+                    tmp = e.file;
+                }
+            }
         }
-        if self.size == 0 {
-            let (size, sha) = hash_file(&self.tmp)?;
-            self.size = size;
-            self.hasher = Sha256::new();
-            let final_path = self.finish()?;
-            return Ok((final_path, size, sha));
-        }
-        let sha = hex(&std::mem::take(&mut self.hasher).finalize());
-        let size = self.size;
-        let final_path = self.finish()?;
-        Ok((final_path, size, sha))
+        Err(StepError::new(format!(
+            "no free name for the backup after {NAME_ATTEMPTS} tries in {}",
+            self.dir.display()
+        )))
     }
+}
 
-    fn finish(&mut self) -> Result<PathBuf, StepError> {
-        let final_path = self.dir.join(&self.name);
-        if final_path.exists() {
-            return Err(StepError::new(format!(
-                "{} exists already; a backup is never overwritten",
-                self.name
-            )));
-        }
-        std::fs::rename(&self.tmp, &final_path)
-            .map_err(|e| io("cannot rename into", &final_path, e))?;
-        sync_dir(&self.dir)?;
-        self.committed = true;
-        Ok(final_path)
-    }
-
-    /// The final file name.
-    pub fn name(&self) -> &str {
-        &self.name
+/// Writes `manifest` beside `file` unless a manifest is there already; false when the name
+/// is taken.
+fn claim_manifest(dir: &Path, file: &Path, manifest: &Manifest) -> Result<bool, StepError> {
+    let text = serde_json::to_string_pretty(manifest)
+        .map_err(|e| StepError::fatal(format!("cannot encode the manifest: {e}")))?;
+    let path = manifest_path(file);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}{PARTIAL}{}-",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ))
+        .rand_bytes(8)
+        .tempfile_in(dir)
+        .map_err(|e| io("cannot create a temporary file in", dir, e))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| io("cannot write", tmp.path(), e))?;
+    match tmp.persist_noclobber(&path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io("cannot write", &path, e.error)),
     }
 }
 
 impl Write for Pending {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let file = self
-            .file
+            .tmp
             .as_mut()
             .ok_or_else(|| std::io::Error::other("the backup is closed"))?;
         let n = file.write(bytes)?;
@@ -249,16 +292,93 @@ impl Write for Pending {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.as_mut().map_or(Ok(()), |f| f.flush())
+        self.tmp.as_mut().map_or(Ok(()), |f| f.flush())
     }
 }
 
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
+/// Updates the manifest of `file` under an exclusive lock on the backup file, so that two
+/// verifications of one backup never write its manifest at the same time.
+pub fn update_manifest(
+    file: &Path,
+    change: impl FnOnce(&mut Manifest),
+) -> Result<Manifest, StepError> {
+    let lock = std::fs::File::open(file).map_err(|e| io("cannot open", file, e))?;
+    lock.lock().map_err(|e| io("cannot lock", file, e))?;
+    let mut manifest = load_manifest(file)?;
+    change(&mut manifest);
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| StepError::fatal(format!("cannot encode the manifest: {e}")))?;
+    write_atomic(&manifest_path(file), text.as_bytes())?;
+    drop(lock);
+    Ok(manifest)
+}
+
+/// Temporary files of backups whose writer is gone (`.NAME.partial-PID-…` with no process
+/// PID), of `set` when given, and manifests left without their backup by a writer that
+/// died between the two steps of a commit: what `backup prune` removes.
+pub fn stale(dir: &Path, set: Option<&str>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut out = Vec::new();
+    let mut live_partials: Vec<&str> = Vec::new();
+    for name in &names {
+        let Some(rest) = name.strip_prefix('.') else {
+            continue;
+        };
+        let Some((base, tail)) = rest.rsplit_once(PARTIAL) else {
+            continue;
+        };
+        if set.is_some_and(|s| !base.starts_with(&format!("{s}-"))) {
+            continue;
+        }
+        let pid = tail.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        match pid {
+            Some(pid) if !alive(pid) => out.push(dir.join(name)),
+            _ => live_partials.push(base),
         }
     }
+    for name in &names {
+        let Some(file) = name.strip_suffix(".manifest.json") else {
+            continue;
+        };
+        if name.starts_with('.') || names.iter().any(|n| n == file) {
+            continue;
+        }
+        let path = dir.join(name);
+        let Ok(manifest) = load_manifest(&dir.join(file)) else {
+            continue;
+        };
+        // A commit links the data a moment after it claims the manifest: only a manifest
+        // older than that, of a set no live writer is writing, is an orphan.
+        let old = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ORPHAN_AGE);
+        let writing = live_partials
+            .iter()
+            .any(|p| p.starts_with(&format!("{}-", manifest.set)));
+        if old && !writing && set.is_none_or(|s| s == manifest.set) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// How old a manifest without its backup must be before prune treats it as left behind.
+const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// True when a process with this PID exists (a recycled PID counts as alive: nothing is
+/// removed that might still be written).
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Size and SHA-256 of a file, read in 1 MiB chunks.
