@@ -58,13 +58,33 @@ impl lang::Loader for FsLoader {
 
 /// Reads at most `MAX_FILE_SIZE + 1` bytes, so an oversized file is detected without
 /// reading all of it. The buffer is sized from the metadata, so a runbook takes one
-/// `read` (plus the one that sees the end); special files of size 0 grow it as needed.
+/// `read` (plus the one that sees the end); files that grow while read are cut at the cap.
 pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = std::fs::File::open(path)?;
+    // Only regular files: a FIFO or a device would block or never end. The check is made
+    // before opening (opening a FIFO blocks) and again on the opened file, which is opened
+    // non-blocking in case the path changed in between.
+    let kind = |meta: &std::fs::Metadata| -> std::io::Result<()> {
+        let ty = meta.file_type();
+        if ty.is_file() {
+            Ok(())
+        } else if ty.is_dir() {
+            Err(std::io::Error::other("is a directory"))
+        } else {
+            Err(std::io::Error::other(
+                "is not a regular file (a FIFO, socket or device); ops reads only regular files",
+            ))
+        }
+    };
+    kind(&std::fs::metadata(path)?)?;
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)?
+    };
     let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err(std::io::Error::other("is a directory"));
-    }
+    kind(&meta)?;
     let cap = MAX_FILE_SIZE + 1;
     let mut bytes = vec![0u8; (meta.len() as usize).min(cap) + 1];
     let mut filled = 0;

@@ -96,23 +96,31 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
             runtime::print_plan_errors(&[e], &lang::Program::default(), color);
             EXIT_USAGE
         })?;
-        let loaded = runtime::load(Path::new(&saved.file), color).ok_or(EXIT_USAGE)?;
-        let hash = plan::content_hash(&loaded.program);
-        let fresh = saved::verify_hash(&saved, &hash)
-            .map_err(|e| vec![e])
-            .and_then(|()| {
-                runtime::make_plan(
-                    &loaded,
-                    registry,
-                    saved.params.clone(),
-                    saved.start_at.clone(),
-                )
-            })
-            .and_then(|p| {
-                saved::verify_plan(&saved, &p, &runtime::redactor(&p))
-                    .map(|()| p)
-                    .map_err(|e| vec![e])
-            });
+        // A saved plan is data from anywhere: the file it names is read only if it is a
+        // runbook, and nothing of it is shown until its content is the one planned.
+        if !saved.file.ends_with(lang::program::RUNBOOK_EXTENSION) {
+            let e = saved::not_a_runbook(&saved.file);
+            runtime::print_plan_errors(&[e], &lang::Program::default(), color);
+            return Err(EXIT_USAGE);
+        }
+        let program = runtime::read_program(Path::new(&saved.file));
+        let hash = plan::content_hash(&program);
+        if let Err(e) = saved::verify_hash(&saved, &hash) {
+            runtime::print_plan_errors(&[e], &lang::Program::default(), color);
+            return Err(EXIT_USAGE);
+        }
+        let loaded = runtime::check_program(program, &saved.file, color).ok_or(EXIT_USAGE)?;
+        let fresh = runtime::make_plan(
+            &loaded,
+            registry,
+            saved.params.clone(),
+            saved.start_at.clone(),
+        )
+        .and_then(|p| {
+            saved::verify_plan(&saved, &p, &runtime::redactor(&p))
+                .map(|()| p)
+                .map_err(|e| vec![e])
+        });
         return match fresh {
             Ok(p) => Ok((loaded, p)),
             Err(errors) => {

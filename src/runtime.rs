@@ -27,9 +27,17 @@ pub struct Loaded {
 
 /// Loads and checks `path`; prints the diagnostics and returns `None` on errors.
 pub fn load(path: &Path, color: bool) -> Option<Loaded> {
+    check_program(read_program(path), &files::display(path), color)
+}
+
+/// Reads and parses `path` and every file it reaches, printing nothing.
+pub fn read_program(path: &Path) -> Program {
+    Program::load(&files::display(path), &FsLoader, &stdlib::SCHEMAS)
+}
+
+/// Checks a loaded program; prints the diagnostics and returns `None` on errors.
+pub fn check_program(program: Program, shown: &str, color: bool) -> Option<Loaded> {
     let options = crate::check::options().ok().unwrap_or_default();
-    let shown = files::display(path);
-    let program = Program::load(&shown, &FsLoader, &stdlib::SCHEMAS);
     let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
     let parsed = program
         .unit(program.main)

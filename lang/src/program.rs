@@ -16,6 +16,9 @@ pub trait Loader {
     fn read(&self, path: &str) -> Result<Vec<u8>, String>;
 }
 
+/// The extension of the files `include` and `call` may reach.
+pub const RUNBOOK_EXTENSION: &str = ".rb.ops";
+
 /// Files nested deeper than this through includes and calls are refused.
 pub const MAX_LINK_DEPTH: usize = 32;
 /// A program may not load more files than this.
@@ -44,6 +47,22 @@ pub enum Link {
     },
     /// It leads back to a file that is still being loaded (the chain of paths).
     Cycle(Vec<String>),
+    /// It does not name a `.rb.ops` file, so it was not read (the resolved path).
+    NotRunbook(String),
+}
+
+/// Where the first problem of a linked file that does not parse is: what its
+/// include or call reports instead of quoting the file (it may be no runbook at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unparsable {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The first problem's code.
+    pub code: crate::Code,
+    /// How many problems in all.
+    pub count: usize,
 }
 
 /// A runbook and everything it includes or calls.
@@ -57,6 +76,8 @@ pub struct Program {
     pub main: FileId,
     /// Each `include`/`call` path literal, by file and span, and where it led.
     pub links: HashMap<(FileId, Span), Link>,
+    /// Linked files that do not parse: their diagnostics are held back (never quoted).
+    pub unparsable: HashMap<FileId, Unparsable>,
 }
 
 impl Program {
@@ -197,6 +218,29 @@ impl Builder<'_> {
         for d in &mut parsed.diagnostics {
             d.file = id;
         }
+        // A linked file that does not parse may be no runbook at all (a key, a `.env`
+        // reached through a symlink): its problems are summarised at the include or call,
+        // never quoted from it.
+        if !self.stack.is_empty()
+            && let Some(first) = parsed.diagnostics.iter().find(|d| d.is_error())
+        {
+            let at = self
+                .program
+                .sources
+                .get(id)
+                .map(|f| f.line_col(first.span.start));
+            self.program.unparsable.insert(
+                id,
+                Unparsable {
+                    line: at.map_or(1, |a| a.line),
+                    column: at.map_or(1, |a| a.column),
+                    code: first.code,
+                    count: parsed.diagnostics.iter().filter(|d| d.is_error()).count(),
+                },
+            );
+            parsed.diagnostics.clear();
+            parsed.ast = None;
+        }
         // Paths this file links to, gathered before the unit is stored.
         let mut targets = Vec::new();
         if let Some(ast) = &parsed.ast {
@@ -214,9 +258,14 @@ impl Builder<'_> {
         self.stack.push(id);
         for (span, rel) in targets {
             let target = resolve(path, &rel);
-            let link = match self.load(&target) {
-                Ok(file) => Link::File(file),
-                Err(link) => link,
+            // Only runbooks are read: a path to any other file is refused unread.
+            let link = if !target.ends_with(RUNBOOK_EXTENSION) {
+                Link::NotRunbook(target)
+            } else {
+                match self.load(&target) {
+                    Ok(file) => Link::File(file),
+                    Err(link) => link,
+                }
             };
             self.program.links.insert((id, span), link);
         }

@@ -94,6 +94,13 @@ pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
     })
 }
 
+/// A saved plan that names a file that is not a runbook (it is not read).
+pub fn not_a_runbook(file: &str) -> PlanError {
+    invalid(format!(
+        "the plan names `{file}`, which is not a `.rb.ops` runbook; it was not read"
+    ))
+}
+
 /// Checks the runbook on disk still has the saved content hash.
 pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), PlanError> {
     if saved.hash == hash {

@@ -250,6 +250,11 @@ impl Checker<'_> {
                 if !self.included.insert(target) {
                     return;
                 }
+                if let Some(bad) = self.program.unparsable.get(&target) {
+                    let resolved = self.program.path(target).to_string();
+                    self.report(diag::linked_file_invalid(include.path.span, &resolved, bad));
+                    return;
+                }
                 let Some(ast) = self
                     .program
                     .unit(target)
@@ -281,6 +286,9 @@ impl Checker<'_> {
                 ));
             }
             Some(Link::Cycle(chain)) => self.report(diag::link_cycle(include.path.span, &chain)),
+            Some(Link::NotRunbook(resolved)) => {
+                self.report(diag::link_not_runbook(include.path.span, &resolved));
+            }
             None => self.report(diag::file_not_found(
                 include.path.span,
                 &path,

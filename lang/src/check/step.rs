@@ -350,6 +350,13 @@ impl Checker<'_> {
             return Accepts::Anything;
         };
         match self.program.link(self.file, lit.span).cloned() {
+            Some(Link::File(file)) if self.program.unparsable.contains_key(&file) => {
+                if let Some(bad) = self.program.unparsable.get(&file) {
+                    let resolved = self.program.path(file).to_string();
+                    self.report(diag::linked_file_invalid(*span, &resolved, bad));
+                }
+                Accepts::Anything
+            }
             Some(Link::File(file)) => {
                 if self
                     .program
@@ -383,6 +390,10 @@ impl Checker<'_> {
             }
             Some(Link::Cycle(chain)) => {
                 self.report(diag::link_cycle(*span, &chain));
+                Accepts::Anything
+            }
+            Some(Link::NotRunbook(resolved)) => {
+                self.report(diag::link_not_runbook(*span, &resolved));
                 Accepts::Anything
             }
             None => Accepts::Anything,

@@ -235,6 +235,42 @@ pub fn file_not_found(at: Span, written: &str, resolved: &str, reason: &str) -> 
     .with_help("paths are relative to the file that names them")
 }
 
+/// An include or call of a file that is not a `.rb.ops` runbook (it is not read).
+pub fn link_not_runbook(at: Span, resolved: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::LinkNotRunbook,
+        at,
+        format!("`{resolved}` is not a runbook: `include` and `call` take `.rb.ops` files only"),
+        "not a .rb.ops file",
+    )
+    .with_help("ops did not read it; name a `.rb.ops` library or runbook")
+}
+
+/// An included or called file that does not parse: where its first problem is, never
+/// what it says (the file may be anything).
+pub fn linked_file_invalid(
+    at: Span,
+    resolved: &str,
+    bad: &crate::program::Unparsable,
+) -> Diagnostic {
+    let more = match bad.count {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Diagnostic::new(
+        Code::LinkedFileInvalid,
+        at,
+        format!(
+            "`{resolved}` does not parse as a runbook: {} at line {}, column {}{more}",
+            bad.code, bad.line, bad.column
+        ),
+        "this file",
+    )
+    .with_help(format!(
+        "run `ops check {resolved}` to see its problems (they are not quoted here)"
+    ))
+}
+
 /// The main file could not be read.
 pub fn unreadable_file(path: &str, reason: &str) -> Diagnostic {
     Diagnostic::new(

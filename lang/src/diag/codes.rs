@@ -103,6 +103,8 @@ codes! {
     EmptyBlock = 2047, "empty-block", Warning;
     UnusedDeclaration = 2048, "unused-declaration", Warning;
     InvalidJsonPath = 2049, "invalid-json-path", Error;
+    LinkNotRunbook = 2050, "link-not-runbook", Error;
+    LinkedFileInvalid = 2051, "linked-file-invalid", Error;
 
     // ---- plan and run: OPS3xxx
     UnknownParameter = 3001, "unknown-parameter", Error;
