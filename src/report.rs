@@ -50,14 +50,24 @@ impl Summary {
     }
 }
 
-/// Graphical reports on stdout, then the summary line.
+/// Diagnostics shown per file in the human report; JSON and annotations list them all.
+pub const MAX_SHOWN: usize = 100;
+
+/// Graphical reports on stdout (at most [`MAX_SHOWN`] per file), then the summary line.
 pub fn human(outcomes: &[Outcome], summary: &Summary, color: bool) {
     let options = RenderOptions { color, width: 100 };
     let mut out = String::new();
     for outcome in outcomes {
-        for d in &outcome.diagnostics {
+        for d in outcome.diagnostics.iter().take(MAX_SHOWN) {
             out.push_str(&render::human(d, &outcome.program.sources, options));
             out.push('\n');
+        }
+        if outcome.diagnostics.len() > MAX_SHOWN {
+            out.push_str(&format!(
+                "… and {} more in {}; see `ops check --format json` for all of them\n\n",
+                outcome.diagnostics.len() - MAX_SHOWN,
+                outcome.path
+            ));
         }
     }
     out.push_str(&summary.line());

@@ -42,6 +42,9 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     if bytes.len() > MAX_FILE_SIZE {
         return Err(diag::file_too_large(bytes.len(), MAX_FILE_SIZE));
     }
+    // A UTF-8 byte-order mark (written by some Windows editors) carries no meaning: it is
+    // dropped, so positions count from the text after it (and `ops fmt` removes it).
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes)
         .map_err(|e| diag::invalid_utf8(e.valid_up_to(), e.error_len().unwrap_or(1)))?;
     if let Some(nul) = text.bytes().position(|b| b == 0) {

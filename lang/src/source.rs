@@ -46,6 +46,27 @@ impl SourceFile {
         }
     }
 
+    /// The 0-based line holding a byte offset (clamped to the text).
+    pub fn line_of(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        }
+    }
+
+    /// Byte range of 0-based lines `first..=last` (clamped), without the last line break.
+    pub fn lines_range(&self, first: usize, last: usize) -> (usize, usize) {
+        let last = last.min(self.line_starts.len() - 1);
+        let first = first.min(last);
+        let start = self.line_starts[first];
+        let end = self
+            .line_starts
+            .get(last + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        (start, end.max(start))
+    }
+
     /// The line and column of a byte offset (clamped to the text).
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = offset.min(self.text.len());

@@ -2,12 +2,14 @@
 //! tools need (line and column).
 
 use std::fmt;
-use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SpanContents,
+};
 
 use super::{Diagnostic, Severity};
-use crate::source::{LineCol, SourceMap};
+use crate::source::{LineCol, SourceFile, SourceMap};
 
 /// Lines longer than this are not shown in a snippet.
 pub const MAX_SNIPPET_LINE: usize = 1_000;
@@ -32,15 +34,13 @@ impl Default for RenderOptions {
 
 /// A diagnostic rendered as a graphical report with its source snippet.
 pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
-    let (path, text): (String, Arc<str>) = match sources.get(diagnostic.file) {
-        Some(file) => (file.path.clone(), file.text.clone()),
-        None => (String::from("<unknown>"), Arc::from("")),
-    };
+    let empty = SourceFile::new(diagnostic.file, "<unknown>", "");
+    let file = sources.get(diagnostic.file).unwrap_or(&empty);
+    let path = file.path.clone();
     // A snippet of a very long line (generated or minified input) would be a wall of
     // text: give the position in words instead.
-    let start = diagnostic.span.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = file.line_of(diagnostic.span.start);
+    let (line_start, line_end) = file.lines_range(line, line);
     let snippet = line_end - line_start <= MAX_SNIPPET_LINE;
     let mut located;
     let diagnostic = if snippet {
@@ -63,7 +63,7 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOption
     };
     let adapter = Adapter {
         diagnostic,
-        source: snippet.then(|| NamedSource::new(path, text)),
+        source: snippet.then_some(Window { file, name: path }),
     };
     let theme = if options.color {
         GraphicalTheme::unicode()
@@ -96,7 +96,47 @@ pub fn positions(diagnostic: &Diagnostic, sources: &SourceMap) -> (LineCol, Line
 
 struct Adapter<'a> {
     diagnostic: &'a Diagnostic,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Window<'a>>,
+}
+
+/// The source as miette reads it, one window of lines at a time: miette's own reader
+/// counts lines from the start of the text for every snippet, which made rendering
+/// quadratic in the number of diagnostics; the line index finds the window at once.
+struct Window<'a> {
+    file: &'a SourceFile,
+    name: String,
+}
+
+impl SourceCode for Window<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let text = &self.file.text;
+        let start = span.offset().min(text.len());
+        let end = (span.offset() + span.len()).min(text.len());
+        // One line more on each side than asked: miette's reader counts a context line by
+        // the break that ends it.
+        let first = self.file.line_of(start).saturating_sub(before + 1);
+        let last = self.file.line_of(end.saturating_sub(1).max(start)) + after + 1;
+        let (from, to) = self.file.lines_range(first, last);
+        let to = (to + 1).min(text.len());
+        let window = &text.as_bytes()[from..to.max(from)];
+        let local = miette::SourceSpan::new((start - from.min(start)).into(), end - start);
+        let contents = window.read_span(&local, before, after)?;
+        let data: &'b [u8] = contents.data();
+        let offset = data.as_ptr() as usize - window.as_ptr() as usize + from;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            data,
+            miette::SourceSpan::new(offset.into(), data.len()),
+            contents.line() + first,
+            contents.column(),
+            contents.line_count() + first,
+        )))
+    }
 }
 
 impl fmt::Debug for Adapter<'_> {
