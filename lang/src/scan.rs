@@ -80,8 +80,14 @@ pub fn scan(text: &str) -> Scan {
             top => match b {
                 b'#' => {
                     let end = memchr_newline(bytes, i);
+                    // The span ends at the comment's last visible character, as the
+                    // spans of the code around it do (see `Lowerer::span`).
+                    let mut last = end;
+                    while last > i + 1 && matches!(bytes[last - 1], b' ' | b'\t' | b'\r') {
+                        last -= 1;
+                    }
                     out.comments.push(Comment {
-                        span: Span::new(i, end),
+                        span: Span::new(i, last),
                     });
                     i = end;
                 }

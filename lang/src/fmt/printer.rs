@@ -124,12 +124,39 @@ impl<'a> Printer<'a> {
             if !first && self.blank_between(self.last_end, span.start) {
                 self.end_line();
             }
-            self.stmt(stmt, widths[i]);
+            let align = if self.padding_breaks(stmt, widths[i]) {
+                0
+            } else {
+                widths[i]
+            };
+            self.stmt(stmt, align);
             self.last_end = span.end;
             self.trailing_comment(span.end);
             first = false;
         }
         self.comments_before(end, &mut first);
+    }
+
+    /// Whether padding `stmt` to `align` would break its value over more lines than
+    /// printing it unpadded. Such a statement is printed unpadded: otherwise the padding
+    /// would break the value, the broken value would end the alignment run in the next
+    /// pass, and the layout would flip between the two forms on every `ops fmt`.
+    fn padding_breaks(&self, stmt: &Stmt, align: usize) -> bool {
+        if align == 0 || !matches!(stmt, Stmt::Attr(_) | Stmt::Param(_)) {
+            return false;
+        }
+        self.printed_lines(stmt, align) > self.printed_lines(stmt, 0)
+    }
+
+    /// How many lines `stmt` takes when printed here padded to `align` (a probe: nothing
+    /// is written).
+    fn printed_lines(&self, stmt: &Stmt, align: usize) -> usize {
+        let mut probe = Printer::new(self.text, self.comments);
+        probe.next_comment = self.next_comment;
+        probe.indent = self.indent;
+        probe.last_end = self.last_end;
+        probe.stmt(stmt, align);
+        probe.out.matches('\n').count()
     }
 
     /// `{`, the statements indented, `}`: or `{ stmt }` when that is how it was written
@@ -335,8 +362,10 @@ fn type_text(ty: &TypeExpr) -> String {
 }
 
 /// For each statement, the width its name part is padded to so that `=` lines up in
-/// runs of attributes (and of parameters with defaults) not broken by a blank line
-/// or a comment line.
+/// runs of attributes (and of parameters with defaults) not broken by a blank line, a
+/// comment line or a statement printed over several lines. What breaks a run is the
+/// printed form, not the source's (an empty map written over two lines prints as `{}`):
+/// otherwise a second `ops fmt` would align what the first did not.
 fn alignment(stmts: &[Stmt], p: &Printer<'_>) -> Vec<usize> {
     let key = |s: &Stmt| -> Option<(u8, usize)> {
         match s {
@@ -359,7 +388,7 @@ fn alignment(stmts: &[Stmt], p: &Printer<'_>) -> Vec<usize> {
         while j < stmts.len()
             && key(&stmts[j]).is_some_and(|(g, _)| g == group)
             && !p.blank_between(stmts[j - 1].span().end, stmts[j].span().start)
-            && !p.src(stmts[j - 1].span()).contains('\n')
+            && p.printed_lines(&stmts[j - 1], 0) <= 1
         {
             j += 1;
         }
