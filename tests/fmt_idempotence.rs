@@ -21,7 +21,13 @@ fn word() -> impl Strategy<Value = String> {
 
 /// A separator inside a collection: a space, or a line break with some indentation.
 fn sep() -> impl Strategy<Value = &'static str> {
-    prop_oneof![Just(" "), Just(""), Just("\n  "), Just("\n    "), Just("\n")]
+    prop_oneof![
+        Just(" "),
+        Just(""),
+        Just("\n  "),
+        Just("\n    "),
+        Just("\n")
+    ]
 }
 
 fn value() -> impl Strategy<Value = String> {
@@ -49,8 +55,11 @@ fn value() -> impl Strategy<Value = String> {
             out.push(']');
             out
         });
-    let map = (proptest::collection::vec((ident(), word(), sep()), 0..5), sep()).prop_map(
-        |(entries, end)| {
+    let map = (
+        proptest::collection::vec((ident(), word(), sep()), 0..5),
+        sep(),
+    )
+        .prop_map(|(entries, end)| {
             let mut out = String::from("{");
             let mut seen = std::collections::HashSet::new();
             for (k, w, s) in entries {
@@ -64,8 +73,7 @@ fn value() -> impl Strategy<Value = String> {
             out.push_str(end);
             out.push('}');
             out
-        },
-    );
+        });
     prop_oneof![scalar, list, map]
 }
 
@@ -99,7 +107,10 @@ fn top_stmt() -> impl Strategy<Value = String> {
         } else {
             "int"
         };
-        format!("{}param {name}: {ty} = {v}{c}\n", if blank { "\n" } else { "" })
+        format!(
+            "{}param {name}: {ty} = {v}{c}\n",
+            if blank { "\n" } else { "" }
+        )
     });
     let step = (
         word(),

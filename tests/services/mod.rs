@@ -54,6 +54,16 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(None)
+    }
+
+    /// A cluster whose user `ops` logs in with `password` (scram-sha-256, also on the
+    /// Unix socket), so a wrongly decoded password fails.
+    pub fn with_password(password: &str) -> Postgres {
+        Postgres::start_with(Some(password))
+    }
+
+    fn start_with(password: Option<&str>) -> Postgres {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let bin = pg_bin();
@@ -82,10 +92,37 @@ impl Postgres {
                 .expect("chown");
         }
         let data_s = data.to_str().expect("utf-8");
-        run(
-            &bin.join("initdb"),
-            &["-D", data_s, "-A", "trust", "-U", "ops", "--no-sync"],
-        );
+        let pwfile = dir.path().join("pwfile");
+        match password {
+            None => run(
+                &bin.join("initdb"),
+                &["-D", data_s, "-A", "trust", "-U", "ops", "--no-sync"],
+            ),
+            Some(pw) => {
+                std::fs::write(&pwfile, format!("{pw}\n")).expect("pwfile");
+                if as_root {
+                    Command::new("chown")
+                        .args(["postgres:postgres"])
+                        .arg(&pwfile)
+                        .status()
+                        .expect("chown");
+                }
+                let pwarg = format!("--pwfile={}", pwfile.display());
+                run(
+                    &bin.join("initdb"),
+                    &[
+                        "-D",
+                        data_s,
+                        "-A",
+                        "scram-sha-256",
+                        "-U",
+                        "ops",
+                        "--no-sync",
+                        &pwarg,
+                    ],
+                );
+            }
+        }
         let port = free_port();
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
@@ -140,6 +177,15 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// A server that requires `password` (`requirepass`).
+    pub fn with_password(password: &str) -> Redis {
+        Redis::start_with(&["--requirepass", password])
+    }
+
+    fn start_with(extra: &[&str]) -> Redis {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let child = Command::new("redis-server")
@@ -153,6 +199,7 @@ impl Redis {
                 "--daemonize",
                 "no",
             ])
+            .args(extra)
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -383,4 +430,100 @@ pub fn run_runbook(body: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Str
         // Diagnostics wrap long messages at 100 columns with "\n  │ ": unwrap them.
         String::from_utf8_lossy(&out.stderr).replace("\n  │ ", " "),
     )
+}
+
+/// What a hostile server does once a client has said its first words.
+#[derive(Clone, Copy, Debug)]
+pub enum Hostility {
+    /// Claims a PostgreSQL message of 2 GiB and streams it forever.
+    EndlessPostgres,
+    /// Claims a Redis bulk string of 2 GB and streams it forever.
+    EndlessRedis,
+    /// Answers `+OK` to every Redis command, except `INFO`, which it never answers.
+    SilentRedisInfo,
+}
+
+/// A TCP server on 127.0.0.1 that misbehaves; counts the connections it accepted.
+pub struct Hostile {
+    pub port: u16,
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl Hostile {
+    pub fn start(how: Hostility) -> Hostile {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let connections = Arc::new(Mutex::new(0usize));
+        let count = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                *count.lock().expect("count") += 1;
+                std::thread::spawn(move || misbehave(stream, how));
+            }
+        });
+        Hostile { port, connections }
+    }
+
+    pub fn connections(&self) -> usize {
+        *self.connections.lock().expect("count")
+    }
+}
+
+fn misbehave(mut stream: std::net::TcpStream, how: Hostility) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let mut buf = [0u8; 8192];
+    let Ok(n) = stream.read(&mut buf) else {
+        return;
+    };
+    let junk = vec![b'x'; 64 * 1024];
+    let endless = |stream: &mut std::net::TcpStream, head: &[u8]| {
+        if stream.write_all(head).is_err() {
+            return;
+        }
+        // At most 4 GiB, so a test that fails never fills the machine.
+        for _ in 0..(1 << 16) {
+            if stream.write_all(&junk).is_err() {
+                return;
+            }
+        }
+    };
+    match how {
+        Hostility::EndlessPostgres => {
+            // An authentication request ('R') whose length says 2 GiB.
+            endless(&mut stream, &[b'R', 0x7f, 0xff, 0xff, 0xf0]);
+        }
+        Hostility::EndlessRedis => endless(&mut stream, b"$2000000000\r\n"),
+        Hostility::SilentRedisInfo => {
+            let mut seen = buf[..n].to_vec();
+            loop {
+                let text = String::from_utf8_lossy(&seen).to_ascii_uppercase();
+                let commands = text.matches('*').count();
+                // The command `INFO` (not `CLIENT SETINFO`).
+                if text.contains("$4\r\nINFO\r\n") {
+                    std::thread::sleep(Duration::from_secs(120));
+                    return;
+                }
+                for _ in 0..commands {
+                    if stream.write_all(b"+OK\r\n").is_err() {
+                        return;
+                    }
+                }
+                seen.clear();
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+        }
+    }
+}
+
+/// The largest resident set of any child this test process waited for, in KiB.
+pub fn children_max_rss_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the buffer it is given.
+    unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init().ru_maxrss
+    }
 }

@@ -116,23 +116,23 @@ pub async fn up(
     ctx: &StepContext,
 ) -> Result<Outputs, StepError> {
     let (deadline, limit) = deadline(input);
-    let wanted = selected(&project, &list(input, "services"))?;
+    let wanted = selected(project, &list(input, "services"))?;
     let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
     let engine = connect(input).await?;
     let pull = input.str("pull").unwrap_or("missing");
-    let image_ids = images(&engine, &project, &order, pull, ctx).await?;
-    networks_and_volumes(&engine, &project, &order, ctx).await?;
+    let image_ids = images(&engine, project, &order, pull, ctx).await?;
+    networks_and_volumes(&engine, project, &order, ctx).await?;
     let existing = engine
         .containers(&project.name)
         .await
         .map_err(StepError::new)?;
-    for orphan in actions::orphans(&project, &existing) {
+    for orphan in actions::orphans(project, &existing) {
         ctx.log(format!(
             "container {} belongs to service {}, which is not in the file (kept; `compose down` with remove_orphans = true removes it)",
             orphan.name, orphan.service
         ));
     }
-    let decisions = actions::decide(&project, &order, &existing, &image_ids);
+    let decisions = actions::decide(project, &order, &existing, &image_ids);
     let mut counts = Counts::default();
     let mut ids: HashMap<String, String> = HashMap::new();
     // Dependencies already seen healthy or completed are not waited for (nor logged) again.
@@ -142,7 +142,7 @@ pub async fn up(
             return Err(StepError::fatal("cancelled"));
         }
         let svc = &project.services[&d.service];
-        let needs: Vec<(String, String, Need)> = actions::dependency_needs(&project, &d.service)
+        let needs: Vec<(String, String, Need)> = actions::dependency_needs(project, &d.service)
             .into_iter()
             .filter(|(_, n)| *n != Need::Running)
             .filter_map(|(dep, n)| ids.get(&dep).map(|id| (dep, id.clone(), n)))
@@ -155,7 +155,7 @@ pub async fn up(
             actions::wait_for(&engine, ctx, &needs, deadline, limit).await?;
             confirmed.extend(needs.into_iter().map(|(dep, _, _)| dep));
         }
-        let name = actions::container_name(&project, &d.service);
+        let name = actions::container_name(project, &d.service);
         let id = match &d.action {
             Action::Keep => {
                 counts.kept += 1;
@@ -181,19 +181,19 @@ pub async fn up(
             Action::Create | Action::Recreate(_) => {
                 if let (Action::Recreate(why), Some(old)) = (&d.action, &d.existing) {
                     engine
-                        .stop(&old.id, actions::grace(&project, &d.service))
+                        .stop(&old.id, actions::grace(project, &d.service))
                         .await
                         .map_err(StepError::new)?;
                     engine.remove(&old.id).await.map_err(StepError::new)?;
                     ctx.log(format!("{}: removed the old container ({why})", d.service));
                 }
-                let body = actions::container_body(&project, &d.service, svc);
+                let body = actions::container_body(project, &d.service, svc);
                 let id = engine.create(&name, body).await.map_err(StepError::new)?;
                 for (network, aliases) in svc.networks.iter().skip(1) {
                     let mut all = vec![d.service.clone()];
                     all.extend(aliases.iter().cloned());
                     engine
-                        .join_network(&actions::network_name(&project, network), &id, all)
+                        .join_network(&actions::network_name(project, network), &id, all)
                         .await
                         .map_err(StepError::new)?;
                 }
@@ -214,7 +214,7 @@ pub async fn up(
     }
     let mode = input.str("wait").unwrap_or("running");
     if mode != "none" {
-        let one_shots = actions::one_shots(&project);
+        let one_shots = actions::one_shots(project);
         let targets: Vec<(String, String, Need)> = order
             .iter()
             .filter_map(|s| {
@@ -346,7 +346,7 @@ pub async fn down(
         .map_err(StepError::new)?;
     let all: Vec<String> = project.services.keys().cloned().collect();
     let order = model::order(&project.services, all).map_err(StepError::fatal)?;
-    let orphan_names: Vec<String> = actions::orphans(&project, &existing)
+    let orphan_names: Vec<String> = actions::orphans(project, &existing)
         .iter()
         .map(|c| c.service.clone())
         .collect();
@@ -365,7 +365,7 @@ pub async fn down(
                 return Err(StepError::fatal("cancelled"));
             }
             engine
-                .stop(&c.id, actions::grace(&project, service))
+                .stop(&c.id, actions::grace(project, service))
                 .await
                 .map_err(StepError::new)?;
             engine.remove(&c.id).await.map_err(StepError::new)?;
@@ -427,7 +427,7 @@ pub async fn restart(
     ctx: &StepContext,
 ) -> Result<Outputs, StepError> {
     let (deadline, limit) = deadline(input);
-    let wanted = selected(&project, &list(input, "services"))?;
+    let wanted = selected(project, &list(input, "services"))?;
     let engine = connect(input).await?;
     let existing = engine
         .containers(&project.name)
@@ -447,7 +447,7 @@ pub async fn restart(
             return Err(StepError::fatal("cancelled"));
         }
         engine
-            .restart(&c.id, actions::grace(&project, service))
+            .restart(&c.id, actions::grace(project, service))
             .await
             .map_err(|m| {
                 StepError::new(actions::start_error(
@@ -482,13 +482,13 @@ pub async fn ps(
     input: &StepInput,
     _ctx: &StepContext,
 ) -> Result<Outputs, StepError> {
-    let wanted = selected(&project, &list(input, "services"))?;
+    let wanted = selected(project, &list(input, "services"))?;
     let engine = connect(input).await?;
     let existing = engine
         .containers(&project.name)
         .await
         .map_err(StepError::new)?;
-    let states = actions::states(&project, &wanted, &existing);
+    let states = actions::states(project, &wanted, &existing);
     let mut services = IndexMap::new();
     let (mut running, mut healthy, mut unhealthy) = (0, 0, 0);
     for (name, (state, health)) in &states {
