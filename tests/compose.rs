@@ -74,10 +74,17 @@ impl Stack {
 
     /// Runs a runbook body with `FILE` replaced by the compose file and `PROJECT` by the name.
     fn run(&self, body: &str, args: &[&str]) -> (i32, String, String) {
+        self.run_with(body, args, &[])
+    }
+
+    /// [`Stack::run`] with more environment variables.
+    fn run_with(&self, body: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let body = body
             .replace("FILE", &self.file().display().to_string())
             .replace("PROJECT", &self.name);
-        run_runbook(&body, args, &[("DOCKER_HOST", engine())])
+        let mut all = vec![("DOCKER_HOST", engine())];
+        all.extend_from_slice(env);
+        run_runbook(&body, args, &all)
     }
 
     fn containers(&self) -> Vec<String> {
@@ -689,4 +696,89 @@ fn a_saved_plan_is_refused_once_the_stack_changed() {
     let (code, _, err) = ops(&["run", "--plan", pl]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("OPS3024"), "{err}");
+}
+
+/// Secrets interpolated into a compose file: the plan (every format, `-o`, `--preflight`),
+/// the run's preflight and its errors say `${NAME}`, never the value; a container that
+/// prints a secret (raw or base64) has it redacted in the failure message.
+#[test]
+fn secrets_in_a_compose_file_never_print() {
+    use base64::Engine as _;
+    let token = "S3cret-tok3n-v4lue";
+    let pass = "Pa55w0rd-v4lue";
+    let api = "ap1-t0ken-v4lue";
+    let env = [
+        ("REG_TOKEN", token),
+        ("DB_PASSWORD", pass),
+        ("API_TOKEN", api),
+    ];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let leaks = |text: &str| {
+        [token, pass, api]
+            .iter()
+            .flat_map(|s| [s.to_string(), b64.encode(s), b64.encode(format!("{s}\n"))])
+            .find(|form| text.contains(form.trim_end_matches('=')))
+    };
+    let body = "secret REG_TOKEN\nsecret DB_PASSWORD\ncompose up \"FILE\" {\n  project = \"PROJECT\"\n  pull = never\n}\n";
+    let stack = Stack::new(
+        "opssecret",
+        "services:\n  web:\n    image: \"registry.local/${REG_TOKEN}/busybox:latest\"\n    environment:\n      KEY: \"${API_TOKEN}\"\n",
+    );
+    let saved = stack.dir.path().join("plan.json");
+    let saved = saved.to_str().expect("utf-8");
+    let mut shown = Vec::new();
+    for args in [
+        vec!["plan"],
+        vec!["plan", "--format", "json"],
+        vec!["plan", "--format", "md"],
+        vec!["plan", "-o", saved],
+        vec!["plan", "--preflight"],
+        vec!["run"],
+    ] {
+        let (_, out, err) = stack.run_with(body, &args, &env);
+        shown.push((format!("{args:?}"), out + &err));
+    }
+    shown.push((
+        "saved plan".into(),
+        std::fs::read_to_string(saved).expect("saved"),
+    ));
+    for (what, text) in &shown {
+        assert!(
+            leaks(text).is_none(),
+            "{what} leaks {:?}:\n{text}",
+            leaks(text)
+        );
+    }
+    assert!(
+        shown[0]
+            .1
+            .contains("registry.local/${REG_TOKEN}/busybox:latest"),
+        "{}",
+        shown[0].1
+    );
+
+    // An invalid value built from a secret: the error names the variable.
+    stack.write("services:\n  web:\n    image: busybox\n    ports: [\"${DB_PASSWORD}:80\"]\n");
+    let (code, out, err) = stack.run_with(body, &["plan"], &env);
+    assert_eq!(code, 3, "{out}{err}");
+    let text = out + &err;
+    assert!(leaks(&text).is_none(), "{text}");
+    assert!(text.contains("${DB_PASSWORD}"), "{text}");
+
+    // A container that prints the secret and exits: its last output is redacted.
+    stack.write(&format!(
+        "services:\n  leaky:\n    image: {IMAGE}\n    command: [\"sh\", \"-c\", \"echo token=$$TOKEN; echo $$TOKEN | base64; exit 1\"]\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 30s\n    environment:\n      TOKEN: \"${{DB_PASSWORD}}\"\n"
+    ));
+    let (code, out, err) = stack.run_with(
+        "secret DB_PASSWORD\ncompose up \"FILE\" {\n  project = \"PROJECT\"\n  wait = healthy\n  timeout 20s\n}\n",
+        &["run"],
+        &env,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let text = out + &err;
+    assert!(
+        text.contains("token=${DB_PASSWORD}"),
+        "the output is shown, masked: {text}"
+    );
+    assert!(leaks(&text).is_none(), "{text}");
 }

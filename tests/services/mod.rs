@@ -198,6 +198,9 @@ impl Redis {
                 "",
                 "--daemonize",
                 "no",
+                // `redis-cli --rdb` would wait 5 s for more replicas to join.
+                "--repl-diskless-sync-delay",
+                "0",
             ])
             .args(extra)
             .arg("--dir")
