@@ -175,10 +175,8 @@ fn verify_detects_every_flipped_byte_and_truncation() {
         &[],
     );
     assert_eq!(code, 1);
-    assert!(
-        err.contains("never verified") || err.contains("refusing"),
-        "{err}"
-    );
+    // It says the verification failed (not that there was none).
+    assert!(err.contains("failed its last verification"), "{err}");
     // The untouched original still verifies.
     assert_eq!(verify(&original).0, 0);
 }

@@ -121,24 +121,6 @@ fn forms_script(dir: &Path) -> PathBuf {
     path
 }
 
-fn ops(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("ops runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The same command on a pseudo-terminal (`script`), so the live spinners report.
 fn ops_tty(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> String {
     let line = std::iter::once(env!("CARGO_BIN_EXE_ops").to_string())
@@ -328,17 +310,17 @@ fn the_canary_never_appears_in_any_sink_in_any_form() {
     let mut outputs: Vec<(String, String)> = Vec::new();
 
     for format in ["human", "json", "md"] {
-        let (_, out, err) = ops(&["plan", name, "--format", format], work.path(), &env);
+        let (_, out, err) = ops_in(&["plan", name, "--format", format], work.path(), &env);
         outputs.push((format!("plan --format {format}"), out + &err));
     }
-    let (_, out, err) = ops(&["plan", name, "-o", "plan.json"], work.path(), &env);
+    let (_, out, err) = ops_in(&["plan", name, "-o", "plan.json"], work.path(), &env);
     outputs.push(("plan -o".into(), out + &err));
     outputs.push((
         "saved plan".into(),
         std::fs::read_to_string(work.path().join("plan.json")).expect("saved plan"),
     ));
     for format in ["human", "json"] {
-        let (_, out, err) = ops(
+        let (_, out, err) = ops_in(
             &["plan", name, "--preflight", "--format", format],
             work.path(),
             &env,
@@ -346,7 +328,7 @@ fn the_canary_never_appears_in_any_sink_in_any_form() {
         outputs.push((format!("plan --preflight {format}"), out + &err));
     }
 
-    let (code, out, err) = ops(
+    let (code, out, err) = ops_in(
         &[
             "run",
             name,
@@ -371,7 +353,7 @@ fn the_canary_never_appears_in_any_sink_in_any_form() {
             std::fs::read_to_string(work.path().join(report)).expect(report),
         ));
     }
-    let (_, out, err) = ops(&["run", name, "--format", "json"], work.path(), &env);
+    let (_, out, err) = ops_in(&["run", name, "--format", "json"], work.path(), &env);
     outputs.push(("run --format json".into(), out + &err));
     outputs.push((
         "run on a TTY".into(),
@@ -396,7 +378,7 @@ fn the_canary_never_appears_in_any_sink_in_any_form() {
     }
 
     // `ops test` over a directory holding the matrix (and its callee).
-    let (_, out, err) = ops(
+    let (_, out, err) = ops_in(
         &["test", ".", "--junit", "test-junit.xml", "--md", "test.md"],
         work.path(),
         &env,

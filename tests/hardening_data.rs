@@ -49,6 +49,16 @@ fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// A verified `backup redis` of the server on `port` into `into`.
+fn verified_redis_backup(port: u16, into: &Path) {
+    let body = format!(
+        "backup redis \"redis://127.0.0.1:{port}\" as b {{\n  into = \"{}\"\n}}\nbackup verify b.path\n",
+        into.display()
+    );
+    let (code, out, err) = run_runbook(&body, &["run"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 /// A verified `backup files` of a small tree, set `set`, in `into`.
 fn verified_files_backup(work: &Path, into: &Path, set: &str) -> PathBuf {
     let src = work.join("src");
@@ -386,13 +396,7 @@ fn a_scratch_redis_server_dies_with_ops_and_keeps_its_data_private() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let into = work.path().join("redis");
-    let body = format!(
-        "backup redis \"redis://127.0.0.1:{}\" as b {{\n  into = \"{}\"\n}}\nbackup verify b.path\n",
-        source.port,
-        into.display()
-    );
-    let (code, out, err) = run_runbook(&body, &["run"], &[]);
-    assert_eq!(code, 0, "{out}{err}");
+    verified_redis_backup(source.port, &into);
     // A target that accepts the connection and then never answers INFO: the restore waits
     // there with its scratch server loaded.
     let target = Hostile::start(Hostility::SilentRedisInfo);
@@ -502,13 +506,7 @@ fn endless_replies_from_hostile_servers_are_cut() {
     redis_cli(source.port, None, &["set", "k", "v"]);
     let work = tempfile::tempdir().expect("tempdir");
     let into = work.path().join("redis");
-    let body = format!(
-        "backup redis \"redis://127.0.0.1:{}\" as b {{\n  into = \"{}\"\n}}\nbackup verify b.path\n",
-        source.port,
-        into.display()
-    );
-    let (code, out, err) = run_runbook(&body, &["run"], &[]);
-    assert_eq!(code, 0, "{out}{err}");
+    verified_redis_backup(source.port, &into);
     refuses_endless_reply(&format!(
         "restore redis \"{}\" {{\n  into = \"redis://127.0.0.1:{}\"\n}}\n",
         into.display(),

@@ -407,6 +407,26 @@ impl Drop for TlsServer {
     }
 }
 
+/// Runs `ops ARGS` in `dir` with `env` (no colour, no step summary, no stdin); returns
+/// (exit code, stdout, stderr).
+pub fn ops_in(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("ops runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Writes a runbook (metadata added) to a temporary file and runs `ops ARGS FILE`;
 /// returns (exit code, stdout, stderr).
 pub fn run_runbook(body: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
