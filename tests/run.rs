@@ -766,3 +766,26 @@ fn a_closed_pipe_ends_a_plan_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_callee_failure_continued_by_its_call_is_not_the_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("callee.rb.ops"),
+        "runbook \"callee\" {\n  title = \"Callee\"\n  owner = \"qa\"\n}\nexec [\"false\"]\n",
+    )
+    .expect("write");
+    let main = dir.path().join("main.rb.ops");
+    std::fs::write(
+        &main,
+        "runbook \"main\" {\n  title = \"Main\"\n  owner = \"qa\"\n}\ncall \"callee.rb.ops\" {\n  on_failure = continue\n}\nnotify stdout \"after\"\n",
+    )
+    .expect("write");
+    let (code, out, err) = ops(&["run", main.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("run ok after"), "{out}");
+    assert!(
+        !err.contains("step-failed"),
+        "no failure is reported for the run: {err}"
+    );
+}

@@ -434,11 +434,18 @@ impl<'a> Executor<'a> {
         }
         self.group_done(group.id.clone(), &flow);
         match flow {
-            Flow::Failed(f)
+            Flow::Failed(_)
                 if group.kind == GroupKind::Call
                     && group.on_failure_mode == OnFailure::Continue =>
             {
-                let _ = f;
+                // The call's `on_failure = continue` covers the callee's failures: the
+                // run goes on, and they are reported as continued, not as the run's.
+                let prefix = format!("{}.", group.id);
+                if let Ok(mut failures) = self.failures.lock() {
+                    for f in failures.iter_mut().filter(|f| f.id.starts_with(&prefix)) {
+                        f.continued = true;
+                    }
+                }
                 Flow::Ok
             }
             other => other,
