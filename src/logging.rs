@@ -13,10 +13,25 @@ fn redactor() -> &'static Mutex<Redactor> {
     REDACTOR.get_or_init(|| Mutex::new(Redactor::default()))
 }
 
-/// Redacts these secrets from every log line from now on.
+/// Redacts these secrets from every log line (and panic message) from now on.
 pub fn set_redactor(r: Redactor) {
     if let Ok(mut current) = redactor().lock() {
         *current = r;
+    }
+}
+
+/// Adds one secret value read while planning to what logs and panics redact.
+pub fn add_secret(value: &str) {
+    if let Ok(mut current) = redactor().lock() {
+        *current = current.with([value]);
+    }
+}
+
+/// `text` with every secret known so far redacted.
+pub fn redact(text: &str) -> String {
+    match redactor().lock() {
+        Ok(r) => r.redact(text),
+        Err(_) => String::from("(withheld)"),
     }
 }
 

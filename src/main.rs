@@ -31,6 +31,13 @@ fn main() {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    // A panic message may quote a value: it is redacted like every log line.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "ops: internal error (a bug in ops): {}",
+            logging::redact(&info.to_string())
+        );
+    }));
     if let Err(e) = logging::init() {
         eprintln!("ops: {e}");
         std::process::exit(cli::EXIT_USAGE);

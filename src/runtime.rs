@@ -122,7 +122,10 @@ impl plan::Environment for RealEnv {
     }
 
     fn secret(&self, source: &str) -> Option<String> {
-        read_secret(source)
+        let value = read_secret(source)?;
+        // What planning logs or a panic while planning prints is redacted too.
+        crate::logging::add_secret(&value);
+        Some(value)
     }
 }
 
@@ -165,15 +168,10 @@ pub fn print_plan_errors(errors: &[PlanError], program: &Program, color: bool) {
     }
 }
 
-/// From now on, log lines and panic messages are scrubbed of these secrets.
+/// From now on, log lines and panic messages are scrubbed of these secrets (the panic
+/// hook, installed at start-up, reads the same redactor).
 pub fn protect_secrets(redactor: interpreter::redact::Redactor) {
-    crate::logging::set_redactor(redactor.clone());
-    std::panic::set_hook(Box::new(move |info| {
-        eprintln!(
-            "ops: internal error (a bug in ops): {}",
-            redactor.redact(&info.to_string())
-        );
-    }));
+    crate::logging::set_redactor(redactor);
 }
 
 /// Reads every secret the plan declares (values never enter the plan).

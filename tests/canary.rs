@@ -417,3 +417,48 @@ fn the_canary_never_appears_in_any_sink_in_any_form() {
         assert!(run.contains(seen), "the run shows `{seen}`:\n{run}");
     }
 }
+
+/// Outputs kept in part never end in the first part of a secret: a command's output cut at
+/// `max_output`, and a secret split over the 10th and 11th streamed lines (the 11th is not
+/// shown, yet it decides what the 10th shows).
+#[test]
+fn a_cut_output_never_ends_in_part_of_a_secret() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let script = work.path().join("cut.sh");
+    let (head, rest) = CANARY.split_at(12);
+    std::fs::write(
+        &script,
+        format!(
+            "printf '%01010d' 0\nprintf '%s' '{}'\n{}printf '%s\\n%s\\n' 'line 10 {head}' '{rest}'\n",
+            CANARY.replace('\'', "'\\''"),
+            (1..10).map(|i| format!("echo line {i}\n")).collect::<String>()
+        ),
+    )
+    .expect("script");
+    std::fs::write(
+        work.path().join("cut.rb.ops"),
+        format!(
+            "runbook \"cut\" {{\n  title = \"cut\"\n  owner = \"qa\"\n}}\nsecret CANARY\nexec [\"sh\", \"{}\"] {{\n  max_output = 1KiB\n}}\nexec [\"true\"] {{\n  env = {{ C = CANARY }}\n}}\n",
+            script.display()
+        ),
+    )
+    .expect("runbook");
+    for format in ["human", "json"] {
+        let (code, out, err) = ops_in(
+            &["run", "cut.rb.ops", "--format", format],
+            work.path(),
+            &[("CANARY", CANARY)],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        let text = out + &err;
+        assert!(
+            text.contains("more bytes not kept") || format == "human",
+            "{text}"
+        );
+        assert!(
+            !text.contains(head),
+            "{format} shows the start of the secret:\n{text}"
+        );
+        assert!(leak(&text).is_none(), "{text}");
+    }
+}

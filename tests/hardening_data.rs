@@ -288,17 +288,29 @@ fn prune_removes_what_dead_writers_left_and_nothing_else() {
         out.contains("removes 2 file(s) left by backups that did not finish"),
         "{out}"
     );
-    // While a live process writes the set, its files and the set's manifests stay.
+    // While a live process writes the set, its files and the set's manifests stay; and a
+    // writer in another PID namespace or on another host, whose PID means nothing here,
+    // is known by the lock it holds.
     std::fs::write(&live_partial, "in progress").expect("write");
+    let foreign = into.join(".conf-20260101T000002.000Z.tar.zst.partial-4194000-abcdefgh");
+    std::fs::write(&foreign, "written elsewhere").expect("write");
+    let foreign_lock = std::fs::File::open(&foreign).expect("open");
+    foreign_lock.lock().expect("lock");
     let (code, out, err) = run_runbook(&body, &["run"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!dead_partial.exists(), "the dead writer's file is removed");
     assert!(live_partial.exists(), "a live writer's file is kept");
     assert!(
+        foreign.exists(),
+        "a locked file is kept whatever its PID says"
+    );
+    assert!(
         orphan.exists(),
         "no manifest is removed while the set is being written"
     );
     std::fs::remove_file(&live_partial).expect("rm");
+    drop(foreign_lock);
+    std::fs::remove_file(&foreign).expect("rm");
     let (code, out, err) = run_runbook(&body, &["run"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!orphan.exists(), "the orphan manifest is removed");

@@ -14,6 +14,11 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 /// would match everywhere without protecting anything.
 pub const MIN_FORM_LEN: usize = 4;
 
+/// Secrets longer than this are searched for as themselves and line by line only: the
+/// thirty encoded forms of a multi-megabyte file would make the matcher huge, and such a
+/// value is not pasted into a URL or a header.
+pub const MAX_ENCODED_LEN: usize = 16 * 1024;
+
 /// Every form of `secret` worth searching for (unsorted, possibly with duplicates).
 pub fn forms(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string()];
@@ -22,6 +27,11 @@ pub fn forms(secret: &str) -> Vec<String> {
     if secret.contains('\n') {
         out.extend(secret.lines().map(str::trim).map(str::to_string));
     }
+    if secret.len() > MAX_ENCODED_LEN {
+        return out;
+    }
+    // A Markdown table cell escapes `|`.
+    out.push(secret.replace('|', "\\|"));
     let json = json_escape(secret);
     out.push(json_escape(&json));
     out.push(json);

@@ -36,7 +36,15 @@ pub struct Redactor {
     matcher: Option<std::sync::Arc<NFA>>,
     /// The values themselves, for [`Redactor::with`].
     values: std::sync::Arc<Vec<String>>,
+    /// The matcher could not be built (an absurd amount of secret text): every text is
+    /// withheld rather than shown unredacted.
+    blind: bool,
+    /// The longest form searched for, in bytes (line breaks removed).
+    longest: usize,
 }
+
+/// What a text is replaced by when secrets are known but could not be indexed.
+const WITHHELD: &str = "(withheld: the run's secrets are too large to search for)";
 
 impl Redactor {
     /// A redactor for these secret values.
@@ -67,15 +75,22 @@ impl Redactor {
         if needles.is_empty() {
             return Redactor::default();
         }
-        let matcher = NFA::builder()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(&needles)
-            .ok()
-            .map(std::sync::Arc::new);
+        let longest = needles.iter().map(Vec::len).max().unwrap_or(0);
+        let build = |needles: &[Vec<u8>]| {
+            NFA::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .build(needles)
+                .ok()
+                .map(std::sync::Arc::new)
+        };
+        // Fail closed: without a matcher, nothing is shown at all.
+        let matcher = build(&needles);
         Redactor {
+            blind: matcher.is_none(),
             matcher,
             values: std::sync::Arc::new(values),
+            longest,
         }
     }
 
@@ -97,6 +112,9 @@ impl Redactor {
 
     /// The text with every secret replaced.
     pub fn redact(&self, text: &str) -> String {
+        if self.blind && !text.is_empty() {
+            return WITHHELD.to_string();
+        }
         match self.ranges(text) {
             Some(ranges) => replace(text, &ranges),
             None => text.to_string(),
@@ -105,9 +123,105 @@ impl Redactor {
 
     /// Redacts in place.
     pub fn redact_in_place(&self, text: &mut String) {
-        if let Some(ranges) = self.ranges(text) {
+        if self.blind && !text.is_empty() {
+            *text = WITHHELD.to_string();
+        } else if let Some(ranges) = self.ranges(text) {
             *text = replace(text, &ranges);
         }
+    }
+
+    /// `text` cut to at most `limit` bytes, with a secret the cut would split hidden: the
+    /// part before the cut of a secret that continues after it would match no form once
+    /// cut, so an end that may begin a secret (4 bytes or more) becomes `(secret)`. Whole
+    /// secrets before it are left for the sinks to redact, so a cut output keeps its
+    /// value. For every output kept in part (a command's capped output, a capped body,
+    /// the tail of a container's log).
+    pub fn cut(&self, text: &str, limit: usize) -> String {
+        if text.len() <= limit {
+            return text.to_string();
+        }
+        let mut end = limit;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.hide_tail(&text[..end])
+    }
+
+    /// `text`, which was cut, with an end that may begin a secret (4 bytes or more)
+    /// replaced by `(secret)`.
+    pub fn hide_tail(&self, text: &str) -> String {
+        let partial = self.partial_tail(text);
+        if partial < forms::MIN_FORM_LEN {
+            return text.to_string();
+        }
+        let mut start = text.len() - partial;
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        format!("{}{REDACTED}", &text[..start])
+    }
+
+    /// `text` redacted as if `context` (shown before, already redacted) came just before
+    /// it on the previous line: a secret that began in `context` is found in `text` too.
+    pub fn redact_after(&self, context: &str, text: &str) -> String {
+        if context.is_empty() || self.is_empty() {
+            return self.redact(text);
+        }
+        if self.blind {
+            return WITHHELD.to_string();
+        }
+        let joined = format!("{context}\n{text}");
+        let offset = context.len() + 1;
+        let Some(ranges) = self.ranges(&joined) else {
+            return text.to_string();
+        };
+        let ranges: Vec<(usize, usize)> = ranges
+            .into_iter()
+            .filter(|&(_, end)| end > offset)
+            .map(|(start, end)| (start.saturating_sub(offset), end - offset))
+            .collect();
+        replace(text, &ranges)
+    }
+
+    /// Bytes at the end of `text` that may be (the start of) a secret (line breaks
+    /// skipped): the longest suffix that is a prefix of a form. 0 when none.
+    pub fn partial_tail(&self, text: &str) -> usize {
+        if !self.may_continue(text) {
+            return 0;
+        }
+        let Some(nfa) = &self.matcher else {
+            return 0;
+        };
+        let Ok(anchored) = nfa.start_state(Anchored::Yes) else {
+            return text.len().min(self.longest);
+        };
+        let bytes = text.as_bytes();
+        let from = bytes.len().saturating_sub(self.longest);
+        // The first start that stays alive to the end gives the longest suffix; most
+        // starts die within a byte or two.
+        for start in from..bytes.len() {
+            if is_break(bytes[start]) {
+                continue;
+            }
+            let mut state = anchored;
+            let mut alive = true;
+            for &b in bytes[start..].iter().filter(|b| !is_break(**b)) {
+                state = nfa.next_state(Anchored::Yes, state, b);
+                if nfa.is_dead(state) {
+                    alive = false;
+                    break;
+                }
+            }
+            if alive {
+                return bytes.len() - start;
+            }
+        }
+        0
+    }
+
+    /// The longest form searched for, in bytes.
+    pub fn longest(&self) -> usize {
+        self.longest
     }
 
     /// Redacts, then neutralises control characters ([`crate::text::neutralize`]): for
@@ -143,7 +257,7 @@ impl Redactor {
 
     /// True when no secret is known.
     pub fn is_empty(&self) -> bool {
-        self.matcher.is_none()
+        self.matcher.is_none() && !self.blind
     }
 
     /// True when `text` ends inside what may be the start of a secret (line breaks
@@ -182,7 +296,9 @@ impl Redactor {
         };
         let map = |i: usize| if has_breaks { index[i] } else { i };
         let mut ranges: Vec<(usize, usize)> = Vec::new();
-        let matches = dfa.try_find_overlapping_iter(Input::new(&*haystack)).ok()?;
+        let matches = dfa
+            .try_find_overlapping_iter(Input::new(&*haystack).anchored(Anchored::No))
+            .ok()?;
         for m in matches {
             let (start, end) = (map(m.start()), map(m.end() - 1) + 1);
             ranges.push((start, end));
@@ -305,6 +421,47 @@ mod tests {
         assert!(r.may_continue("tok3n-va\n"));
         assert!(!r.may_continue("nothing here"));
         assert!(!Redactor::default().may_continue("tok"));
+    }
+
+    #[test]
+    fn a_cut_never_leaves_the_start_of_a_secret() {
+        let r = Redactor::new(["tok3n-value-1234"]);
+        let text = "output: tok3n-value-1234 and again tok3n-val";
+        let cut = r.cut(&format!("{text}ue-1234 more"), text.len());
+        assert_eq!(cut, "output: tok3n-value-1234 and again (secret)");
+        assert_eq!(r.redact(&cut), "output: (secret) and again (secret)");
+        assert_eq!(r.cut("short", 100), "short");
+        assert_eq!(r.cut("nothing secret here at all", 8), "nothing ");
+        assert_eq!(r.partial_tail("x tok3n-v"), 7);
+        assert_eq!(
+            r.partial_tail("x tok3n-value-1234"),
+            16,
+            "a whole secret counts"
+        );
+        assert_eq!(r.partial_tail("x "), 0);
+        // Three characters or fewer are not worth hiding (they are also what ordinary
+        // words end with).
+        assert_eq!(r.cut("word tok and more", 8), "word tok");
+    }
+
+    #[test]
+    fn a_secret_begun_on_the_previous_line_is_found() {
+        let r = Redactor::new(["tok3n-value-1234"]);
+        assert_eq!(
+            r.redact_after("seen: tok3n-va", "lue-1234 end"),
+            "(secret) end"
+        );
+        assert_eq!(r.redact_after("", "lue-1234 end"), "lue-1234 end");
+        assert_eq!(r.redact_after("other", "plain"), "plain");
+    }
+
+    #[test]
+    fn markdown_cells_and_long_secrets() {
+        let r = Redactor::new(["ab|cd1234"]);
+        assert_eq!(r.redact("| ab\\|cd1234 |"), "| (secret) |");
+        let long = "k".repeat(forms::MAX_ENCODED_LEN + 1);
+        let r = Redactor::new([long.as_str()]);
+        assert_eq!(r.redact(&format!("[{long}]")), "[(secret)]");
     }
 
     #[test]

@@ -12,6 +12,9 @@ const MAX_HELD: usize = 64 * 1024;
 pub struct LineBuffer {
     held: Vec<String>,
     bytes: usize,
+    /// The end of what was released last (as printed by the program, unredacted): a
+    /// secret that began there is still found in the next lines.
+    carry: String,
 }
 
 impl LineBuffer {
@@ -20,10 +23,11 @@ impl LineBuffer {
         self.bytes += line.len() + 1;
         self.held.push(line);
         let joined = self.held.join("\n");
-        if self.bytes < MAX_HELD && redactor.may_continue(&joined) {
+        let context = format!("{}\n{joined}", self.carry);
+        if self.bytes < MAX_HELD && redactor.may_continue(&context) {
             return Vec::new();
         }
-        self.release(&joined, redactor)
+        self.release(joined, redactor, self.bytes >= MAX_HELD)
     }
 
     /// True when lines are held back.
@@ -31,23 +35,43 @@ impl LineBuffer {
         !self.held.is_empty()
     }
 
-    /// The stream ended or went quiet: every held line, redacted.
+    /// The stream ended or went quiet: every held line, redacted; an end that may be the
+    /// start of a secret is redacted too (what follows later is still matched against it).
     pub fn flush(&mut self, redactor: &Redactor) -> Vec<String> {
         if self.held.is_empty() {
             return Vec::new();
         }
         let joined = self.held.join("\n");
-        self.release(&joined, redactor)
+        self.release(joined, redactor, true)
     }
 
-    fn release(&mut self, joined: &str, redactor: &Redactor) -> Vec<String> {
+    fn release(&mut self, joined: String, redactor: &Redactor, early: bool) -> Vec<String> {
         self.held.clear();
         self.bytes = 0;
-        redactor
-            .redact(joined)
-            .split('\n')
-            .map(str::to_string)
-            .collect()
+        let partial = if early {
+            redactor.partial_tail(&joined)
+        } else {
+            0
+        };
+        let shown = if partial >= super::forms::MIN_FORM_LEN {
+            let mut start = joined.len() - partial;
+            while !joined.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut shown = redactor.redact_after(&self.carry, &joined[..start]);
+            shown.push_str(crate::value::REDACTED);
+            shown
+        } else {
+            redactor.redact_after(&self.carry, &joined)
+        };
+        // Keep the end of what was printed, as long as the longest secret form.
+        let keep = redactor.longest().min(joined.len());
+        let mut from = joined.len() - keep;
+        while !joined.is_char_boundary(from) {
+            from += 1;
+        }
+        self.carry = joined[from..].to_string();
+        shown.split('\n').map(str::to_string).collect()
     }
 }
 
@@ -68,6 +92,19 @@ mod tests {
             shown,
             ["start", "x (secret)", "(secret)", "(secret) y", "end"]
         );
+    }
+
+    #[test]
+    fn a_quiet_stream_shows_a_held_line_without_the_start_of_its_secret() {
+        let r = Redactor::new(["0123456789abcdef"]);
+        let mut buffer = LineBuffer::default();
+        assert!(buffer.push("x 012345".to_string(), &r).is_empty());
+        // The stream goes quiet: the line is shown, its possible secret start hidden.
+        assert_eq!(buffer.flush(&r), ["x (secret)"]);
+        // The rest arrives later: it is still recognised.
+        let mut shown = buffer.push("6789abcdef y".to_string(), &r);
+        shown.extend(buffer.flush(&r));
+        assert_eq!(shown, ["(secret) y"]);
     }
 
     #[test]

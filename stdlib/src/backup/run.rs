@@ -152,9 +152,19 @@ pub async fn backup_postgres(input: &StepInput, ctx: &StepContext) -> Result<Out
         .stderr
         .take()
         .ok_or_else(|| StepError::fatal("pg_dump has no stderr"))?;
+    // All of stderr is read (a full pipe would block pg_dump), its last 64 KiB kept.
     let errors = tokio::spawn(async move {
         let mut buf = Vec::new();
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        let mut chunk = vec![0u8; 8192];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > 128 * 1024 {
+                buf.drain(..buf.len() - 64 * 1024);
+            }
+        }
         buf
     });
     let mut buf = vec![0u8; 256 * 1024];
@@ -423,6 +433,9 @@ pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Step
             "a prune needs a policy: keep_last, keep_within or keep_daily",
         ));
     }
+    // Under a lock on every backup of the set: no verification changes a manifest
+    // between the decision and the deletion.
+    let locks = store::lock_set(&dir, input.str("set"))?;
     let decisions = plan_prune(&dir, input.str("set"), &policy)?;
     let (mut deleted, mut kept) = (0i64, 0i64);
     for (path, keep) in decisions {
@@ -438,6 +451,7 @@ pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Step
             }
         }
     }
+    drop(locks);
     // What writers that died left behind: their temporary files, and manifests whose
     // backup never arrived.
     for path in store::stale(&dir, input.str("set")) {

@@ -184,6 +184,11 @@ impl Pending {
             .rand_bytes(8)
             .tempfile_in(dir)
             .map_err(|e| io("cannot create a temporary file in", dir, e))?;
+        // Held while the backup is written: `stale` never takes a file whose writer
+        // lives, also when the writer is in another PID namespace or on another host.
+        tmp.as_file()
+            .try_lock()
+            .map_err(|e| StepError::fatal(format!("cannot lock {}: {e}", tmp.path().display())))?;
         Ok(Pending {
             dir: dir.to_path_buf(),
             set: set.to_string(),
@@ -269,6 +274,7 @@ fn claim_manifest(dir: &Path, file: &Path, manifest: &Manifest) -> Result<bool, 
         .rand_bytes(8)
         .tempfile_in(dir)
         .map_err(|e| io("cannot create a temporary file in", dir, e))?;
+    let _ = tmp.as_file().try_lock();
     tmp.write_all(text.as_bytes())
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| io("cannot write", tmp.path(), e))?;
@@ -314,18 +320,19 @@ pub fn update_manifest(
 }
 
 /// Temporary files of backups whose writer is gone (`.NAME.partial-PID-…` with no process
-/// PID), of `set` when given, and manifests left without their backup by a writer that
-/// died between the two steps of a commit: what `backup prune` removes.
+/// PID and no lock held on it), of `set` when given, and manifests left without their
+/// backup by a writer that died between the two steps of a commit: what `backup prune`
+/// removes.
 pub fn stale(dir: &Path, set: Option<&str>) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let names: Vec<String> = entries
+    let names: std::collections::HashSet<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     let mut out = Vec::new();
-    let mut live_partials: Vec<&str> = Vec::new();
+    let mut live_sets: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for name in &names {
         let Some(rest) = name.strip_prefix('.') else {
             continue;
@@ -337,16 +344,20 @@ pub fn stale(dir: &Path, set: Option<&str>) -> Vec<PathBuf> {
             continue;
         }
         let pid = tail.split('-').next().and_then(|p| p.parse::<i32>().ok());
-        match pid {
-            Some(pid) if !alive(pid) => out.push(dir.join(name)),
-            _ => live_partials.push(base),
+        let path = dir.join(name);
+        let gone = pid.is_some_and(|pid| !alive(pid)) && unlocked(&path);
+        if gone {
+            out.push(path);
+        } else {
+            // `SET-STAMP…`: the set is what precedes the timestamp.
+            live_sets.insert(base);
         }
     }
     for name in &names {
         let Some(file) = name.strip_suffix(".manifest.json") else {
             continue;
         };
-        if name.starts_with('.') || names.iter().any(|n| n == file) {
+        if name.starts_with('.') || names.contains(file) {
             continue;
         }
         let path = dir.join(name);
@@ -360,14 +371,33 @@ pub fn stale(dir: &Path, set: Option<&str>) -> Vec<PathBuf> {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > ORPHAN_AGE);
-        let writing = live_partials
-            .iter()
-            .any(|p| p.starts_with(&format!("{}-", manifest.set)));
+        let prefix = format!("{}-", manifest.set);
+        let writing = live_sets.iter().any(|base| base.starts_with(&prefix));
         if old && !writing && set.is_none_or(|s| s == manifest.set) {
             out.push(path);
         }
     }
+    out.sort();
     out
+}
+
+/// True when nobody holds a lock on `path` (its writer would).
+fn unlocked(path: &Path) -> bool {
+    std::fs::File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+}
+
+/// Locks every backup of `set` in `dir` (blocking while a verification writes one's
+/// manifest) for as long as the returned files are held: what a prune decides and deletes
+/// is then consistent with the manifests.
+pub fn lock_set(dir: &Path, set: Option<&str>) -> Result<Vec<std::fs::File>, StepError> {
+    let mut locks = Vec::new();
+    for (path, _) in list(dir, set)? {
+        if let Ok(file) = std::fs::File::open(&path) {
+            file.lock().map_err(|e| io("cannot lock", &path, e))?;
+            locks.push(file);
+        }
+    }
+    Ok(locks)
 }
 
 /// How old a manifest without its backup must be before prune treats it as left behind.

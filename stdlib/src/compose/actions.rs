@@ -327,8 +327,11 @@ pub async fn wait_for(
             }
             // A slow engine must not push the step past its own deadline: the message
             // then says what was last seen.
-            let Ok(state) =
-                tokio::time::timeout_at(deadline, readiness(engine, service, id, *need)).await
+            let Ok(state) = tokio::time::timeout_at(
+                deadline,
+                readiness(engine, service, id, *need, &ctx.secrets),
+            )
+            .await
             else {
                 return Err(not_ready(&last_pending));
             };
@@ -343,7 +346,7 @@ pub async fn wait_for(
                 }
                 Readiness::Pending(why) => pending.push(why),
                 Readiness::Failed(why) => {
-                    let tail = engine.log_tail(id, 5).await;
+                    let tail = engine.log_tail(id, 5, &ctx.secrets).await;
                     let output = if tail.is_empty() {
                         String::new()
                     } else {
@@ -373,6 +376,7 @@ async fn readiness(
     service: &str,
     id: &str,
     need: Need,
+    secrets: &interpreter::redact::Redactor,
 ) -> Result<Readiness, StepError> {
     let Some(inspect) = engine.inspect(id).await.map_err(StepError::new)? else {
         return Ok(Readiness::Failed(format!(
@@ -387,7 +391,7 @@ async fn readiness(
         .as_ref()
         .and_then(|h| h.status)
         .map_or_else(String::new, |s| s.to_string());
-    let last = engine::last_health_output(&inspect)
+    let last = engine::last_health_output(&inspect, secrets)
         .map(|o| format!(" (last health check {o})"))
         .unwrap_or_default();
     Ok(match (need, status.as_str()) {

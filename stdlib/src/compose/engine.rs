@@ -4,6 +4,7 @@
 //! socket. The API version is negotiated (the engines on these machines speak 1.41).
 //! Every call is bounded by bollard's request timeout; long waits are the callers'.
 
+use interpreter::redact::Redactor;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -360,8 +361,9 @@ impl Engine {
             .map_err(|e| message(&e))
     }
 
-    /// The last `lines` lines of a container's output (for failure messages).
-    pub async fn log_tail(&self, id: &str, lines: usize) -> Vec<String> {
+    /// The last `lines` lines of a container's output (for failure messages), each at
+    /// most 300 bytes, cut so that no part of a secret is left ([`Redactor::cut`]).
+    pub async fn log_tail(&self, id: &str, lines: usize, secrets: &Redactor) -> Vec<String> {
         let options = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
@@ -381,7 +383,7 @@ impl Engine {
         text.lines()
             .rev()
             .take(lines)
-            .map(|l| l.chars().take(300).collect())
+            .map(|l| secrets.cut(l, 300))
             .collect::<Vec<String>>()
             .into_iter()
             .rev()
@@ -428,18 +430,16 @@ fn existing(
     }
 }
 
-/// The last health-check output of an inspected container, trimmed to one line.
-pub fn last_health_output(inspect: &ContainerInspectResponse) -> Option<String> {
+/// The last health-check output of an inspected container, trimmed to one line of at most
+/// 200 bytes (cut so that no part of a secret is left).
+pub fn last_health_output(
+    inspect: &ContainerInspectResponse,
+    secrets: &Redactor,
+) -> Option<String> {
     let log = inspect.state.as_ref()?.health.as_ref()?.log.as_ref()?;
     let last = log.last()?;
     let output = last.output.as_deref().unwrap_or_default().trim();
-    let output: String = output
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect();
+    let output = secrets.cut(output.lines().last().unwrap_or_default(), 200);
     Some(format!(
         "exit {}{}",
         last.exit_code.unwrap_or_default(),

@@ -243,8 +243,10 @@ impl StepKind for Compose {
                 "restart" => run::restart(&project, input, ctx).await,
                 _ => run::ps(&project, input, ctx).await,
             };
+            // Masks say `${NAME}` for the exact value; the extended redactor catches its
+            // encoded forms (a password percent-encoded in a URL a container printed).
             result.map_err(|e| StepError {
-                message: project.masks.apply(&e.message),
+                message: ctx.secrets.redact(&project.masks.apply(&e.message)),
                 ..e
             })
         })

@@ -183,6 +183,12 @@ pub(crate) fn output_tail(bytes: &[u8], ctx: &StepContext) -> Option<String> {
     Some(line)
 }
 
+/// Whether the next line goes to the line buffer: within the shown lines, or while the
+/// buffer holds one back.
+fn feeds(fed: usize, lines: &LineBuffer) -> bool {
+    fed < MAX_STREAMED_LINES || lines.is_holding()
+}
+
 /// A held-back line (its end may begin a secret continued on the next line) is shown
 /// after this much quiet on the stream.
 const QUIET: Duration = Duration::from_millis(250);
@@ -201,12 +207,20 @@ async fn capture<R: AsyncRead + Unpin>(
     let mut kept: Vec<u8> = Vec::new();
     let mut dropped = 0usize;
     let mut pending: Vec<u8> = Vec::new();
-    let mut streamed = 0usize;
+    // Lines given to the buffer, and lines shown: past the cap, lines are still given to
+    // the buffer while it holds one back (a secret may continue on them), never shown.
+    let mut fed = 0usize;
+    let mut shown = 0usize;
     let mut hidden = false;
     let mut lines = LineBuffer::default();
-    let emit = |shown: Vec<String>| {
-        for line in shown {
-            ctx.log(format!("{name}: {}", line.trim_end()));
+    let mut emit = |out: Vec<String>, hidden: &mut bool| {
+        for line in out {
+            if shown < MAX_STREAMED_LINES {
+                ctx.log(format!("{name}: {}", line.trim_end()));
+                shown += 1;
+            } else {
+                *hidden = true;
+            }
         }
     };
     let mut chunk = [0u8; 8192];
@@ -216,7 +230,7 @@ async fn capture<R: AsyncRead + Unpin>(
             match tokio::time::timeout(QUIET, stream.read(&mut chunk)).await {
                 Ok(read) => read,
                 Err(_) => {
-                    emit(lines.flush(&ctx.secrets));
+                    emit(lines.flush(&ctx.secrets), &mut hidden);
                     continue;
                 }
             }
@@ -230,14 +244,14 @@ async fn capture<R: AsyncRead + Unpin>(
         let room = max.saturating_sub(kept.len());
         kept.extend_from_slice(&chunk[..n.min(room)]);
         dropped += n.saturating_sub(room);
-        if streamed < MAX_STREAMED_LINES && pending.len() < 64 * 1024 {
+        if feeds(fed, &lines) && pending.len() < 64 * 1024 {
             pending.extend_from_slice(&chunk[..n]);
             while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=pos).collect();
-                if streamed < MAX_STREAMED_LINES {
+                if feeds(fed, &lines) {
                     let text = String::from_utf8_lossy(&line[..pos]).into_owned();
-                    emit(lines.push(text, &ctx.secrets));
-                    streamed += 1;
+                    emit(lines.push(text, &ctx.secrets), &mut hidden);
+                    fed += 1;
                 } else {
                     hidden = true;
                 }
@@ -246,20 +260,23 @@ async fn capture<R: AsyncRead + Unpin>(
             hidden = true;
         }
     }
-    if !pending.is_empty() && streamed < MAX_STREAMED_LINES && !hidden {
+    if !pending.is_empty() && feeds(fed, &lines) && !hidden {
         let text = String::from_utf8_lossy(&pending).into_owned();
-        emit(lines.push(text, &ctx.secrets));
-        emit(lines.flush(&ctx.secrets));
+        emit(lines.push(text, &ctx.secrets), &mut hidden);
+        emit(lines.flush(&ctx.secrets), &mut hidden);
     } else {
-        emit(lines.flush(&ctx.secrets));
-        if hidden || !pending.is_empty() {
-            ctx.log(format!(
-                "{name}: … more not shown here (kept in the step's `{name}` output)"
-            ));
-        }
+        emit(lines.flush(&ctx.secrets), &mut hidden);
+        hidden = hidden || !pending.is_empty();
+    }
+    if hidden {
+        ctx.log(format!(
+            "{name}: … more not shown here (kept in the step's `{name}` output)"
+        ));
     }
     let mut text = String::from_utf8_lossy(&kept).into_owned();
     if dropped > 0 {
+        // Cut at max_output: no first part of a secret is left at the end.
+        text = ctx.secrets.hide_tail(&text);
         text.push_str(&format!(
             "\n[… {dropped} more bytes not kept: max_output is {max}]"
         ));

@@ -405,6 +405,12 @@ async fn send(
     }
     let latency = started.elapsed();
     let text = String::from_utf8_lossy(&body).into_owned();
+    // A body cut at max_body must not end in the first part of a secret.
+    let text = if truncated {
+        secrets.hide_tail(&text)
+    } else {
+        text
+    };
     let mut outputs = Outputs::new();
     outputs.insert("status".into(), Value::Int(i64::from(status)));
     outputs.insert("headers".into(), Value::Map(headers));

@@ -190,8 +190,7 @@ impl Planner<'_> {
             }
             if let Some(value) = self.req.env.secret(&key) {
                 self.secret_values.push(value);
-                self.redactor =
-                    crate::redact::Redactor::new(self.secret_values.iter().map(String::as_str));
+                self.redactor_stale = true;
             }
         }
         scope.bind(s.name.name.clone(), Binding::Secret(key));

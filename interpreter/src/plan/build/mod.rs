@@ -79,6 +79,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         secrets: Vec::new(),
         secret_values: Vec::new(),
         redactor: crate::redact::Redactor::default(),
+        redactor_stale: false,
         secret_vars: Vec::new(),
         params: Vec::new(),
         declared_libs: HashSet::new(),
@@ -195,8 +196,10 @@ struct Planner<'a> {
     secrets: Vec<SecretPlan>,
     /// The secrets' values known while planning (never stored in the plan).
     secret_values: Vec<String>,
-    /// Recognises them in what step kinds report.
+    /// Recognises them in what step kinds report (rebuilt when first needed after a
+    /// secret was added: once per plan, not once per secret).
     redactor: crate::redact::Redactor,
+    redactor_stale: bool,
     /// Environment variables the secrets are read from.
     secret_vars: Vec<String>,
     params: Vec<ParamValue>,
@@ -240,12 +243,23 @@ impl<'a> Planner<'a> {
         });
     }
 
+    /// The redactor of the secrets declared so far.
+    fn redactor(&mut self) -> &crate::redact::Redactor {
+        if self.redactor_stale {
+            self.redactor =
+                crate::redact::Redactor::new(self.secret_values.iter().map(String::as_str));
+            self.redactor_stale = false;
+        }
+        &self.redactor
+    }
+
     fn finding(&mut self, level: FindingLevel, code: Code, step: Option<&str>, message: String) {
+        let message = self.redactor().clean(&message);
         self.findings.push(Finding {
             level,
             code,
             step: step.map(str::to_string),
-            message: self.redactor.clean(&message),
+            message,
         });
     }
 

@@ -227,7 +227,7 @@ impl Planner<'_> {
     fn describe(&mut self, step: &mut PlannedStep) {
         let mut view = input_view(step);
         view.secret_vars.clone_from(&self.secret_vars);
-        view.secrets = self.redactor.clone();
+        view.secrets = self.redactor().clone();
         let implementation = self.req.registry.get(step.kind, step.variant.name);
         let attempt = match implementation {
             Some(imp) => {
