@@ -437,22 +437,12 @@ pub fn run_runbook(body: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Str
         format!("runbook \"t\" {{\n  title = \"t\"\n  owner = \"qa\"\n}}\n\n{body}"),
     )
     .expect("write runbook");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
-    cmd.args(args)
-        .arg(&file)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("ops runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        // Diagnostics wrap long messages at 100 columns with "\n  │ ": unwrap them.
-        String::from_utf8_lossy(&out.stderr).replace("\n  │ ", " "),
-    )
+    let mut all = args.to_vec();
+    all.push(file.to_str().expect("utf-8 path"));
+    let here = std::env::current_dir().expect("cwd");
+    let (code, out, err) = ops_in(&all, &here, env);
+    // Diagnostics wrap long messages at 100 columns with "\n  │ ": unwrap them.
+    (code, out, err.replace("\n  │ ", " "))
 }
 
 /// What a hostile server does once a client has said its first words.
