@@ -263,21 +263,21 @@ impl Redactor {
     /// True when `text` ends inside what may be the start of a secret (line breaks
     /// skipped): a streamed line ending so must wait for the next one.
     pub fn may_continue(&self, text: &str) -> bool {
-        let Some(dfa) = &self.matcher else {
+        let Some(nfa) = &self.matcher else {
             return false;
         };
-        let Ok(mut state) = dfa.start_state(Anchored::No) else {
+        let Ok(mut state) = nfa.start_state(Anchored::No) else {
             return false;
         };
         for b in text.bytes().filter(|b| !is_break(*b)) {
-            state = dfa.next_state(Anchored::No, state, b);
+            state = nfa.next_state(Anchored::No, state, b);
         }
-        !dfa.is_start(state)
+        !nfa.is_start(state)
     }
 
     /// Merged byte ranges of `text` covered by a secret, or `None` when there are none.
     fn ranges(&self, text: &str) -> Option<Vec<(usize, usize)>> {
-        let dfa = self.matcher.as_ref()?;
+        let nfa = self.matcher.as_ref()?;
         let bytes = text.as_bytes();
         // Search the text with line breaks removed; `index` maps back.
         let has_breaks = bytes.iter().any(|b| is_break(*b));
@@ -296,7 +296,7 @@ impl Redactor {
         };
         let map = |i: usize| if has_breaks { index[i] } else { i };
         let mut ranges: Vec<(usize, usize)> = Vec::new();
-        let matches = dfa
+        let matches = nfa
             .try_find_overlapping_iter(Input::new(&*haystack).anchored(Anchored::No))
             .ok()?;
         for m in matches {
