@@ -3,8 +3,9 @@
 //! A step kind gets its resolved inputs ([`StepInput`]) and a [`StepContext`]
 //! (cancellation, clock, event sink, secrets, operator prompts) and returns typed
 //! outputs or a [`StepError`]. What it changes (its effect), its attributes and outputs
-//! are declared once, in its schema; the kind adds behaviour: running, the one-line
-//! description a plan shows, expectation subjects and static preflight checks.
+//! are declared once, in its schema; the kind adds behaviour: running, what a plan shows
+//! of it ([`StepPlan`], one call), expectation subjects and a read-only inspection.
+//! A kind is identified by its schema variant (a `static`), never by strings.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +93,9 @@ pub struct StepError {
     pub retryable: bool,
     /// A specific diagnostic code (default: `OPS3030 step-failed`).
     pub code: Option<lang::Code>,
+    /// The earliest time the next attempt may start, when the other side said so (an
+    /// HTTP 429 or 503 with `Retry-After`); the executor waits at least this long.
+    pub retry_after: Option<Duration>,
 }
 
 impl StepError {
@@ -101,6 +105,7 @@ impl StepError {
             message: message.into(),
             retryable: true,
             code: None,
+            retry_after: None,
         }
     }
 
@@ -110,7 +115,14 @@ impl StepError {
             message: message.into(),
             retryable: false,
             code: None,
+            retry_after: None,
         }
+    }
+
+    /// Asks the executor to wait at least `delay` before the next attempt.
+    pub fn retry_after(mut self, delay: Duration) -> StepError {
+        self.retry_after = Some(delay);
+        self
     }
 
     /// Sets the diagnostic code.
@@ -189,13 +201,47 @@ impl StepContext {
     }
 }
 
+/// What a plan shows of one step, computed in one call: the change in one line, further
+/// lines under it, preflight findings and how long one attempt takes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepPlan {
+    /// What the step would do or change, in one line.
+    pub change: String,
+    /// Further plan lines under the change (per-service actions of a `compose up`),
+    /// read-only against the world.
+    pub details: Vec<String>,
+    /// Problems found without running anything (a file that cannot be read).
+    pub findings: Vec<Preflight>,
+    /// How long one attempt takes at most when that is not its timeout (`wait 45s`).
+    pub duration: Option<Duration>,
+}
+
+impl StepPlan {
+    /// A plan of one line and nothing else.
+    pub fn new(change: impl Into<String>) -> StepPlan {
+        StepPlan {
+            change: change.into(),
+            ..StepPlan::default()
+        }
+    }
+
+    /// Adds each problem as an `OPS3009` preflight error.
+    pub fn with_problems(mut self, problems: Vec<String>) -> StepPlan {
+        self.findings
+            .extend(problems.into_iter().map(|message| Preflight {
+                error: true,
+                code: lang::Code::PreflightCheck,
+                message,
+            }));
+        self
+    }
+}
+
 /// One step kind (or one variant of it): the behaviour behind a schema.
 pub trait StepKind: Send + Sync {
-    /// The kind word (`probe`).
-    fn kind(&self) -> &'static str;
-
-    /// The variant word (`http`), or `None` for the default form.
-    fn variant(&self) -> Option<&'static str>;
+    /// The schema variant it implements: a `static` of the stdlib, whose address is the
+    /// kind's identity in the [`Registry`].
+    fn variant(&self) -> &'static Variant;
 
     /// Runs one attempt.
     fn run<'a>(
@@ -204,31 +250,8 @@ pub trait StepKind: Send + Sync {
         ctx: &'a StepContext,
     ) -> BoxFuture<'a, Result<Outputs, StepError>>;
 
-    /// One line saying what the step would do or change, for plans.
-    fn describe(&self, view: &InputView) -> String;
-
-    /// How long one attempt takes at most when that is not its timeout (`wait 45s`).
-    fn duration(&self, _view: &InputView) -> Option<Duration> {
-        None
-    }
-
-    /// Problems found without running anything (a file that cannot be read).
-    fn preflight(&self, _view: &InputView) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// Preflight findings with their level and code; by default each [`StepKind::preflight`]
-    /// problem as an `OPS3009` error.
-    fn preflight_findings(&self, view: &InputView) -> Vec<Preflight> {
-        self.preflight(view)
-            .into_iter()
-            .map(|message| Preflight {
-                error: true,
-                code: lang::Code::PreflightCheck,
-                message,
-            })
-            .collect()
-    }
+    /// What a plan shows of the step, from its rendered inputs.
+    fn plan(&self, view: &InputView) -> StepPlan;
 
     /// A read-only look at what a mutating step would act on (the size of a backup's
     /// source, the free space where it goes), taken by `ops plan --preflight` with the
@@ -239,12 +262,6 @@ pub trait StepKind: Send + Sync {
         _ctx: &'a StepContext,
     ) -> Option<BoxFuture<'a, Result<String, StepError>>> {
         None
-    }
-
-    /// Further plan lines under the step's one-line change (per-service actions of a
-    /// `compose up`), read-only against the world.
-    fn details(&self, _view: &InputView) -> Vec<String> {
-        Vec::new()
     }
 
     /// The value an `expect SUBJECT ARG` checks, from the outputs. By default the output
@@ -272,10 +289,28 @@ pub trait StepKind: Send + Sync {
     }
 }
 
-/// The step kinds a run can use, keyed by kind and variant.
+/// A variant compared and hashed by address: the identity of a step kind.
+#[derive(Clone, Copy, Debug)]
+struct VariantKey(&'static Variant);
+
+impl PartialEq for VariantKey {
+    fn eq(&self, other: &VariantKey) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for VariantKey {}
+
+impl std::hash::Hash for VariantKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self.0, state);
+    }
+}
+
+/// The step kinds a run can use, keyed by the schema variant each implements.
 pub struct Registry {
     schemas: Schemas,
-    kinds: HashMap<String, Arc<dyn StepKind>>,
+    kinds: HashMap<VariantKey, Arc<dyn StepKind>>,
 }
 
 impl Registry {
@@ -287,35 +322,19 @@ impl Registry {
         }
     }
 
-    /// Registers a step kind; a later registration of the same kind and variant wins.
+    /// Registers a step kind; a later registration of the same variant wins.
     pub fn register(&mut self, kind: impl StepKind + 'static) {
         self.kinds
-            .insert(key(kind.kind(), kind.variant()), Arc::new(kind));
+            .insert(VariantKey(kind.variant()), Arc::new(kind));
     }
 
-    /// The implementation of `kind variant`.
-    pub fn get(&self, kind: &str, variant: Option<&str>) -> Option<&Arc<dyn StepKind>> {
-        self.kinds.get(&key(kind, variant))
+    /// The implementation of a schema variant (the checker resolved it).
+    pub fn get(&self, variant: &'static Variant) -> Option<&Arc<dyn StepKind>> {
+        self.kinds.get(&VariantKey(variant))
     }
 
     /// The schemas the runbooks are checked against.
     pub fn schemas(&self) -> &Schemas {
         &self.schemas
-    }
-
-    /// The schema variant of `kind variant`.
-    pub fn variant(&self, kind: &str, variant: Option<&str>) -> Option<&'static Variant> {
-        let schema = self.schemas.get(kind)?;
-        match variant {
-            Some(v) => schema.variant(v),
-            None => schema.default_variant(),
-        }
-    }
-}
-
-fn key(kind: &str, variant: Option<&str>) -> String {
-    match variant {
-        Some(v) => format!("{kind} {v}"),
-        None => kind.to_string(),
     }
 }

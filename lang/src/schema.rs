@@ -313,19 +313,20 @@ pub struct StepSchema {
     pub kind: &'static str,
     /// One line of documentation.
     pub doc: &'static str,
-    /// Its variants; one with `name: None` is the form without a variant word.
-    pub variants: &'static [Variant],
+    /// Its variants (statics: a variant's address identifies it); one with `name: None`
+    /// is the form without a variant word.
+    pub variants: &'static [&'static Variant],
 }
 
 impl StepSchema {
     /// The variant named `name`.
     pub fn variant(&self, name: &str) -> Option<&'static Variant> {
-        self.variants.iter().find(|v| v.name == Some(name))
+        self.variants.iter().copied().find(|v| v.name == Some(name))
     }
 
     /// The form without a variant word, if the kind has one.
     pub fn default_variant(&self) -> Option<&'static Variant> {
-        self.variants.iter().find(|v| v.name.is_none())
+        self.variants.iter().copied().find(|v| v.name.is_none())
     }
 
     /// The names of the named variants.
@@ -356,13 +357,13 @@ pub const MODIFIERS: &[&str] = &["timeout", "retry", "when"];
 #[derive(Clone, Copy, Debug)]
 pub struct Schemas {
     /// Every step kind.
-    pub steps: &'static [StepSchema],
+    pub steps: &'static [&'static StepSchema],
 }
 
 impl Schemas {
     /// The schema of `kind`.
     pub fn get(&self, kind: &str) -> Option<&'static StepSchema> {
-        self.steps.iter().find(|s| s.kind == kind)
+        self.steps.iter().copied().find(|s| s.kind == kind)
     }
 
     /// All kind names.

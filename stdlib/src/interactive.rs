@@ -6,73 +6,75 @@ use lang::schema::{Effect, Output, SchemaType as T, StepSchema, Target, Variant}
 
 use futures_util::future::BoxFuture;
 use interpreter::step::{
-    Answer, InputView, Outputs, PromptKind, StepContext, StepError, StepInput, StepKind,
+    Answer, InputView, Outputs, PromptKind, StepContext, StepError, StepInput, StepKind, StepPlan,
 };
 use interpreter::value::Value;
 
 /// `confirm "question?"`: a yes/no prompt, answered by `--yes` in automation.
-pub const CONFIRM_SCHEMA: StepSchema = StepSchema {
+pub static CONFIRM_SCHEMA: StepSchema = StepSchema {
     kind: "confirm",
     doc: "asks the operator a yes/no question; `--yes` answers it in automation",
-    variants: &[Variant {
-        name: None,
-        doc: "a yes/no question; the run stops on no",
-        target: Some(Target {
-            name: "question",
-            ty: T::String,
-            sensitive: false,
-            required: true,
-            doc: "the question",
-        }),
-        outputs: &[Output::new(
-            "answered_by",
-            T::String,
-            "`operator` or `--yes`",
-        )],
-        effect: Effect::Interactive,
-        default_timeout: Some(Duration::from_secs(3600)),
-        ..Variant::BASE
-    }],
+    variants: &[&CONFIRM],
+};
+
+/// `confirm`.
+pub static CONFIRM: Variant = Variant {
+    name: None,
+    doc: "a yes/no question; the run stops on no",
+    target: Some(Target {
+        name: "question",
+        ty: T::String,
+        sensitive: false,
+        required: true,
+        doc: "the question",
+    }),
+    outputs: &[Output::new(
+        "answered_by",
+        T::String,
+        "`operator` or `--yes`",
+    )],
+    effect: Effect::Interactive,
+    default_timeout: Some(Duration::from_secs(3600)),
+    ..Variant::BASE
 };
 
 /// `manual "do this"`: a checklist item the operator must tick.
-pub const MANUAL_SCHEMA: StepSchema = StepSchema {
+pub static MANUAL_SCHEMA: StepSchema = StepSchema {
     kind: "manual",
     doc: "a checklist item the operator performs and ticks",
-    variants: &[Variant {
-        name: None,
-        doc: "a manual task; the run waits until it is ticked",
-        target: Some(Target {
-            name: "task",
-            ty: T::String,
-            sensitive: false,
-            required: true,
-            doc: "what to do",
-        }),
-        outputs: &[Output::new(
-            "answered_by",
-            T::String,
-            "`operator` or `--yes`",
-        )],
-        effect: Effect::Interactive,
-        default_timeout: Some(Duration::from_secs(3600)),
-        ..Variant::BASE
-    }],
+    variants: &[&MANUAL],
+};
+
+/// `manual`.
+pub static MANUAL: Variant = Variant {
+    name: None,
+    doc: "a manual task; the run waits until it is ticked",
+    target: Some(Target {
+        name: "task",
+        ty: T::String,
+        sensitive: false,
+        required: true,
+        doc: "what to do",
+    }),
+    outputs: &[Output::new(
+        "answered_by",
+        T::String,
+        "`operator` or `--yes`",
+    )],
+    effect: Effect::Interactive,
+    default_timeout: Some(Duration::from_secs(3600)),
+    ..Variant::BASE
 };
 
 /// `confirm` and `manual`: ask the operator through the run's prompter.
 pub struct Ask(pub PromptKind);
 
 impl StepKind for Ask {
-    fn kind(&self) -> &'static str {
+    fn variant(&self) -> &'static Variant {
         match self.0 {
-            PromptKind::Confirm => "confirm",
-            PromptKind::Manual => "manual",
+            PromptKind::Confirm => &CONFIRM,
+            PromptKind::Manual => &MANUAL,
         }
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        None
     }
 
     fn run<'a>(
@@ -101,10 +103,10 @@ impl StepKind for Ask {
         })
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        match self.0 {
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(match self.0 {
             PromptKind::Confirm => format!("{} (yes/no; a no stops the run)", view.target()),
             PromptKind::Manual => format!("{} (the operator ticks it when done)", view.target()),
-        }
+        })
     }
 }

@@ -20,21 +20,21 @@ pub mod wait;
 use lang::schema::{Schemas, StepSchema};
 
 /// Every step kind of the standard library.
-pub const STEPS: &[StepSchema] = &[
-    probe::SCHEMA,
-    wait::SCHEMA,
-    compose::SCHEMA,
-    backup::SCHEMA,
-    backup::RESTORE_SCHEMA,
-    notify::SCHEMA,
-    exec::SCHEMA,
-    interactive::CONFIRM_SCHEMA,
-    interactive::MANUAL_SCHEMA,
-    call::SCHEMA,
+pub static STEPS: &[&StepSchema] = &[
+    &probe::SCHEMA,
+    &wait::SCHEMA,
+    &compose::SCHEMA,
+    &backup::SCHEMA,
+    &backup::RESTORE_SCHEMA,
+    &notify::SCHEMA,
+    &exec::SCHEMA,
+    &interactive::CONFIRM_SCHEMA,
+    &interactive::MANUAL_SCHEMA,
+    &call::SCHEMA,
 ];
 
 /// The schema set the checker validates against.
-pub const SCHEMAS: Schemas = Schemas { steps: STEPS };
+pub static SCHEMAS: Schemas = Schemas { steps: STEPS };
 
 /// A registry with every step kind this build implements.
 pub fn registry() -> interpreter::step::Registry {
@@ -51,10 +51,10 @@ pub fn registry() -> interpreter::step::Registry {
     registry.register(probe::postgres::Postgres);
     registry.register(notify::http::Webhook);
     registry.register(notify::http::Slack);
-    for kind in compose::Compose::all() {
+    for kind in compose::Compose::ALL {
         registry.register(kind);
     }
-    for kind in backup::Backup::all() {
+    for kind in backup::Backup::ALL {
         registry.register(kind);
     }
     registry.register(interactive::Ask(PromptKind::Confirm));

@@ -4,70 +4,69 @@ use lang::schema::{
     Attribute, Effect, Nested, Output, SchemaType as T, StepSchema, Target, Variant,
 };
 
-use std::time::Duration;
-
 use futures_util::future::BoxFuture;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
 
 /// The `wait` step kind.
-pub const SCHEMA: StepSchema = StepSchema {
+pub static SCHEMA: StepSchema = StepSchema {
     kind: "wait",
     doc: "pauses, or polls a read-only step until it passes",
-    variants: &[
-        Variant {
-            name: None,
-            doc: "a fixed pause: `wait 45s`",
-            target: Some(Target {
-                name: "duration",
-                ty: T::Duration,
-                sensitive: false,
-                required: true,
-                doc: "how long to wait",
-            }),
-            effect: Effect::ReadOnly,
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("until"),
-            doc: "polls the nested read-only step until it passes; needs a `timeout`",
-            attributes: &[
-                Attribute::new("every", T::Duration, "delay between attempts").default("2s"),
-                Attribute::new(
-                    "backoff",
-                    T::Enum(&["constant", "exponential"]),
-                    "how the delay grows",
-                )
-                .default("constant"),
-                Attribute::new(
-                    "max_every",
-                    T::Duration,
-                    "upper bound on the delay with exponential backoff",
-                )
-                .default("30s"),
-            ],
-            outputs: &[
-                Output::new("attempts", T::Int, "attempts made"),
-                Output::new("elapsed", T::Duration, "time until the step passed"),
-            ],
-            effect: Effect::ReadOnly,
-            requires_timeout: true,
-            nested: Nested::OneReadOnly,
-            ..Variant::BASE
-        },
+    variants: &[&WAIT, &UNTIL],
+};
+
+/// `wait`.
+pub static WAIT: Variant = Variant {
+    name: None,
+    doc: "a fixed pause: `wait 45s`",
+    target: Some(Target {
+        name: "duration",
+        ty: T::Duration,
+        sensitive: false,
+        required: true,
+        doc: "how long to wait",
+    }),
+    effect: Effect::ReadOnly,
+    ..Variant::BASE
+};
+
+/// `wait until`.
+pub static UNTIL: Variant = Variant {
+    name: Some("until"),
+    doc: "polls the nested read-only step until it passes; needs a `timeout`",
+    attributes: &[
+        Attribute::new("every", T::Duration, "delay between attempts").default("2s"),
+        Attribute::new(
+            "backoff",
+            T::Enum(&["constant", "exponential"]),
+            "how the delay grows",
+        )
+        .default("constant"),
+        Attribute::new(
+            "max_every",
+            T::Duration,
+            "upper bound on the delay with exponential backoff",
+        )
+        .default("30s"),
     ],
+    outputs: &[
+        Output::new("attempts", T::Int, "attempts made"),
+        Output::new("elapsed", T::Duration, "time until the step passed"),
+    ],
+    effect: Effect::ReadOnly,
+    requires_timeout: true,
+    nested: Nested::OneReadOnly,
+    ..Variant::BASE
 };
 
 /// `wait 45s`: sleeps, unless the run is cancelled.
 pub struct Wait;
 
 impl StepKind for Wait {
-    fn kind(&self) -> &'static str {
-        "wait"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        None
+    fn variant(&self) -> &'static Variant {
+        &WAIT
     }
 
     fn run<'a>(
@@ -92,12 +91,11 @@ impl StepKind for Wait {
         })
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!("pauses for {}", view.target())
-    }
-
-    fn duration(&self, view: &InputView) -> Option<Duration> {
-        view.target_value.as_ref().and_then(Value::as_duration)
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan {
+            duration: view.target_value.as_ref().and_then(Value::as_duration),
+            ..StepPlan::new(format!("pauses for {}", view.target()))
+        }
     }
 }
 
@@ -106,12 +104,8 @@ impl StepKind for Wait {
 pub struct WaitUntil;
 
 impl StepKind for WaitUntil {
-    fn kind(&self) -> &'static str {
-        "wait"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("until")
+    fn variant(&self) -> &'static Variant {
+        &UNTIL
     }
 
     fn run<'a>(
@@ -122,14 +116,14 @@ impl StepKind for WaitUntil {
         Box::pin(async { Err(StepError::fatal("`wait until` is run by the executor")) })
     }
 
-    fn describe(&self, view: &InputView) -> String {
+    fn plan(&self, view: &InputView) -> StepPlan {
         let backoff = match view.values.get("backoff").and_then(Value::as_str) {
             Some("exponential") => format!(", doubling up to {}", view.attr("max_every")),
             _ => String::new(),
         };
-        format!(
+        StepPlan::new(format!(
             "polls its step every {}{backoff} until it passes (read-only)",
             view.attr("every")
-        )
+        ))
     }
 }

@@ -45,6 +45,14 @@ impl AttemptError {
         }
     }
 
+    /// The pause the other side asked for before the next attempt.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AttemptError::Step(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
     fn retryable(&self) -> bool {
         match self {
             AttemptError::Step(e) => e.retryable,
@@ -119,7 +127,7 @@ impl<'a> Executor<'a> {
         if let Ok(mut labels) = self.labels.lock() {
             labels.insert(step.id.clone(), label.clone());
         }
-        let Some(imp) = self.registry.get(step.kind, step.variant.name) else {
+        let Some(imp) = self.registry.get(step.variant) else {
             let message = format!(
                 "this build of ops has no implementation of `{}`",
                 step.variant.display(step.kind)
@@ -185,7 +193,7 @@ impl<'a> Executor<'a> {
                     return Flow::Interrupted;
                 }
                 Err(e) if attempt < attempts && e.retryable() && !phase.token.is_cancelled() => {
-                    let delay = self.retry_delay(step, attempt);
+                    let delay = self.retry_delay(step, attempt, e.retry_after());
                     tracing::info!(step = %step.id, attempt, delay_ms = delay.as_millis() as u64, error = %e.message(), "attempt failed; retrying");
                     self.sink.emit(Event::StepRetry {
                         id: step.id.clone(),
@@ -289,7 +297,7 @@ impl<'a> Executor<'a> {
         {
             return None;
         }
-        let imp = self.registry.get(step.kind, step.variant.name)?;
+        let imp = self.registry.get(step.variant)?;
         let input = self.input(step, resolver).ok()?;
         let ctx = StepContext {
             id: step.id.clone(),
@@ -324,17 +332,20 @@ impl<'a> Executor<'a> {
         self.failed(step, phase, code, message, &step.loc, 0, Duration::ZERO)
     }
 
-    fn retry_delay(&self, step: &PlannedStep, attempt: u32) -> Duration {
+    /// The pause before attempt `attempt + 1`. A `Retry-After` the step reports lengthens
+    /// a jittered delay up to the planned one, never beyond: the plan's worst case holds.
+    fn retry_delay(&self, step: &PlannedStep, attempt: u32, asked: Option<Duration>) -> Duration {
         let Some(retry) = &step.retry else {
             return Duration::ZERO;
         };
-        let delay = retry.delay(attempt);
-        if retry.jitter {
+        let planned = retry.delay(attempt);
+        let delay = if retry.jitter {
             // Equal jitter: half the delay, plus a random part of the other half.
-            delay / 2 + delay.mul_f64(0.5 * self.random())
+            planned / 2 + planned.mul_f64(0.5 * self.random())
         } else {
-            delay
-        }
+            planned
+        };
+        asked.map_or(delay, |asked| delay.max(asked.min(planned)))
     }
 
     /// Resolves the target and attributes, now that earlier steps have run.
@@ -484,7 +495,7 @@ impl<'a> Executor<'a> {
                 "`wait until` has no step to poll",
             )));
         };
-        let Some(imp) = self.registry.get(nested.kind, nested.variant.name) else {
+        let Some(imp) = self.registry.get(nested.variant) else {
             return Err(AttemptError::Step(StepError::fatal(format!(
                 "this build of ops has no implementation of `{}`",
                 nested.variant.display(nested.kind)

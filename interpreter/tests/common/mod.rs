@@ -14,7 +14,7 @@ use interpreter::exec::{self, Mode, RunOptions, RunResult};
 use interpreter::plan::{self, Environment, Plan, PlanRequest};
 use interpreter::step::{
     Answer, InputView, Outputs, PromptKind, Prompter, Registry, StepContext, StepError, StepInput,
-    StepKind,
+    StepKind, StepPlan,
 };
 use interpreter::value::Value;
 use lang::schema::{
@@ -47,62 +47,73 @@ const OUTPUTS: &[Output] = &[
 const SUBJECTS: &[Subject] = &[Subject::new("value", T::String, "the text")];
 
 /// `test echo|sleep|flaky|hang|mutate`: pure step kinds for executor tests.
-pub const TEST: StepSchema = StepSchema {
+pub static TEST: StepSchema = StepSchema {
     kind: "test",
     doc: "test steps",
-    variants: &[
-        Variant {
-            name: Some("echo"),
-            doc: "logs its text and outputs it",
-            target: Some(TEXT),
-            outputs: OUTPUTS,
-            subjects: SUBJECTS,
-            default_timeout: Some(Duration::from_secs(5)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("sleep"),
-            doc: "sleeps",
-            target: Some(DURATION),
-            outputs: OUTPUTS,
-            default_timeout: Some(Duration::from_secs(60)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("flaky"),
-            doc: "fails until attempt `passes_on`",
-            target: Some(TEXT),
-            attributes: &[Attribute::new("passes_on", T::Int, "attempt that passes").default("1")],
-            outputs: OUTPUTS,
-            subjects: SUBJECTS,
-            default_timeout: Some(Duration::from_secs(5)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("hang"),
-            doc: "never finishes unless cancelled",
-            default_timeout: Some(Duration::from_secs(3600)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("mutate"),
-            doc: "records a change",
-            target: Some(TEXT),
-            effect: Effect::Mutating,
-            default_timeout: Some(Duration::from_secs(5)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("ask"),
-            doc: "asks the operator",
-            target: Some(TEXT),
-            effect: Effect::Interactive,
-            ..Variant::BASE
-        },
-    ],
+    variants: &[&ECHO, &SLEEP, &FLAKY, &HANG, &MUTATE, &ASK],
 };
 
-pub const SCHEMAS: Schemas = Schemas { steps: &[TEST] };
+/// `test echo`.
+pub static ECHO: Variant = Variant {
+    name: Some("echo"),
+    doc: "logs its text and outputs it",
+    target: Some(TEXT),
+    outputs: OUTPUTS,
+    subjects: SUBJECTS,
+    default_timeout: Some(Duration::from_secs(5)),
+    ..Variant::BASE
+};
+
+/// `test sleep`.
+pub static SLEEP: Variant = Variant {
+    name: Some("sleep"),
+    doc: "sleeps",
+    target: Some(DURATION),
+    outputs: OUTPUTS,
+    default_timeout: Some(Duration::from_secs(60)),
+    ..Variant::BASE
+};
+
+/// `test flaky`.
+pub static FLAKY: Variant = Variant {
+    name: Some("flaky"),
+    doc: "fails until attempt `passes_on`",
+    target: Some(TEXT),
+    attributes: &[Attribute::new("passes_on", T::Int, "attempt that passes").default("1")],
+    outputs: OUTPUTS,
+    subjects: SUBJECTS,
+    default_timeout: Some(Duration::from_secs(5)),
+    ..Variant::BASE
+};
+
+/// `test hang`.
+pub static HANG: Variant = Variant {
+    name: Some("hang"),
+    doc: "never finishes unless cancelled",
+    default_timeout: Some(Duration::from_secs(3600)),
+    ..Variant::BASE
+};
+
+/// `test mutate`.
+pub static MUTATE: Variant = Variant {
+    name: Some("mutate"),
+    doc: "records a change",
+    target: Some(TEXT),
+    effect: Effect::Mutating,
+    default_timeout: Some(Duration::from_secs(5)),
+    ..Variant::BASE
+};
+
+/// `test ask`.
+pub static ASK: Variant = Variant {
+    name: Some("ask"),
+    doc: "asks the operator",
+    target: Some(TEXT),
+    effect: Effect::Interactive,
+    ..Variant::BASE
+};
+
+pub static SCHEMAS: Schemas = Schemas { steps: &[&TEST] };
 
 /// What the test kinds did, shared across steps.
 #[derive(Clone, Default)]
@@ -129,11 +140,8 @@ struct Kind {
 }
 
 impl StepKind for Kind {
-    fn kind(&self) -> &'static str {
-        "test"
-    }
-    fn variant(&self) -> Option<&'static str> {
-        Some(self.variant)
+    fn variant(&self) -> &'static Variant {
+        TEST.variant(self.variant).expect("a test variant")
     }
     fn run<'a>(
         &'a self,
@@ -205,8 +213,13 @@ impl StepKind for Kind {
             }
         })
     }
-    fn describe(&self, view: &InputView) -> String {
-        format!("test {} {}", self.variant, view.target())
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan {
+            duration: (self.variant == "sleep")
+                .then(|| view.target_value.as_ref().and_then(Value::as_duration))
+                .flatten(),
+            ..StepPlan::new(format!("test {} {}", self.variant, view.target()))
+        }
     }
     fn inspect<'a>(
         &'a self,
@@ -226,11 +239,6 @@ impl StepKind for Kind {
                 }
             })
         })
-    }
-    fn duration(&self, view: &InputView) -> Option<Duration> {
-        (self.variant == "sleep")
-            .then(|| view.target_value.as_ref().and_then(Value::as_duration))
-            .flatten()
     }
 }
 

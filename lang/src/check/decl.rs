@@ -55,7 +55,7 @@ impl Checker<'_> {
             ));
             return;
         }
-        if self.file == self.program.main && kind != VarKind::Secret && kind != VarKind::LoopVar {
+        if self.file == self.main && kind != VarKind::Secret && kind != VarKind::LoopVar {
             self.unused.insert(
                 (self.file, name.span.start),
                 (name.name.clone(), kind, name.span),

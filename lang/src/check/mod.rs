@@ -21,7 +21,7 @@ pub use meta::{Complexity, Metadata, Window};
 use crate::ast::{Expr, File, Span, Stmt};
 use crate::diag::Diagnostic;
 use crate::program::Program;
-use crate::schema::{Effect, Output, Schemas, Variant};
+use crate::schema::{Effect, Output, Schemas, StepSchema, Variant};
 use crate::source::FileId;
 use types::{Ty, Type};
 
@@ -91,8 +91,12 @@ pub struct StepInfo {
     pub span: Span,
     /// Its kind.
     pub kind: &'static str,
+    /// Its kind's schema.
+    pub schema: &'static StepSchema,
     /// Its schema variant.
     pub variant: &'static Variant,
+    /// Which argument is its target (after the variant word, when one is written).
+    pub target: Option<usize>,
     /// `as NAME`.
     pub name: Option<String>,
     /// Its effect (after `readonly = true`).
@@ -118,11 +122,21 @@ pub struct Checked {
 
 /// Checks the program's main file (and what it includes).
 pub fn check(program: &Program, schemas: &Schemas, options: &CheckOptions) -> Checked {
+    check_unit(program, program.main, schemas, options)
+}
+
+/// Checks one runbook of the program as a main file (a called runbook, and what it
+/// includes).
+pub fn check_unit(
+    program: &Program,
+    unit: FileId,
+    schemas: &Schemas,
+    options: &CheckOptions,
+) -> Checked {
     let mut checker = Checker::new(program, schemas, options);
-    if let Some(file) = program
-        .unit(program.main)
-        .and_then(|u| u.parsed.ast.as_ref())
-    {
+    checker.file = unit;
+    checker.main = unit;
+    if let Some(file) = program.unit(unit).and_then(|u| u.parsed.ast.as_ref()) {
         checker.check_file(file);
     }
     checker.steps.sort_by_key(|s| (s.file, s.span.start));
@@ -198,6 +212,8 @@ struct Checker<'a> {
     schemas: &'a Schemas,
     options: &'a CheckOptions,
     file: FileId,
+    /// The runbook being checked (the program's main file, or a called runbook).
+    main: FileId,
     diags: Vec<Diagnostic>,
     kind: FileKind,
     meta: Option<Metadata>,
@@ -228,6 +244,7 @@ impl<'a> Checker<'a> {
             schemas,
             options,
             file: program.main,
+            main: program.main,
             diags: Vec::new(),
             kind: FileKind::Runbook,
             meta: None,

@@ -184,7 +184,9 @@ impl Checker<'_> {
             file: self.file,
             span: step.span,
             kind: schema.kind,
+            schema,
             variant,
+            target: target.and_then(|t| step.args.iter().position(|a| std::ptr::eq(a, t))),
             name: step.name.as_ref().map(|n| n.name.clone()),
             effect,
         });

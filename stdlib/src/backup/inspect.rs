@@ -48,11 +48,12 @@ fn free_space(dir: &Path) -> Option<u64> {
 }
 
 /// The source's size and what that means for the destination.
-pub async fn backup(variant: &str, input: &StepInput) -> Result<String, StepError> {
+pub async fn backup(variant: super::Backup, input: &StepInput) -> Result<String, StepError> {
+    use super::Backup;
     let (bytes, what) = match variant {
-        "postgres" => postgres(input).await?,
-        "redis" => redis(input).await?,
-        "files" => {
+        Backup::Postgres => postgres(input).await?,
+        Backup::Redis => redis(input).await?,
+        Backup::Files => {
             let selection = Selection::of(input)?;
             tokio::task::spawn_blocking(move || files(&selection))
                 .await

@@ -10,6 +10,7 @@ use std::time::Duration;
 use interpreter::step::{InputView, Preflight};
 use interpreter::value::Value;
 
+use super::Compose;
 use super::actions::{self, Action};
 use super::engine::{self, Engine, Existing};
 use super::model::{self, LoadOptions, Project};
@@ -48,7 +49,7 @@ fn error(code: lang::Code, message: impl Into<String>) -> Preflight {
 
 /// Analyses a compose step for the plan. A secret substituted into the file is shown as
 /// `${NAME}` in every line ([`model::Masks`]).
-pub fn analyse(variant: &str, view: &InputView) -> Analysis {
+pub fn analyse(variant: Compose, view: &InputView) -> Analysis {
     let mut masks = model::Masks::default();
     let analysis = analyse_file(variant, view, &mut masks);
     Analysis {
@@ -65,12 +66,12 @@ pub fn analyse(variant: &str, view: &InputView) -> Analysis {
     }
 }
 
-fn analyse_file(variant: &str, view: &InputView, masks: &mut model::Masks) -> Analysis {
+fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) -> Analysis {
     let verb = match variant {
-        "up" => "brings up",
-        "down" => "takes down",
-        "restart" => "restarts",
-        _ => "reads the state of",
+        Compose::Up => "brings up",
+        Compose::Down => "takes down",
+        Compose::Restart => "restarts",
+        Compose::Ps => "reads the state of",
     };
     let Some(file) = view.target_value.as_ref().and_then(Value::as_str) else {
         return Analysis {
@@ -105,7 +106,7 @@ fn analyse_file(variant: &str, view: &InputView, masks: &mut model::Masks) -> An
         profiles: &profiles,
         env_file,
         env: &env,
-        strict: variant == "up",
+        strict: variant == Compose::Up,
         sensitive: &sensitive,
     };
     let project = match model::load(Path::new(file), &options) {
@@ -165,10 +166,10 @@ fn analyse_file(variant: &str, view: &InputView, masks: &mut model::Masks) -> An
         }
     };
     let mut analysis = match variant {
-        "up" => plan_up(&project, selected, view, state.as_ref(), &mut findings),
-        "down" => plan_down(&project, view, state.as_ref()),
-        "restart" => plan_restart(&project, &selected, state.as_ref()),
-        _ => Analysis {
+        Compose::Up => plan_up(&project, selected, view, state.as_ref(), &mut findings),
+        Compose::Down => plan_down(&project, view, state.as_ref()),
+        Compose::Restart => plan_restart(&project, &selected, state.as_ref()),
+        Compose::Ps => Analysis {
             change: format!(
                 "reads the state of project {}'s services ({})",
                 project.name,
@@ -219,7 +220,7 @@ fn plan_up(
     selected: Vec<String>,
     view: &InputView,
     state: Option<&EngineState>,
-    findings: &mut Vec<super::Preflight>,
+    findings: &mut Vec<Preflight>,
 ) -> Analysis {
     let order = match model::order(&project.services, selected) {
         Ok(o) => o,

@@ -11,12 +11,11 @@ pub mod model;
 pub mod run;
 pub mod yaml;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use interpreter::step::{
-    InputView, Outputs, Preflight, StepContext, StepError, StepInput, StepKind,
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
 };
 use interpreter::value::Value;
 
@@ -38,190 +37,183 @@ const ENV_DOC: &str =
     "variables for `${VAR}` in the compose file (before the environment and `.env`)";
 
 /// The `compose` step kind.
-pub const SCHEMA: StepSchema = StepSchema {
+pub static SCHEMA: StepSchema = StepSchema {
     kind: "compose",
     doc: "brings Compose stacks up and down, restarts services, reports their state",
-    variants: &[
-        Variant {
-            name: Some("up"),
-            doc: "creates and starts the stack in dependency order; idempotent",
-            target: Some(COMPOSE_FILE),
-            attributes: &[
-                Attribute::new(
-                    "project",
-                    T::String,
-                    "project name (default: the file's directory name)",
-                ),
-                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
-                Attribute::new(
-                    "services",
-                    T::ListOf(&T::String),
-                    "act on these services (and their dependencies) only",
-                ),
-                Attribute::new(
-                    "wait",
-                    T::Enum(WAIT),
-                    "wait until services are running or healthy",
-                )
-                .default("running"),
-                Attribute::new(
-                    "pull",
-                    T::Enum(&["never", "missing", "always"]),
-                    "when to pull images",
-                )
-                .default("missing"),
-                Attribute::new("env_file", T::Path, "the `.env` file for interpolation"),
-                Attribute::new(
-                    "profiles",
-                    T::ListOf(&T::String),
-                    "Compose profiles to enable",
-                ),
-            ],
-            outputs: &[
-                Output::new("created", T::Int, "containers created"),
-                Output::new("recreated", T::Int, "containers recreated"),
-                Output::new("started", T::Int, "existing containers started"),
-                Output::new("kept", T::Int, "containers kept unchanged"),
-            ],
-            effect: Effect::Mutating,
-            default_timeout: Some(Duration::from_secs(300)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("down"),
-            doc: "stops and removes the stack's containers and networks",
-            target: Some(COMPOSE_FILE),
-            attributes: &[
-                Attribute::new("project", T::String, "project name"),
-                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
-                Attribute::new("volumes", T::Bool, "also remove named volumes").default("false"),
-                Attribute::new(
-                    "remove_orphans",
-                    T::Bool,
-                    "also remove containers of services no longer in the file",
-                )
-                .default("false"),
-            ],
-            outputs: &[
-                Output::new("removed", T::Int, "containers removed"),
-                Output::new("volumes_removed", T::Int, "named volumes removed"),
-            ],
-            effect: Effect::Mutating,
-            default_timeout: Some(Duration::from_secs(120)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("restart"),
-            doc: "restarts services in dependency order",
-            target: Some(COMPOSE_FILE),
-            attributes: &[
-                Attribute::new("project", T::String, "project name"),
-                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
-                Attribute::new(
-                    "services",
-                    T::ListOf(&T::String),
-                    "services to restart (default: all)",
-                ),
-                Attribute::new(
-                    "wait",
-                    T::Enum(WAIT),
-                    "wait until services are running or healthy",
-                )
-                .default("running"),
-            ],
-            outputs: &[Output::new("restarted", T::Int, "containers restarted")],
-            effect: Effect::Mutating,
-            default_timeout: Some(Duration::from_secs(300)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("ps"),
-            doc: "reports each service's state and health (read-only)",
-            target: Some(COMPOSE_FILE),
-            attributes: &[
-                Attribute::new("project", T::String, "project name"),
-                Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
-                Attribute::new(
-                    "services",
-                    T::ListOf(&T::String),
-                    "services to report (default: all)",
-                ),
-            ],
-            outputs: &[
-                Output::new(
-                    "services",
-                    T::MapOf(&T::MapOf(&T::String)),
-                    "per service: `state` and `health`",
-                ),
-                Output::new("running", T::Int, "services running"),
-                Output::new("healthy", T::Int, "services healthy"),
-                Output::new("total", T::Int, "services in the file"),
-            ],
-            subjects: &[
-                Subject::with_arg(
-                    "state",
-                    T::String,
-                    T::String,
-                    "a service's state (`running`, `exited`, ...)",
-                ),
-                Subject::with_arg(
-                    "health",
-                    T::String,
-                    T::String,
-                    "a service's health (`healthy`, `unhealthy`, `none`)",
-                ),
-                Subject::new("running", T::Int, "services running"),
-                Subject::new("healthy", T::Int, "services healthy"),
-                Subject::new("unhealthy", T::Int, "services not healthy"),
-                Subject::new("total", T::Int, "services in the file"),
-            ],
-            effect: Effect::ReadOnly,
-            default_timeout: Some(Duration::from_secs(30)),
-            ..Variant::BASE
-        },
-    ],
+    variants: &[&UP, &DOWN, &RESTART, &PS],
 };
 
-/// One `compose` variant; the plan's engine reads are made once per step and reused by
-/// `describe`, `details` and `preflight_findings`.
-pub struct Compose {
-    variant: &'static str,
-    last: Mutex<Option<(String, dryrun::Analysis)>>,
+/// `compose up`.
+pub static UP: Variant = Variant {
+    name: Some("up"),
+    doc: "creates and starts the stack in dependency order; idempotent",
+    target: Some(COMPOSE_FILE),
+    attributes: &[
+        Attribute::new(
+            "project",
+            T::String,
+            "project name (default: the file's directory name)",
+        ),
+        Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
+        Attribute::new(
+            "services",
+            T::ListOf(&T::String),
+            "act on these services (and their dependencies) only",
+        ),
+        Attribute::new(
+            "wait",
+            T::Enum(WAIT),
+            "wait until services are running or healthy",
+        )
+        .default("running"),
+        Attribute::new(
+            "pull",
+            T::Enum(&["never", "missing", "always"]),
+            "when to pull images",
+        )
+        .default("missing"),
+        Attribute::new("env_file", T::Path, "the `.env` file for interpolation"),
+        Attribute::new(
+            "profiles",
+            T::ListOf(&T::String),
+            "Compose profiles to enable",
+        ),
+    ],
+    outputs: &[
+        Output::new("created", T::Int, "containers created"),
+        Output::new("recreated", T::Int, "containers recreated"),
+        Output::new("started", T::Int, "existing containers started"),
+        Output::new("kept", T::Int, "containers kept unchanged"),
+    ],
+    effect: Effect::Mutating,
+    default_timeout: Some(Duration::from_secs(300)),
+    ..Variant::BASE
+};
+
+/// `compose down`.
+pub static DOWN: Variant = Variant {
+    name: Some("down"),
+    doc: "stops and removes the stack's containers and networks",
+    target: Some(COMPOSE_FILE),
+    attributes: &[
+        Attribute::new("project", T::String, "project name"),
+        Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
+        Attribute::new("volumes", T::Bool, "also remove named volumes").default("false"),
+        Attribute::new(
+            "remove_orphans",
+            T::Bool,
+            "also remove containers of services no longer in the file",
+        )
+        .default("false"),
+    ],
+    outputs: &[
+        Output::new("removed", T::Int, "containers removed"),
+        Output::new("volumes_removed", T::Int, "named volumes removed"),
+    ],
+    effect: Effect::Mutating,
+    default_timeout: Some(Duration::from_secs(120)),
+    ..Variant::BASE
+};
+
+/// `compose restart`.
+pub static RESTART: Variant = Variant {
+    name: Some("restart"),
+    doc: "restarts services in dependency order",
+    target: Some(COMPOSE_FILE),
+    attributes: &[
+        Attribute::new("project", T::String, "project name"),
+        Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
+        Attribute::new(
+            "services",
+            T::ListOf(&T::String),
+            "services to restart (default: all)",
+        ),
+        Attribute::new(
+            "wait",
+            T::Enum(WAIT),
+            "wait until services are running or healthy",
+        )
+        .default("running"),
+    ],
+    outputs: &[Output::new("restarted", T::Int, "containers restarted")],
+    effect: Effect::Mutating,
+    default_timeout: Some(Duration::from_secs(300)),
+    ..Variant::BASE
+};
+
+/// `compose ps`.
+pub static PS: Variant = Variant {
+    name: Some("ps"),
+    doc: "reports each service's state and health (read-only)",
+    target: Some(COMPOSE_FILE),
+    attributes: &[
+        Attribute::new("project", T::String, "project name"),
+        Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
+        Attribute::new(
+            "services",
+            T::ListOf(&T::String),
+            "services to report (default: all)",
+        ),
+    ],
+    outputs: &[
+        Output::new(
+            "services",
+            T::MapOf(&T::MapOf(&T::String)),
+            "per service: `state` and `health`",
+        ),
+        Output::new("running", T::Int, "services running"),
+        Output::new("healthy", T::Int, "services healthy"),
+        Output::new("total", T::Int, "services in the file"),
+    ],
+    subjects: &[
+        Subject::with_arg(
+            "state",
+            T::String,
+            T::String,
+            "a service's state (`running`, `exited`, ...)",
+        ),
+        Subject::with_arg(
+            "health",
+            T::String,
+            T::String,
+            "a service's health (`healthy`, `unhealthy`, `none`)",
+        ),
+        Subject::new("running", T::Int, "services running"),
+        Subject::new("healthy", T::Int, "services healthy"),
+        Subject::new("unhealthy", T::Int, "services not healthy"),
+        Subject::new("total", T::Int, "services in the file"),
+    ],
+    effect: Effect::ReadOnly,
+    default_timeout: Some(Duration::from_secs(30)),
+    ..Variant::BASE
+};
+
+/// One `compose` variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compose {
+    /// `compose up`.
+    Up,
+    /// `compose down`.
+    Down,
+    /// `compose restart`.
+    Restart,
+    /// `compose ps`.
+    Ps,
 }
 
 impl Compose {
     /// Every variant.
-    pub fn all() -> Vec<Compose> {
-        ["up", "down", "restart", "ps"]
-            .into_iter()
-            .map(|variant| Compose {
-                variant,
-                last: Mutex::new(None),
-            })
-            .collect()
-    }
-
-    fn analysis(&self, view: &InputView) -> dryrun::Analysis {
-        let key = format!("{}|{:?}|{:?}", view.target(), view.attrs, view.values);
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((k, a)) = last.as_ref()
-            && *k == key
-        {
-            return a.clone();
-        }
-        let a = dryrun::analyse(self.variant, view);
-        *last = Some((key, a.clone()));
-        a
-    }
+    pub const ALL: [Compose; 4] = [Compose::Up, Compose::Down, Compose::Restart, Compose::Ps];
 }
 
 impl StepKind for Compose {
-    fn kind(&self) -> &'static str {
-        "compose"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some(self.variant)
+    fn variant(&self) -> &'static Variant {
+        match self {
+            Compose::Up => &UP,
+            Compose::Down => &DOWN,
+            Compose::Restart => &RESTART,
+            Compose::Ps => &PS,
+        }
     }
 
     fn run<'a>(
@@ -230,18 +222,18 @@ impl StepKind for Compose {
         ctx: &'a StepContext,
     ) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
-            let project = run::load(input, self.variant == "up", &ctx.secrets)?;
+            let project = run::load(input, *self == Compose::Up, &ctx.secrets)?;
             // What the run prints of the file never shows a secret it was interpolated
             // with, declared as a secret or not.
             let ctx = &StepContext {
                 secrets: std::sync::Arc::new(ctx.secrets.with(project.masks.values())),
                 ..ctx.clone()
             };
-            let result = match self.variant {
-                "up" => run::up(&project, input, ctx).await,
-                "down" => run::down(&project, input, ctx).await,
-                "restart" => run::restart(&project, input, ctx).await,
-                _ => run::ps(&project, input, ctx).await,
+            let result = match self {
+                Compose::Up => run::up(&project, input, ctx).await,
+                Compose::Down => run::down(&project, input, ctx).await,
+                Compose::Restart => run::restart(&project, input, ctx).await,
+                Compose::Ps => run::ps(&project, input, ctx).await,
             };
             // Masks say `${NAME}` for the exact value; the extended redactor catches its
             // encoded forms (a password percent-encoded in a URL a container printed).
@@ -252,16 +244,15 @@ impl StepKind for Compose {
         })
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        self.analysis(view).change
-    }
-
-    fn details(&self, view: &InputView) -> Vec<String> {
-        self.analysis(view).details
-    }
-
-    fn preflight_findings(&self, view: &InputView) -> Vec<Preflight> {
-        self.analysis(view).findings
+    /// Reads the file and the engine once for the change, the details and the findings.
+    fn plan(&self, view: &InputView) -> StepPlan {
+        let analysis = dryrun::analyse(*self, view);
+        StepPlan {
+            change: analysis.change,
+            details: analysis.details,
+            findings: analysis.findings,
+            duration: None,
+        }
     }
 
     fn subject(

@@ -12,7 +12,9 @@ pub use run::kill_all;
 pub(crate) use run::output_tail;
 
 use futures_util::future::BoxFuture;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
 
 /// Attributes shared by `exec` and `probe exec` (all but `readonly`).
@@ -49,27 +51,30 @@ pub const SUBJECTS: &[Subject] = &[
 ];
 
 /// The `exec` step kind.
-pub const SCHEMA: StepSchema = StepSchema {
+pub static SCHEMA: StepSchema = StepSchema {
     kind: "exec",
     doc: "runs a program (argv list, no shell: no injection by construction)",
-    variants: &[Variant {
-        name: None,
-        doc: "runs a program; mutating unless `readonly = true`",
-        target: Some(Target {
-            name: "argv",
-            ty: T::ListOf(&T::String),
-            sensitive: false,
-            required: true,
-            doc: "program and arguments",
-        }),
-        attributes: ATTRIBUTES,
-        outputs: OUTPUTS,
-        subjects: SUBJECTS,
-        effect: Effect::Mutating,
-        readonly_attr: true,
-        default_timeout: Some(Duration::from_secs(600)),
-        ..Variant::BASE
-    }],
+    variants: &[&EXEC],
+};
+
+/// `exec`.
+pub static EXEC: Variant = Variant {
+    name: None,
+    doc: "runs a program; mutating unless `readonly = true`",
+    target: Some(Target {
+        name: "argv",
+        ty: T::ListOf(&T::String),
+        sensitive: false,
+        required: true,
+        doc: "program and arguments",
+    }),
+    attributes: ATTRIBUTES,
+    outputs: OUTPUTS,
+    subjects: SUBJECTS,
+    effect: Effect::Mutating,
+    readonly_attr: true,
+    default_timeout: Some(Duration::from_secs(600)),
+    ..Variant::BASE
 };
 
 /// `exec [argv]`: runs a program, failing on a non-zero exit unless an `expect exit`
@@ -77,12 +82,8 @@ pub const SCHEMA: StepSchema = StepSchema {
 pub struct Exec;
 
 impl StepKind for Exec {
-    fn kind(&self) -> &'static str {
-        "exec"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        None
+    fn variant(&self) -> &'static Variant {
+        &EXEC
     }
 
     fn run<'a>(
@@ -93,12 +94,8 @@ impl StepKind for Exec {
         Box::pin(run::run(input, ctx))
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        describe(view)
-    }
-
-    fn preflight(&self, view: &InputView) -> Vec<String> {
-        preflight(view)
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(describe(view)).with_problems(preflight(view))
     }
 }
 
@@ -106,12 +103,8 @@ impl StepKind for Exec {
 pub struct ProbeExec;
 
 impl StepKind for ProbeExec {
-    fn kind(&self) -> &'static str {
-        "probe"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("exec")
+    fn variant(&self) -> &'static Variant {
+        &super::probe::EXEC
     }
 
     fn run<'a>(
@@ -122,12 +115,8 @@ impl StepKind for ProbeExec {
         Box::pin(run::run(input, ctx))
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        describe(view)
-    }
-
-    fn preflight(&self, view: &InputView) -> Vec<String> {
-        preflight(view)
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(describe(view)).with_problems(preflight(view))
     }
 }
 

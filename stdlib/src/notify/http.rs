@@ -5,8 +5,11 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
+use lang::schema::Variant;
 
 use crate::probe::http::{default_client, describe_error};
 use interpreter::redact::Redactor;
@@ -21,12 +24,8 @@ pub struct Webhook;
 pub struct Slack;
 
 impl StepKind for Webhook {
-    fn kind(&self) -> &'static str {
-        "notify"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("webhook")
+    fn variant(&self) -> &'static Variant {
+        &super::WEBHOOK
     }
 
     fn run<'a>(
@@ -43,18 +42,14 @@ impl StepKind for Webhook {
         })
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!("POSTs {} to {}", view.attr("json"), view.target())
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(format!("POSTs {} to {}", view.attr("json"), view.target()))
     }
 }
 
 impl StepKind for Slack {
-    fn kind(&self) -> &'static str {
-        "notify"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("slack")
+    fn variant(&self) -> &'static Variant {
+        &super::SLACK
     }
 
     fn run<'a>(
@@ -76,12 +71,12 @@ impl StepKind for Slack {
         })
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!(
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(format!(
             "posts {} to the Slack webhook {}",
             view.attr("text"),
             view.target()
-        )
+        ))
     }
 }
 

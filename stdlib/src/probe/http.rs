@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use interpreter::redact::Redactor;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
 use lang::jsonpath::{self, JsonSegment};
+use lang::schema::Variant;
 
 /// Settings that need their own client; everything else is per request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -162,12 +165,8 @@ pub(crate) fn shown_url(url: &str, secrets: &Redactor) -> String {
 pub struct Http;
 
 impl StepKind for Http {
-    fn kind(&self) -> &'static str {
-        "probe"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("http")
+    fn variant(&self) -> &'static Variant {
+        &super::HTTP
     }
 
     fn run<'a>(
@@ -178,21 +177,19 @@ impl StepKind for Http {
         Box::pin(request(input, &ctx.secrets))
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!(
-            "{} {}",
-            view.attr("method").trim_matches('"'),
-            view.target()
-        )
-    }
-
-    fn preflight(&self, view: &InputView) -> Vec<String> {
-        match view.values.get("ca_file").and_then(Value::as_str) {
+    fn plan(&self, view: &InputView) -> StepPlan {
+        let problems = match view.values.get("ca_file").and_then(Value::as_str) {
             Some(path) if std::fs::File::open(path).is_err() => {
                 vec![format!("ca_file {path} cannot be read")]
             }
             _ => Vec::new(),
-        }
+        };
+        StepPlan::new(format!(
+            "{} {}",
+            view.attr("method").trim_matches('"'),
+            view.target()
+        ))
+        .with_problems(problems)
     }
 
     fn subject(

@@ -14,176 +14,182 @@ use lang::schema::{
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// The `probe` step kind.
-pub const SCHEMA: StepSchema = StepSchema {
+pub static SCHEMA: StepSchema = StepSchema {
     kind: "probe",
     doc: "read-only health checks with expectations",
-    variants: &[
-        Variant {
-            name: Some("http"),
-            doc: "an HTTP request; expectations on status, headers, body, JSON and latency",
-            target: Some(Target {
-                name: "url",
-                ty: T::Url,
-                sensitive: true,
-                required: true,
-                doc: "the URL to request (may embed credentials from a secret)",
-            }),
-            attributes: &[
-                Attribute::new("method", T::Enum(HTTP_METHODS), "HTTP method").default("GET"),
-                Attribute::new("headers", T::MapOf(&T::String), "request headers").sensitive(),
-                Attribute::new("body", T::String, "request body as text").sensitive(),
-                Attribute::new("json", T::Any, "request body as JSON (sets content-type)")
-                    .sensitive(),
-                Attribute::new(
-                    "bearer",
-                    T::String,
-                    "bearer token for the Authorization header",
-                )
-                .sensitive(),
-                Attribute::new("username", T::String, "basic-auth user name"),
-                Attribute::new("password", T::String, "basic-auth password").sensitive(),
-                Attribute::new(
-                    "ca_file",
-                    T::Path,
-                    "PEM file of extra trusted CA certificates",
-                ),
-                Attribute::new(
-                    "insecure",
-                    T::Bool,
-                    "skip TLS certificate verification (explicit opt-in)",
-                )
-                .default("false"),
-                Attribute::new("follow_redirects", T::Bool, "follow redirects").default("true"),
-                Attribute::new(
-                    "max_redirects",
-                    T::Int,
-                    "redirects followed at most (0-100)",
-                )
-                .default("10")
-                .range(0, 100),
-                Attribute::new(
-                    "max_body",
-                    T::Size,
-                    "body bytes kept; the rest is discarded",
-                )
-                .default("1MiB"),
-            ],
-            outputs: &[
-                Output::new("status", T::Int, "HTTP status code"),
-                Output::tainted(
-                    "headers",
-                    T::MapOf(&T::String),
-                    "response headers (lower-case names)",
-                ),
-                Output::tainted("body", T::String, "response body (capped at max_body)"),
-                Output::tainted("json", T::Any, "the body parsed as JSON"),
-                Output::new("latency", T::Duration, "time to the full response"),
-            ],
-            subjects: &[
-                Subject::new("status", T::Int, "the status code"),
-                Subject::with_arg("header", T::String, T::String, "a response header by name"),
-                Subject::new("body", T::String, "the response body"),
-                Subject::with_arg(
-                    "json",
-                    T::String,
-                    T::Any,
-                    "a JSON path into the body (`.status`, `.checks[0].name`)",
-                ),
-                Subject::new("latency", T::Duration, "time to the full response"),
-            ],
-            effect: Effect::ReadOnly,
-            default_timeout: Some(Duration::from_secs(10)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("tcp"),
-            doc: "a TCP connect to host:port",
-            target: Some(Target {
-                name: "address",
-                ty: T::String,
-                sensitive: false,
-                required: true,
-                doc: "`host:port` to connect to",
-            }),
-            outputs: &[Output::new("latency", T::Duration, "time to connect")],
-            subjects: &[Subject::new("latency", T::Duration, "time to connect")],
-            effect: Effect::ReadOnly,
-            default_timeout: Some(Duration::from_secs(5)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("exec"),
-            doc: "runs a read-only command (argv, no shell)",
-            target: Some(Target {
-                name: "argv",
-                ty: T::ListOf(&T::String),
-                sensitive: false,
-                required: true,
-                doc: "program and arguments, passed without a shell",
-            }),
-            attributes: crate::exec::ATTRIBUTES_COMMON,
-            outputs: crate::exec::OUTPUTS,
-            subjects: crate::exec::SUBJECTS,
-            effect: Effect::ReadOnly,
-            default_timeout: Some(Duration::from_secs(30)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("postgres"),
-            doc: "connects to PostgreSQL and runs a read-only query",
-            target: Some(Target {
-                name: "url",
-                ty: T::String,
-                sensitive: true,
-                required: true,
-                doc: "connection string, usually from a secret",
-            }),
-            attributes: &[
-                Attribute::new("query", T::String, "a read-only query").default("\"select 1\"")
-            ],
-            outputs: &[
-                Output::new("rows", T::ListOf(&T::MapOf(&T::Any)), "result rows"),
-                Output::new("row_count", T::Int, "number of rows"),
-                Output::new("value", T::Any, "first column of the first row"),
-                Output::new("latency", T::Duration, "time to connect and query"),
-            ],
-            subjects: &[
-                Subject::new("value", T::Any, "first column of the first row"),
-                Subject::new("row_count", T::Int, "number of rows"),
-                Subject::new("latency", T::Duration, "time to connect and query"),
-            ],
-            effect: Effect::ReadOnly,
-            default_timeout: Some(Duration::from_secs(10)),
-            ..Variant::BASE
-        },
-        Variant {
-            name: Some("redis"),
-            doc: "PING, or reads a field of INFO",
-            target: Some(Target {
-                name: "url",
-                ty: T::String,
-                sensitive: true,
-                required: true,
-                doc: "`redis://` URL, usually from a secret",
-            }),
-            outputs: &[
-                Output::new("reply", T::String, "the PING reply"),
-                Output::new("info", T::MapOf(&T::String), "INFO fields"),
-                Output::new("latency", T::Duration, "round-trip time"),
-            ],
-            subjects: &[
-                Subject::new("reply", T::String, "the PING reply"),
-                Subject::with_arg(
-                    "info",
-                    T::String,
-                    T::String,
-                    "an INFO field by name (`role`)",
-                ),
-                Subject::new("latency", T::Duration, "round-trip time"),
-            ],
-            effect: Effect::ReadOnly,
-            default_timeout: Some(Duration::from_secs(5)),
-            ..Variant::BASE
-        },
+    variants: &[&HTTP, &TCP, &EXEC, &POSTGRES, &REDIS],
+};
+
+/// `probe http`.
+pub static HTTP: Variant = Variant {
+    name: Some("http"),
+    doc: "an HTTP request; expectations on status, headers, body, JSON and latency",
+    target: Some(Target {
+        name: "url",
+        ty: T::Url,
+        sensitive: true,
+        required: true,
+        doc: "the URL to request (may embed credentials from a secret)",
+    }),
+    attributes: &[
+        Attribute::new("method", T::Enum(HTTP_METHODS), "HTTP method").default("GET"),
+        Attribute::new("headers", T::MapOf(&T::String), "request headers").sensitive(),
+        Attribute::new("body", T::String, "request body as text").sensitive(),
+        Attribute::new("json", T::Any, "request body as JSON (sets content-type)").sensitive(),
+        Attribute::new(
+            "bearer",
+            T::String,
+            "bearer token for the Authorization header",
+        )
+        .sensitive(),
+        Attribute::new("username", T::String, "basic-auth user name"),
+        Attribute::new("password", T::String, "basic-auth password").sensitive(),
+        Attribute::new(
+            "ca_file",
+            T::Path,
+            "PEM file of extra trusted CA certificates",
+        ),
+        Attribute::new(
+            "insecure",
+            T::Bool,
+            "skip TLS certificate verification (explicit opt-in)",
+        )
+        .default("false"),
+        Attribute::new("follow_redirects", T::Bool, "follow redirects").default("true"),
+        Attribute::new(
+            "max_redirects",
+            T::Int,
+            "redirects followed at most (0-100)",
+        )
+        .default("10")
+        .range(0, 100),
+        Attribute::new(
+            "max_body",
+            T::Size,
+            "body bytes kept; the rest is discarded",
+        )
+        .default("1MiB"),
     ],
+    outputs: &[
+        Output::new("status", T::Int, "HTTP status code"),
+        Output::tainted(
+            "headers",
+            T::MapOf(&T::String),
+            "response headers (lower-case names)",
+        ),
+        Output::tainted("body", T::String, "response body (capped at max_body)"),
+        Output::tainted("json", T::Any, "the body parsed as JSON"),
+        Output::new("latency", T::Duration, "time to the full response"),
+    ],
+    subjects: &[
+        Subject::new("status", T::Int, "the status code"),
+        Subject::with_arg("header", T::String, T::String, "a response header by name"),
+        Subject::new("body", T::String, "the response body"),
+        Subject::with_arg(
+            "json",
+            T::String,
+            T::Any,
+            "a JSON path into the body (`.status`, `.checks[0].name`)",
+        ),
+        Subject::new("latency", T::Duration, "time to the full response"),
+    ],
+    effect: Effect::ReadOnly,
+    default_timeout: Some(Duration::from_secs(10)),
+    ..Variant::BASE
+};
+
+/// `probe tcp`.
+pub static TCP: Variant = Variant {
+    name: Some("tcp"),
+    doc: "a TCP connect to host:port",
+    target: Some(Target {
+        name: "address",
+        ty: T::String,
+        sensitive: false,
+        required: true,
+        doc: "`host:port` to connect to",
+    }),
+    outputs: &[Output::new("latency", T::Duration, "time to connect")],
+    subjects: &[Subject::new("latency", T::Duration, "time to connect")],
+    effect: Effect::ReadOnly,
+    default_timeout: Some(Duration::from_secs(5)),
+    ..Variant::BASE
+};
+
+/// `probe exec`.
+pub static EXEC: Variant = Variant {
+    name: Some("exec"),
+    doc: "runs a read-only command (argv, no shell)",
+    target: Some(Target {
+        name: "argv",
+        ty: T::ListOf(&T::String),
+        sensitive: false,
+        required: true,
+        doc: "program and arguments, passed without a shell",
+    }),
+    attributes: crate::exec::ATTRIBUTES_COMMON,
+    outputs: crate::exec::OUTPUTS,
+    subjects: crate::exec::SUBJECTS,
+    effect: Effect::ReadOnly,
+    default_timeout: Some(Duration::from_secs(30)),
+    ..Variant::BASE
+};
+
+/// `probe postgres`.
+pub static POSTGRES: Variant = Variant {
+    name: Some("postgres"),
+    doc: "connects to PostgreSQL and runs a read-only query",
+    target: Some(Target {
+        name: "url",
+        ty: T::String,
+        sensitive: true,
+        required: true,
+        doc: "connection string, usually from a secret",
+    }),
+    attributes: &[Attribute::new("query", T::String, "a read-only query").default("\"select 1\"")],
+    outputs: &[
+        Output::new("rows", T::ListOf(&T::MapOf(&T::Any)), "result rows"),
+        Output::new("row_count", T::Int, "number of rows"),
+        Output::new("value", T::Any, "first column of the first row"),
+        Output::new("latency", T::Duration, "time to connect and query"),
+    ],
+    subjects: &[
+        Subject::new("value", T::Any, "first column of the first row"),
+        Subject::new("row_count", T::Int, "number of rows"),
+        Subject::new("latency", T::Duration, "time to connect and query"),
+    ],
+    effect: Effect::ReadOnly,
+    default_timeout: Some(Duration::from_secs(10)),
+    ..Variant::BASE
+};
+
+/// `probe redis`.
+pub static REDIS: Variant = Variant {
+    name: Some("redis"),
+    doc: "PING, or reads a field of INFO",
+    target: Some(Target {
+        name: "url",
+        ty: T::String,
+        sensitive: true,
+        required: true,
+        doc: "`redis://` URL, usually from a secret",
+    }),
+    outputs: &[
+        Output::new("reply", T::String, "the PING reply"),
+        Output::new("info", T::MapOf(&T::String), "INFO fields"),
+        Output::new("latency", T::Duration, "round-trip time"),
+    ],
+    subjects: &[
+        Subject::new("reply", T::String, "the PING reply"),
+        Subject::with_arg(
+            "info",
+            T::String,
+            T::String,
+            "an INFO field by name (`role`)",
+        ),
+        Subject::new("latency", T::Duration, "round-trip time"),
+    ],
+    effect: Effect::ReadOnly,
+    default_timeout: Some(Duration::from_secs(5)),
+    ..Variant::BASE
 };

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
+use lang::schema::Variant;
 use tokio_postgres::types::Type;
 
 /// Rows kept at most in the outputs.
@@ -18,12 +21,8 @@ const MAX_ROWS: usize = 1_000;
 pub struct Postgres;
 
 impl StepKind for Postgres {
-    fn kind(&self) -> &'static str {
-        "probe"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("postgres")
+    fn variant(&self) -> &'static Variant {
+        &super::POSTGRES
     }
 
     fn run<'a>(
@@ -34,8 +33,12 @@ impl StepKind for Postgres {
         Box::pin(probe(input))
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!("runs {} read-only on {}", view.attr("query"), view.target())
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(format!(
+            "runs {} read-only on {}",
+            view.attr("query"),
+            view.target()
+        ))
     }
 }
 

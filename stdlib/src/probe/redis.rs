@@ -6,19 +6,18 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use indexmap::IndexMap;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
+use lang::schema::Variant;
 
 /// `probe redis URL`.
 pub struct Redis;
 
 impl StepKind for Redis {
-    fn kind(&self) -> &'static str {
-        "probe"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("redis")
+    fn variant(&self) -> &'static Variant {
+        &super::REDIS
     }
 
     fn run<'a>(
@@ -29,8 +28,8 @@ impl StepKind for Redis {
         Box::pin(probe(input))
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!("PING and INFO on {}", view.target())
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(format!("PING and INFO on {}", view.target()))
     }
 }
 

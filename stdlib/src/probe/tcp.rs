@@ -3,19 +3,18 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use interpreter::step::{InputView, Outputs, StepContext, StepError, StepInput, StepKind};
+use interpreter::step::{
+    InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
+};
 use interpreter::value::Value;
+use lang::schema::Variant;
 
 /// `probe tcp ADDRESS`.
 pub struct Tcp;
 
 impl StepKind for Tcp {
-    fn kind(&self) -> &'static str {
-        "probe"
-    }
-
-    fn variant(&self) -> Option<&'static str> {
-        Some("tcp")
+    fn variant(&self) -> &'static Variant {
+        &super::TCP
     }
 
     fn run<'a>(
@@ -47,7 +46,7 @@ impl StepKind for Tcp {
         })
     }
 
-    fn describe(&self, view: &InputView) -> String {
-        format!("connects to {} over TCP", view.target())
+    fn plan(&self, view: &InputView) -> StepPlan {
+        StepPlan::new(format!("connects to {} over TCP", view.target()))
     }
 }

@@ -228,18 +228,19 @@ impl Planner<'_> {
         let mut view = input_view(step);
         view.secret_vars.clone_from(&self.secret_vars);
         view.secrets = self.redactor().clone();
-        let implementation = self.req.registry.get(step.kind, step.variant.name);
+        let implementation = self.req.registry.get(step.variant);
         let attempt = match implementation {
             Some(imp) => {
+                let planned = imp.plan(&view);
                 // What a kind reports may quote the world (a compose file, an engine's
                 // names): redacted and neutralised before it enters the plan.
-                step.change = self.redactor.clean(&imp.describe(&view));
-                step.details = imp
-                    .details(&view)
+                step.change = self.redactor.clean(&planned.change);
+                step.details = planned
+                    .details
                     .iter()
                     .map(|line| self.redactor.clean(line))
                     .collect();
-                for problem in imp.preflight_findings(&view) {
+                for problem in planned.findings {
                     let level = if problem.error {
                         FindingLevel::Error
                     } else {
@@ -247,7 +248,7 @@ impl Planner<'_> {
                     };
                     self.finding(level, problem.code, Some(&step.id), problem.message);
                 }
-                imp.duration(&view).or(step.timeout)
+                planned.duration.or(step.timeout)
             }
             None => {
                 step.change = format!(
