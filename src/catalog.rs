@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
-use lang::check::FileKind;
-use lang::{CheckOptions, Program};
+use lang::CheckOptions;
 use serde::Serialize;
 
 use crate::cli::{CatalogArgs, CatalogFormat, EXIT_OK, EXIT_USAGE, ListArgs};
@@ -58,19 +57,18 @@ pub fn entries(dir: &Path, today: Date) -> Result<Vec<Entry>, String> {
 /// One file's catalog entry, its path shown relative to `dir`; `None` for a library.
 pub fn entry(path: &Path, dir: &Path, today: Date) -> Option<Entry> {
     let shown = files::display(path);
-    let program = Program::load(&shown, &FsLoader, &stdlib::SCHEMAS);
-    let parse_errors = program.parse_diagnostics().filter(|d| d.is_error()).count();
-    let checked = lang::check(
-        &program,
-        &stdlib::SCHEMAS,
-        &CheckOptions { today: Some(today) },
-    );
-    if checked.kind == FileKind::Library {
+    let options = lang::CompileOptions {
+        check: CheckOptions { today: Some(today) },
+        callees: false,
+    };
+    let compiled = lang::compile(&shown, &FsLoader, &stdlib::SCHEMAS, &options);
+    if compiled.is_library() {
         return None;
     }
-    let errors = parse_errors + checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    let errors = compiled.diagnostics().filter(|d| d.is_error()).count();
+    let meta = compiled.checks.into_iter().next().and_then(|c| c.meta);
     let rel = relative(path, dir);
-    let Some(meta) = checked.meta else {
+    let Some(meta) = meta else {
         return Some(Entry {
             id: rel.clone(),
             path: rel,

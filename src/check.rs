@@ -107,17 +107,14 @@ pub fn check_all(paths: &[PathBuf], options: &CheckOptions) -> Vec<Outcome> {
 /// Loads, parses and checks one file.
 pub fn check_file(path: &std::path::Path, options: &CheckOptions) -> Outcome {
     let shown = files::display(path);
-    let program = Program::load(&shown, &FsLoader, &stdlib::SCHEMAS);
-    let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
-    let parsed = program
-        .unit(program.main)
-        .is_some_and(|u| u.parsed.ast.is_some());
-    let mut kind = None;
-    if parsed {
-        let checked = lang::check(&program, &stdlib::SCHEMAS, options);
-        kind = Some(checked.kind);
-        diagnostics.extend(checked.diagnostics);
-    }
+    let options = lang::CompileOptions {
+        check: options.clone(),
+        callees: false,
+    };
+    let compiled = lang::compile(&shown, &FsLoader, &stdlib::SCHEMAS, &options);
+    let kind = compiled.checked().map(|c| c.kind);
+    let mut diagnostics: Vec<Diagnostic> = compiled.diagnostics().cloned().collect();
+    let program = compiled.program;
     diagnostics.sort_by_key(|d| (d.file != program.main, d.file, d.span.start, d.code));
     Outcome {
         path: shown,

@@ -36,7 +36,7 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> i32 {
             args.preflight,
         ),
         Err(errors) => {
-            runtime::print_plan_errors(&errors, &loaded.program, color);
+            runtime::print_plan_errors(&errors, loaded.program(), color);
             EXIT_USAGE
         }
     }

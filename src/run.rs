@@ -76,7 +76,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
                 label,
             )
             .in_file(f.loc.file);
-            eprintln!("{}", render::human(&d, &loaded.program.sources, options));
+            eprintln!("{}", render::human(&d, &loaded.program().sources, options));
         }
     }
     result.status.exit_code()
@@ -124,7 +124,7 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
         return match fresh {
             Ok(p) => Ok((loaded, p)),
             Err(errors) => {
-                runtime::print_plan_errors(&errors, &loaded.program, color);
+                runtime::print_plan_errors(&errors, loaded.program(), color);
                 Err(EXIT_USAGE)
             }
         };
@@ -141,7 +141,7 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
     match runtime::make_plan(&loaded, registry, inputs, args.inputs.start_at.clone()) {
         Ok(p) => Ok((loaded, p)),
         Err(errors) => {
-            runtime::print_plan_errors(&errors, &loaded.program, color);
+            runtime::print_plan_errors(&errors, loaded.program(), color);
             Err(EXIT_USAGE)
         }
     }

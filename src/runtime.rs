@@ -7,8 +7,9 @@ use std::path::Path;
 use interpreter::plan::params::{self, InputSource, ParamInput, RawValue};
 use interpreter::plan::{self, Plan, PlanError, PlanRequest};
 use interpreter::step::Registry;
-use lang::check::Checked;
+use lang::compile::Compiled;
 use lang::diag::render::{self, RenderOptions};
+use lang::hir::SecretSource;
 use lang::{Diagnostic, Program};
 
 use crate::cli::InputArgs;
@@ -17,12 +18,22 @@ use crate::files::{self, FsLoader};
 /// The `ops` version planned and run with.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A runbook that loaded and checked without errors.
+/// A runbook that loaded and checked without errors (and every runbook it calls).
 pub struct Loaded {
+    /// The runbook, the files it reaches and their checks.
+    compiled: Compiled,
+}
+
+impl Loaded {
     /// The runbook and the files it reaches.
-    pub program: Program,
-    /// The check result.
-    pub checked: Checked,
+    pub fn program(&self) -> &Program {
+        &self.compiled.program
+    }
+
+    /// The checked program.
+    pub fn hir(&self) -> Result<lang::hir::Hir<'_>, String> {
+        self.compiled.hir()
+    }
 }
 
 /// Loads and checks `path`; prints the diagnostics and returns `None` on errors.
@@ -36,21 +47,22 @@ pub fn read_program(path: &Path) -> Program {
 }
 
 /// Checks a loaded program; prints the diagnostics and returns `None` on errors.
+/// Checks a loaded program and every runbook it calls; prints the diagnostics and returns
+/// `None` on errors.
 pub fn check_program(program: Program, shown: &str, color: bool) -> Option<Loaded> {
-    let options = crate::check::options().ok().unwrap_or_default();
-    let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
-    let parsed = program
-        .unit(program.main)
-        .is_some_and(|u| u.parsed.ast.is_some());
-    let checked = parsed.then(|| lang::check(&program, &stdlib::SCHEMAS, &options));
-    if let Some(c) = &checked {
-        diagnostics.extend(c.diagnostics.iter().cloned());
-    }
-    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
-    if !errors.is_empty() || checked.is_none() {
+    let options = lang::CompileOptions {
+        check: crate::check::options().ok().unwrap_or_default(),
+        callees: true,
+    };
+    let compiled = lang::compile::check_program(program, &stdlib::SCHEMAS, &options);
+    let errors = compiled.errors();
+    if !errors.is_empty() || compiled.checked().is_none() {
         let render_options = RenderOptions { color, width: 100 };
         for d in &errors {
-            eprintln!("{}", render::human(d, &program.sources, render_options));
+            eprintln!(
+                "{}",
+                render::human(d, &compiled.program.sources, render_options)
+            );
         }
         eprintln!(
             "ops: {shown} has {} error(s); fix them (see `ops check {shown}`) before planning",
@@ -58,14 +70,13 @@ pub fn check_program(program: Program, shown: &str, color: bool) -> Option<Loade
         );
         return None;
     }
-    let checked = checked?;
-    if checked.kind == lang::check::FileKind::Library {
+    if compiled.is_library() {
         eprintln!(
             "ops: {shown} is a library (no runbook block or steps); include it from a runbook"
         );
         return None;
     }
-    Some(Loaded { program, checked })
+    Some(Loaded { compiled })
 }
 
 /// Parameter inputs: environment, then vars file, then `--set` (highest precedence).
@@ -121,7 +132,7 @@ impl plan::Environment for RealEnv {
             .map_err(|e| e.to_string())
     }
 
-    fn secret(&self, source: &str) -> Option<String> {
+    fn secret(&self, source: &SecretSource) -> Option<String> {
         let value = read_secret(source)?;
         // What planning logs or a panic while planning prints is redacted too.
         crate::logging::add_secret(&value);
@@ -136,9 +147,16 @@ pub fn make_plan(
     inputs: Vec<ParamInput>,
     start_at: Option<String>,
 ) -> Result<Plan, Vec<PlanError>> {
+    let hir = loaded.hir().map_err(|message| {
+        vec![PlanError {
+            code: lang::Code::PlanEvaluation,
+            message,
+            help: None,
+            at: None,
+        }]
+    })?;
     plan::plan(&PlanRequest {
-        program: &loaded.program,
-        checked: &loaded.checked,
+        hir: &hir,
         registry,
         inputs,
         start_at,
@@ -178,7 +196,7 @@ pub fn protect_secrets(redactor: interpreter::redact::Redactor) {
 pub fn read_secrets(plan: &Plan) -> std::collections::HashMap<String, String> {
     plan.secrets
         .iter()
-        .filter_map(|s| read_secret(&s.source).map(|v| (s.source.clone(), v)))
+        .filter_map(|s| read_secret(&s.source).map(|v| (s.source.describe(), v)))
         .collect()
 }
 
@@ -188,18 +206,14 @@ pub fn redactor(plan: &Plan) -> interpreter::redact::Redactor {
     interpreter::redact::Redactor::new(secrets.values().map(String::as_str))
 }
 
-/// One secret's value by its source (`env VAR`, `file PATH`; a file's trailing line
-/// break removed).
-fn read_secret(source: &str) -> Option<String> {
-    if let Some(var) = source.strip_prefix("env ") {
-        std::env::var(var).ok()
-    } else if let Some(path) = source.strip_prefix("file ") {
-        files::read_capped(Path::new(path))
+/// One secret's value by its source (a file's trailing line break removed).
+fn read_secret(source: &SecretSource) -> Option<String> {
+    match source {
+        SecretSource::Env(var) => std::env::var(var).ok(),
+        SecretSource::File(path) => files::read_capped(Path::new(path))
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .map(|t| t.strip_suffix('\n').map(str::to_string).unwrap_or(t))
-            .map(|t| t.strip_suffix('\r').map(str::to_string).unwrap_or(t))
-    } else {
-        None
+            .map(|t| t.strip_suffix('\r').map(str::to_string).unwrap_or(t)),
     }
 }

@@ -335,20 +335,23 @@ impl StepSchema {
     }
 }
 
+/// `on_failure = abort|continue`, accepted by every step.
+pub const ON_FAILURE: Attribute = Attribute::new(
+    "on_failure",
+    SchemaType::Enum(&["abort", "continue"]),
+    "what a failure of this step does: `abort` the stage (default) or `continue`",
+)
+.default("abort");
+
+/// `description = "..."`, accepted by every step.
+pub const DESCRIPTION: Attribute = Attribute::new(
+    "description",
+    SchemaType::String,
+    "a sentence shown in plans and reports",
+);
+
 /// Attributes every step accepts.
-pub const UNIVERSAL_ATTRIBUTES: &[Attribute] = &[
-    Attribute::new(
-        "on_failure",
-        SchemaType::Enum(&["abort", "continue"]),
-        "what a failure of this step does: `abort` the stage (default) or `continue`",
-    )
-    .default("abort"),
-    Attribute::new(
-        "description",
-        SchemaType::String,
-        "a sentence shown in plans and reports",
-    ),
-];
+pub const UNIVERSAL_ATTRIBUTES: &[Attribute] = &[ON_FAILURE, DESCRIPTION];
 
 /// Statement keywords that are modifiers, not attributes (`timeout 5m`, not `timeout = 5m`).
 pub const MODIFIERS: &[&str] = &["timeout", "retry", "when"];

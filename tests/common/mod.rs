@@ -42,16 +42,14 @@ pub fn check_with(
     path: &str,
     loader: &dyn lang::Loader,
 ) -> (Program, Option<lang::Checked>, Vec<Diagnostic>) {
-    let program = Program::load(path, loader, &stdlib::SCHEMAS);
-    let mut diagnostics: Vec<Diagnostic> = program.parse_diagnostics().cloned().collect();
-    let parsed = program
-        .unit(program.main)
-        .is_some_and(|u| u.parsed.ast.is_some());
-    let checked = parsed.then(|| lang::check(&program, &stdlib::SCHEMAS, &options()));
-    if let Some(c) = &checked {
-        diagnostics.extend(c.diagnostics.iter().cloned());
-    }
-    (program, checked, diagnostics)
+    let options = lang::CompileOptions {
+        check: options(),
+        callees: false,
+    };
+    let compiled = lang::compile(path, loader, &stdlib::SCHEMAS, &options);
+    let diagnostics: Vec<Diagnostic> = compiled.diagnostics().cloned().collect();
+    let checked = compiled.checks.into_iter().next();
+    (compiled.program, checked, diagnostics)
 }
 
 /// All diagnostics rendered without colour at a fixed width.

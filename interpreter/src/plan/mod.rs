@@ -5,8 +5,8 @@
 //!
 //! The executor runs the plan itself, so what `ops plan` shows is what `ops run` does.
 
-mod build;
 pub mod params;
+mod planner;
 pub mod saved;
 mod timing;
 
@@ -18,7 +18,7 @@ use lang::ast::{CmpOp, Expr, Span};
 use lang::schema::{Effect, Variant};
 use lang::source::FileId;
 
-pub use build::{Environment, PlanError, PlanRequest, content_hash, input_view, plan};
+pub use planner::{Environment, PlanError, PlanRequest, content_hash, input_view, plan};
 pub use timing::Backoff;
 
 use crate::eval::{Scope, Unknown};
@@ -369,8 +369,8 @@ pub struct ParamValue {
 pub struct SecretPlan {
     /// Its name.
     pub name: String,
-    /// `env VAR` or `file PATH`.
-    pub source: String,
+    /// Where the value is read from.
+    pub source: lang::hir::SecretSource,
     /// Whether the value could be read (the value itself never enters the plan).
     pub present: bool,
 }

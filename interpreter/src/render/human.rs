@@ -44,7 +44,12 @@ pub fn human(plan: &Plan) -> String {
     for (i, s) in plan.secrets.iter().enumerate() {
         let head = if i == 0 { "secrets" } else { "" };
         let state = if s.present { "present" } else { "MISSING" };
-        let _ = writeln!(out, "  {head:<8} {}  from {}  {state}", s.name, s.source);
+        let _ = writeln!(
+            out,
+            "  {head:<8} {}  from {}  {state}",
+            s.name,
+            s.source.describe()
+        );
     }
     if let Some(start) = &plan.start_at {
         let _ = writeln!(out, "  start at {start} (earlier steps are skipped)");

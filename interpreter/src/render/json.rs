@@ -32,7 +32,7 @@ pub fn json(plan: &Plan) -> J {
         })).collect::<Vec<_>>(),
         "secrets": plan.secrets.iter().map(|s| json!({
             "name": s.name,
-            "source": s.source,
+            "source": s.source.describe(),
             "present": s.present,
         })).collect::<Vec<_>>(),
         "steps": nodes(&plan.body),

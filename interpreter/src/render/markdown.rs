@@ -62,7 +62,7 @@ pub fn markdown(plan: &Plan) -> String {
                 out,
                 "| `{}` | {} | {} |",
                 s.name,
-                cell(&s.source),
+                cell(&s.source.describe()),
                 if s.present { "yes" } else { "**no**" }
             );
         }

@@ -20,7 +20,7 @@ use interpreter::value::Value;
 use lang::schema::{
     Attribute, Effect, Output, SchemaType as T, Schemas, StepSchema, Subject, Target, Variant,
 };
-use lang::{CheckOptions, MemoryLoader, Program};
+use lang::{CheckOptions, MemoryLoader};
 use tokio_util::sync::CancellationToken;
 
 const TEXT: Target = Target {
@@ -278,19 +278,16 @@ pub fn plan_with(
     start_at: Option<&str>,
 ) -> Result<Plan, Vec<plan::PlanError>> {
     let loader = MemoryLoader::new().with("main.rb.ops", src);
-    let program = Program::load("main.rb.ops", &loader, &SCHEMAS);
-    let parse: Vec<_> = program.parse_diagnostics().collect();
-    assert!(parse.is_empty(), "parse errors: {parse:#?}");
-    let checked = lang::check(&program, &SCHEMAS, &CheckOptions::default());
-    let errors: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "check errors: {errors:#?}");
+    let options = lang::CompileOptions {
+        check: CheckOptions::default(),
+        callees: true,
+    };
+    let compiled = lang::compile("main.rb.ops", &loader, &SCHEMAS, &options);
+    let errors = compiled.errors();
+    assert!(errors.is_empty(), "parse or check errors: {errors:#?}");
+    let hir = compiled.hir().expect("a checked program");
     plan::plan(&PlanRequest {
-        program: &program,
-        checked: &checked,
+        hir: &hir,
         registry,
         inputs: Vec::new(),
         start_at: start_at.map(str::to_string),

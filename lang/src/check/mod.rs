@@ -61,12 +61,22 @@ pub struct ParamInfo {
 }
 
 /// Where a secret's value comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SecretSource {
     /// An environment variable.
     Env(String),
     /// A file's content (trailing newline removed).
     File(String),
+}
+
+impl SecretSource {
+    /// `env VAR` or `file PATH`, as plans show it.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::Env(var) => format!("env {var}"),
+            SecretSource::File(path) => format!("file {path}"),
+        }
+    }
 }
 
 /// A declared secret.
@@ -97,6 +107,8 @@ pub struct StepInfo {
     pub variant: &'static Variant,
     /// Which argument is its target (after the variant word, when one is written).
     pub target: Option<usize>,
+    /// The loaded runbook a `call` runs.
+    pub callee: Option<FileId>,
     /// `as NAME`.
     pub name: Option<String>,
     /// Its effect (after `readonly = true`).

@@ -187,6 +187,11 @@ impl Checker<'_> {
             schema,
             variant,
             target: target.and_then(|t| step.args.iter().position(|a| std::ptr::eq(a, t))),
+            callee: if variant.params_from_target {
+                self.callee_file(step)
+            } else {
+                None
+            },
             name: step.name.as_ref().map(|n| n.name.clone()),
             effect,
         });
@@ -336,6 +341,21 @@ impl Checker<'_> {
     }
 
     /// `call "x.rb.ops"`: the callee's parameters, or why they are unknown.
+    /// The loaded runbook a `call` step names.
+    fn callee_file(&self, step: &Step) -> Option<crate::source::FileId> {
+        let Some(Expr {
+            kind: ExprKind::Str(lit),
+            ..
+        }) = step.args.first()
+        else {
+            return None;
+        };
+        match self.program.link(self.file, lit.span) {
+            Some(Link::File(file)) if !self.program.unparsable.contains_key(file) => Some(*file),
+            _ => None,
+        }
+    }
+
     fn callee(&mut self, step: &Step) -> Accepts {
         let Some(Expr {
             kind: ExprKind::Str(lit),

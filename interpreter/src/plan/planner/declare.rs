@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use lang::ast::{self, ExprKind, Stmt};
-use lang::check::SecretSource;
-use lang::check::types::Type;
-use lang::program::Link;
+use lang::ast;
+use lang::hir::{self, Decl, SecretSource};
 
 use super::super::params::{InputSource, ParamInput, convert, describe};
 use super::*;
@@ -19,55 +17,48 @@ pub(super) enum Given<'a> {
     Inputs(&'a [ParamInput]),
     /// A called runbook (and the libraries it includes): the caller's expressions, in
     /// the caller's scope.
-    Call(&'a [&'a ast::Attr], Arc<Scope>),
+    Call(&'a [hir::CallArg<'a>], Arc<Scope>),
 }
 
 impl Planner<'_> {
     /// Binds a file's `param`, `secret`, `let` and included libraries, in order.
-    pub(super) fn declare(&mut self, stmts: &[Stmt], scope: &mut Scope, given: &Given<'_>) {
-        for stmt in stmts {
-            match stmt {
-                Stmt::Param(p) => self.declare_param(p, scope, given),
-                Stmt::Secret(s) => self.declare_secret(s, scope),
-                Stmt::Let(l) => self.declare_let(l, scope),
-                Stmt::Include(inc) => {
-                    let Some(Link::File(id)) = self.program().link(self.file, inc.path.span) else {
-                        continue;
-                    };
+    pub(super) fn declare(&mut self, decls: &[Decl<'_>], scope: &mut Scope, given: &Given<'_>) {
+        for decl in decls {
+            match decl {
+                Decl::Param(p) => self.declare_param(p, scope, given),
+                Decl::Secret(s) => self.declare_secret(s, scope),
+                Decl::Let(l) => self.declare_let(l, scope),
+                Decl::Include(id) => {
                     let id = *id;
                     if !self.declared_libs.insert(id) {
                         continue;
                     }
-                    let Some(lib) = self.program().unit(id).and_then(|u| u.parsed.ast.as_ref())
-                    else {
+                    let Some(lib) = self.hir().unit(id) else {
                         continue;
                     };
                     let saved = std::mem::replace(&mut self.file, id);
                     let given = match given {
                         Given::Inputs(inputs) => Given::Inputs(inputs),
                         // A called runbook's libraries take the caller's values too.
-                        Given::Call(attrs, caller) => Given::Call(attrs, caller.clone()),
+                        Given::Call(args, caller) => Given::Call(args, caller.clone()),
                     };
-                    self.declare(&lib.stmts, scope, &given);
+                    self.declare(&lib.decls, scope, &given);
                     self.file = saved;
                 }
-                _ => {}
             }
         }
     }
 
-    fn declare_param(&mut self, p: &ast::ParamDecl, scope: &mut Scope, given: &Given<'_>) {
+    fn declare_param(&mut self, p: &hir::Param<'_>, scope: &mut Scope, given: &Given<'_>) {
         let name = p.name.name.clone();
-        let Ok(ty) = Type::from_written(&p.ty) else {
-            return;
-        };
+        let ty = &p.ty;
         let main = matches!(given, Given::Inputs(_));
         // The highest-precedence given value wins (inputs are ordered lowest first).
         let mut value = None;
         match given {
             Given::Inputs(inputs) => {
                 if let Some(input) = inputs.iter().rev().find(|i| i.name == name) {
-                    match convert(&input.raw, &ty) {
+                    match convert(&input.raw, ty) {
                         Ok(v) => value = Some((v, input.source.describe(&name))),
                         Err(e) => {
                             self.error(
@@ -77,22 +68,22 @@ impl Planner<'_> {
                                     "invalid value for parameter `{name}` ({}): {e}",
                                     input.source.describe(&name)
                                 ),
-                                Some(format!("`{name}` is declared as {}", describe(&ty))),
+                                Some(format!("`{name}` is declared as {}", describe(ty))),
                             );
                             return;
                         }
                     }
                 }
             }
-            Given::Call(attrs, caller) => {
-                if let Some(attr) = attrs.iter().find(|a| a.name.name == name) {
+            Given::Call(args, caller) => {
+                if let Some(attr) = args.iter().find(|a| a.name.name == name) {
                     // Evaluated in the caller's scope, possibly only at run time.
-                    match eval(&attr.value, caller, &AtPlanTime) {
+                    match eval(attr.value, caller, &AtPlanTime) {
                         Ok(Eval::Known(v)) => scope.bind(&name, Binding::Value(v)),
                         Ok(Eval::Unknown(_)) => scope.bind(
                             &name,
                             Binding::Let(Arc::new(LetDef {
-                                expr: attr.value.clone(),
+                                expr: (*attr.value).clone(),
                                 scope: caller.clone(),
                             })),
                         ),
@@ -104,7 +95,7 @@ impl Planner<'_> {
         }
         let (value, source) = match value {
             Some(v) => v,
-            None => match &p.default {
+            None => match p.default {
                 Some(default) => match self.known(default, scope) {
                     Some(v) => (v, String::from("default")),
                     None => return,
@@ -122,10 +113,8 @@ impl Planner<'_> {
                 }
             },
         };
-        if let Some(allowed) = p.body.iter().flat_map(|b| &b.stmts).find_map(|s| match s {
-            Stmt::Attr(a) if a.name.name == "allowed" => Some(&a.value),
-            _ => None,
-        }) && let Some(list) = self.known(allowed, scope)
+        if let Some(allowed) = p.allowed
+            && let Some(list) = self.known(allowed, scope)
             && let Some(items) = list.as_list()
             && !items
                 .iter()
@@ -152,27 +141,25 @@ impl Planner<'_> {
         scope.bind(name, Binding::Value(value));
     }
 
-    fn declare_secret(&mut self, s: &ast::SecretDecl, scope: &mut Scope) {
-        let source = secret_source(s);
-        let (key, present) = match &source {
-            SecretSource::Env(var) => (
-                format!("env {var}"),
-                self.req.env.var(var).is_some_and(|v| !v.is_empty()),
-            ),
-            SecretSource::File(path) => {
-                let path = lang::program::resolve(self.program().path(self.file), path);
-                let readable = self.req.env.readable(&path);
-                (format!("file {path}"), readable.is_ok())
-            }
-        };
-        if !self.secrets.iter().any(|p| p.source == key) {
-            if !present {
-                let how = match &source {
-                    SecretSource::Env(var) => format!("environment variable {var} is not set"),
-                    SecretSource::File(_) => {
-                        format!("{} cannot be read", key.trim_start_matches("file "))
-                    }
-                };
+    fn declare_secret(&mut self, s: &hir::Secret<'_>, scope: &mut Scope) {
+        let source = &s.source;
+        let key = source.describe();
+        if !self.secrets.iter().any(|p| p.source == *source) {
+            let missing = match source {
+                SecretSource::Env(var) => self
+                    .req
+                    .env
+                    .var(var)
+                    .is_none_or(|v| v.is_empty())
+                    .then(|| format!("environment variable {var} is not set")),
+                SecretSource::File(path) => self
+                    .req
+                    .env
+                    .readable(path)
+                    .is_err()
+                    .then(|| format!("{path} cannot be read")),
+            };
+            if let Some(how) = &missing {
                 self.finding(
                     FindingLevel::Error,
                     Code::SecretMissing,
@@ -182,13 +169,13 @@ impl Planner<'_> {
             }
             self.secrets.push(SecretPlan {
                 name: s.name.name.clone(),
-                source: key.clone(),
-                present,
+                source: source.clone(),
+                present: missing.is_none(),
             });
-            if let SecretSource::Env(var) = &source {
+            if let SecretSource::Env(var) = source {
                 self.secret_vars.push(var.clone());
             }
-            if let Some(value) = self.req.env.secret(&key) {
+            if let Some(value) = self.req.env.secret(source) {
                 self.secret_values.push(value);
                 self.redactor_stale = true;
             }
@@ -196,8 +183,8 @@ impl Planner<'_> {
         scope.bind(s.name.name.clone(), Binding::Secret(key));
     }
 
-    pub(super) fn declare_let(&mut self, l: &ast::LetDecl, scope: &mut Scope) {
-        let binding = match eval(&l.value, scope, &AtPlanTime) {
+    pub(super) fn declare_let(&mut self, l: &hir::Let<'_>, scope: &mut Scope) {
+        let binding = match eval(l.value, scope, &AtPlanTime) {
             Ok(Eval::Known(v)) => Binding::Value(v),
             Ok(Eval::Unknown(_)) => {
                 // Re-evaluated where used; it sees the scope as it is now.
@@ -218,13 +205,7 @@ impl Planner<'_> {
 
     /// `--set` names no parameter declares are errors; vars-file ones warnings.
     pub(super) fn check_inputs(&mut self) {
-        let declared: Vec<&str> = self
-            .req
-            .checked
-            .params
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect();
+        let declared: Vec<&str> = self.hir().params.iter().map(|p| p.name.as_str()).collect();
         for input in &self.req.inputs {
             if declared.contains(&input.name.as_str()) {
                 continue;
@@ -256,20 +237,4 @@ impl Planner<'_> {
             }
         }
     }
-}
-
-fn secret_source(s: &ast::SecretDecl) -> SecretSource {
-    for stmt in s.body.iter().flat_map(|b| &b.stmts) {
-        if let Stmt::Attr(a) = stmt
-            && let ExprKind::Str(lit) = &a.value.kind
-            && let Some(text) = lit.as_plain()
-        {
-            match a.name.name.as_str() {
-                "env" => return SecretSource::Env(text),
-                "file" => return SecretSource::File(text),
-                _ => {}
-            }
-        }
-    }
-    SecretSource::Env(s.name.name.clone())
 }

@@ -1,13 +1,14 @@
-//! The planner: checked runbook + parameters → [`Plan`]. Pure: the environment and the
-//! filesystem are reached only through [`Environment`], for the static preflight.
+//! The planner: checked program ([`Hir`]) + parameters → [`Plan`]. It reads only the
+//! checked program: variants, targets and attributes come resolved, paired with their
+//! schema. Pure: the environment and the filesystem are reached only through
+//! [`Environment`], for the static preflight.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lang::ast::{Expr, HandlerKind, Span, Stmt};
-use lang::check::Checked;
-use lang::program::Program;
+use lang::ast::{Expr, Span};
+use lang::hir::{self, Hir, SecretSource};
 
 use lang::{Code, FileId};
 
@@ -29,20 +30,18 @@ pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
     /// Whether a file can be read (why not, if not).
     fn readable(&self, path: &str) -> Result<(), String>;
-    /// The value of a secret by its source (`env VAR`, `file PATH`), when it can be read:
-    /// never stored in the plan, only used to recognise (and redact) the value in what
-    /// step kinds report while planning (a compose file interpolating it).
-    fn secret(&self, _source: &str) -> Option<String> {
+    /// The value of a secret by its source, when it can be read: never stored in the
+    /// plan, only used to recognise (and redact) the value in what step kinds report
+    /// while planning (a compose file interpolating it).
+    fn secret(&self, _source: &SecretSource) -> Option<String> {
         None
     }
 }
 
 /// What to plan.
 pub struct PlanRequest<'a> {
-    /// The loaded runbook.
-    pub program: &'a Program,
-    /// Its check result (must have no errors).
-    pub checked: &'a Checked,
+    /// The checked program.
+    pub hir: &'a Hir<'a>,
     /// The step kinds available.
     pub registry: &'a Registry,
     /// Given parameter values, lowest precedence first.
@@ -70,10 +69,10 @@ pub struct PlanError {
 
 /// Plans a runbook; every problem is reported, not only the first.
 pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
-    let program = req.program;
+    let hir = req.hir;
     let mut planner = Planner {
         req,
-        file: program.main,
+        file: hir.main,
         errors: Vec::new(),
         findings: Vec::new(),
         secrets: Vec::new(),
@@ -86,10 +85,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         defaults: std::collections::HashMap::new(),
         in_parallel: false,
     };
-    let Some(file) = program
-        .unit(program.main)
-        .and_then(|u| u.parsed.ast.as_ref())
-    else {
+    let Some(unit) = hir.main_unit() else {
         return Err(vec![PlanError {
             code: Code::PlanEvaluation,
             message: String::from("the runbook could not be parsed"),
@@ -98,18 +94,18 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         }]);
     };
     let mut root = Scope::default();
-    planner.declare(&file.stmts, &mut root, &Given::Inputs(&req.inputs));
+    planner.declare(&unit.decls, &mut root, &Given::Inputs(&req.inputs));
     planner.check_inputs();
     let root = Arc::new(root);
-    let block = planner.block(&file.stmts, "", root, None);
+    let block = planner.block(&unit.body, "", root, None);
 
-    let meta = req.checked.meta.as_ref();
+    let meta = hir.meta;
     let window = meta.and_then(|m| m.window.as_ref());
     let runbook = RunbookInfo {
         id: meta.map_or_else(String::new, |m| m.id.clone()),
         title: meta.and_then(|m| m.title.clone()).unwrap_or_default(),
         owner: meta.and_then(|m| m.owner.clone()),
-        file: program.path(program.main).to_string(),
+        file: hir.path(hir.main).to_string(),
         budget: meta.and_then(|m| m.budget),
         window: window.map(|w| w.text.clone()),
         window_length: window.map(|w| {
@@ -125,7 +121,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
     let mut plan = Plan {
         ops_version: req.ops_version.clone(),
         runbook,
-        hash: content_hash(program),
+        hash: content_hash(hir.program),
         params: std::mem::take(&mut planner.params),
         secrets: std::mem::take(&mut planner.secrets),
         body: block.nodes,
@@ -149,7 +145,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
 }
 
 /// sha256 over every loaded file's path and text, in load order.
-pub fn content_hash(program: &Program) -> String {
+pub fn content_hash(program: &lang::Program) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for unit in &program.units {
@@ -211,21 +207,20 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    fn program(&self) -> &'a Program {
-        self.req.program
+    fn hir(&self) -> &'a Hir<'a> {
+        self.req.hir
     }
 
     fn text(&self, span: Span) -> String {
-        self.program()
-            .sources
-            .get(self.file)
+        self.hir()
+            .source(self.file)
             .and_then(|f| f.text.get(span.start..span.end))
             .unwrap_or_default()
             .to_string()
     }
 
     fn loc(&self, span: Span) -> Loc {
-        let file = self.program().sources.get(self.file);
+        let file = self.hir().source(self.file);
         Loc {
             file: self.file,
             path: file.map_or_else(String::new, |f| f.path.clone()),
@@ -316,7 +311,7 @@ impl<'a> Planner<'a> {
     /// Plans a block's statements with ids `prefix1`, `prefix2`, ...
     fn block(
         &mut self,
-        stmts: &[Stmt],
+        source: &hir::Block<'_>,
         prefix: &str,
         scope: Arc<Scope>,
         iteration: Option<&str>,
@@ -325,59 +320,61 @@ impl<'a> Planner<'a> {
         let mut block = Block::default();
         let mut scope = scope;
         self.block_into(
-            stmts,
+            &source.nodes,
             prefix,
             &mut scope,
             &mut counter,
             iteration,
             &mut block,
         );
-        for stmt in stmts {
-            if let Stmt::Handler(h) = stmt {
-                let (letter, target) = match h.kind {
-                    HandlerKind::OnFailure => ("f", &mut block.on_failure),
-                    HandlerKind::Always => ("a", &mut block.always),
-                };
-                let handler_prefix = format!("{prefix}{letter}");
-                let inner = self.block(&h.body.stmts, &handler_prefix, scope.clone(), None);
-                *target = inner.nodes;
-            }
+        if let Some(handler) = &source.on_failure {
+            let inner = self.block(handler, &format!("{prefix}f"), scope.clone(), None);
+            block.on_failure = inner.nodes;
+        }
+        if let Some(handler) = &source.always {
+            let inner = self.block(handler, &format!("{prefix}a"), scope.clone(), None);
+            block.always = inner.nodes;
         }
         block
     }
 
     fn block_into(
         &mut self,
-        stmts: &[Stmt],
+        nodes: &[hir::Node<'_>],
         prefix: &str,
         scope: &mut Arc<Scope>,
         counter: &mut usize,
         iteration: Option<&str>,
         block: &mut Block,
     ) {
-        for stmt in stmts {
-            match stmt {
-                Stmt::Step(step) => {
+        for node in nodes {
+            match node {
+                hir::Node::Step(step) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
-                    let node = self.step_node(step, &id, scope, iteration);
-                    if let Some(name) = &step.name {
+                    let planned = Node::Step(Box::new(self.step_node(step, &id, scope, iteration)));
+                    if let Some(name) = step.name {
                         bind(scope, &name.name, &id);
                         block.exported.push((name.name.clone(), id));
                     }
-                    block.nodes.push(node);
+                    block.nodes.push(planned);
                 }
-                Stmt::Stage(stage) => {
+                hir::Node::Call(call) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
-                    let when = stage.body.stmts.iter().find_map(|s| match s {
-                        Stmt::When(w) => Some(w),
-                        _ => None,
-                    });
-                    let when = when.map(|w| self.condition(&w.cond, scope));
+                    let planned = self.call_node(call, &id, scope, iteration);
+                    if let Some(name) = call.name {
+                        bind(scope, &name.name, &id);
+                        block.exported.push((name.name.clone(), id));
+                    }
+                    block.nodes.push(planned);
+                }
+                hir::Node::Stage(stage) => {
+                    *counter += 1;
+                    let id = format!("{prefix}{counter}");
+                    let when = stage.when.map(|w| self.condition(w, scope));
                     let saved = std::mem::replace(&mut self.in_parallel, false);
-                    let inner =
-                        self.block(&stage.body.stmts, &format!("{id}."), scope.clone(), None);
+                    let inner = self.block(&stage.body, &format!("{id}."), scope.clone(), None);
                     self.in_parallel = saved;
                     let title = stage
                         .title
@@ -398,12 +395,12 @@ impl<'a> Planner<'a> {
                     };
                     push_group(block, scope, group.sealed(), inner.exported);
                 }
-                Stmt::Parallel(par) => {
+                hir::Node::Parallel(par) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
-                    let limit = par.limit.as_ref().and_then(|l| self.known(l, scope));
+                    let limit = par.limit.and_then(|l| self.known(l, scope));
                     let limit = limit.and_then(|l| l.as_int());
-                    if let (Some(l), Some(expr)) = (limit, &par.limit)
+                    if let (Some(l), Some(expr)) = (limit, par.limit)
                         && l < 1
                     {
                         self.error(
@@ -415,8 +412,7 @@ impl<'a> Planner<'a> {
                     }
                     let limit = limit.and_then(|l| usize::try_from(l).ok());
                     let saved = std::mem::replace(&mut self.in_parallel, true);
-                    let inner =
-                        self.block(&par.body.stmts, &format!("{id}."), scope.clone(), iteration);
+                    let inner = self.block(&par.body, &format!("{id}."), scope.clone(), iteration);
                     self.in_parallel = saved;
                     let group = Group {
                         limit,
@@ -431,8 +427,8 @@ impl<'a> Planner<'a> {
                     };
                     push_group(block, scope, group.sealed(), inner.exported);
                 }
-                Stmt::For(f) => {
-                    let Some(list) = self.known(&f.iter, scope) else {
+                hir::Node::For(f) => {
+                    let Some(list) = self.known(f.iter, scope) else {
                         continue;
                     };
                     let items = list.as_list().map(<[_]>::to_vec).unwrap_or_default();
@@ -447,20 +443,7 @@ impl<'a> Planner<'a> {
                         let mut inner = Arc::new(inner);
                         // Step names inside a loop are visible only within its iteration.
                         let mut discard = Block::default();
-                        let flow = f
-                            .body
-                            .stmts
-                            .iter()
-                            .filter(|s| {
-                                matches!(
-                                    s,
-                                    Stmt::Step(_)
-                                        | Stmt::Stage(_)
-                                        | Stmt::Parallel(_)
-                                        | Stmt::For(_)
-                                )
-                            })
-                            .count();
+                        let flow = f.body.nodes.iter().filter(|n| n.is_flow()).count();
                         if self.in_parallel && flow > 1 {
                             // Inside `parallel`, each iteration is one branch whose steps
                             // run in order.
@@ -469,7 +452,7 @@ impl<'a> Planner<'a> {
                             let mut inner_counter = 0;
                             let saved = std::mem::replace(&mut self.in_parallel, false);
                             self.block_into(
-                                &f.body.stmts,
+                                &f.body.nodes,
                                 &format!("{id}."),
                                 &mut inner,
                                 &mut inner_counter,
@@ -491,7 +474,7 @@ impl<'a> Planner<'a> {
                             block.nodes.push(Node::Group(Box::new(group)));
                         } else {
                             self.block_into(
-                                &f.body.stmts,
+                                &f.body.nodes,
                                 prefix,
                                 &mut inner,
                                 counter,
@@ -502,14 +485,11 @@ impl<'a> Planner<'a> {
                         }
                     }
                 }
-                Stmt::Let(l) => {
+                hir::Node::Let(l) => {
                     let mut inner = Scope::child(scope);
                     self.declare_let(l, &mut inner);
                     *scope = Arc::new(inner);
                 }
-                // Declarations were bound already; handlers and `when` are planned by
-                // their block; anything else was rejected by the checker.
-                _ => {}
             }
         }
     }
