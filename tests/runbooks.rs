@@ -90,14 +90,39 @@ fn formatting_is_idempotent_over_every_fixture_and_runbook() {
     );
 }
 
+/// The programs golden plans find on PATH, whatever the host has: `ops plan` only looks
+/// for them (a missing tool is a preflight error), it never runs them.
+const GOLDEN_TOOLS: &[&str] = &[
+    "df", "diff", "find", "git", "grep", "mkdir", "rm", "test", "sh", "pg_dump", "pg_restore",
+    "psql", "redis-cli", "redis-server", "tar", "curl",
+];
+
+/// What changes with every release or edit, masked: the ops version and content hashes.
+fn mask_volatile(text: &str) -> String {
+    let version = regex::Regex::new(r"\| ops \| [0-9][^ |]* \|").expect("regex");
+    let hash = regex::Regex::new(r"\| sha256 \| `[0-9a-f]{64}` \|").expect("regex");
+    let text = version.replace_all(text, "| ops | (version) |");
+    hash.replace_all(&text, "| sha256 | (content hash) |")
+        .into_owned()
+}
+
 /// Every runbook's plan is a golden snapshot (`tests/snapshots/runbooks__plan@*.snap`), so
 /// a change to a runbook shows up in review as a plan diff. The plan is made without the
-/// world: no engine (compose steps plan what `up` would create), no secrets, backup
-/// directories that do not exist, a fixed date.
+/// world, in a fixed environment: no engine (compose steps plan what `up` would create),
+/// no secrets, backup directories that do not exist, a fixed date, a PATH holding exactly
+/// [`GOLDEN_TOOLS`] (`poetry` is never there), and the version and hashes masked.
 #[test]
 fn every_runbook_has_a_golden_plan() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let runbooks = files_under(&root.join("runbooks"));
+    let bin = tempfile::tempdir().expect("a scratch PATH");
+    for tool in GOLDEN_TOOLS {
+        let path = bin.path().join(tool);
+        std::fs::write(&path, "#!/bin/false\n").expect("a tool name");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("executable");
+    }
     let mut planned = 0;
     for path in runbooks {
         let rel = path
@@ -109,14 +134,14 @@ fn every_runbook_has_a_golden_plan() {
             .args(["plan", &rel, "--format", "md"])
             .current_dir(root)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", bin.path())
             .env("OPS_TODAY", "2026-11-22")
             .env("DOCKER_HOST", "unix:///nonexistent/ops-golden/docker.sock")
             .env("OPS_VAR_backup_dir", "/nonexistent/ops-golden/backups")
             .env("OPS_VAR_work", "/nonexistent/ops-golden/quickstart")
             .output()
             .expect("ops plan runs");
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = mask_volatile(&String::from_utf8_lossy(&out.stdout));
         if text.trim().is_empty() {
             continue; // a library: nothing to plan
         }
