@@ -226,6 +226,7 @@ fn prune_keeps_the_newest_verified_backup_and_the_plan_lists_deletions() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn postgres_dr_drill_backup_verify_restore_probe_prune() {
     let pg = Postgres::start();
     let url = pg.url();
@@ -379,6 +380,7 @@ fn postgres_dr_drill_backup_verify_restore_probe_prune() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn redis_backup_and_verify() {
     let redis = Redis::start();
     let set = Command::new("redis-cli")
@@ -419,6 +421,7 @@ fn redis_cli(port: u16, args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn redis_backup_deep_verify_and_restore_into_a_fresh_server() {
     let source = Redis::start();
     let p = source.port;
@@ -587,6 +590,7 @@ fn a_full_disk_leaves_no_backup_behind() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn a_killed_backup_never_leaves_a_file_under_a_final_name() {
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().expect("tempdir");

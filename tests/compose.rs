@@ -212,6 +212,7 @@ fn started_at(stack: &Stack, service: &str) -> String {
 }
 
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn up_is_ordered_labelled_idempotent_and_recreates_only_what_changed() {
     let port = free_port();
     let stack = Stack::new("opsorder", &platform(port, "hello"));
@@ -368,6 +369,7 @@ fn http_get(port: u16, path: &str) -> String {
 }
 
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn docker_compose_v1_recognises_the_stack() {
     let Ok(out) = Command::new("docker-compose").arg("version").output() else {
         panic!("docker-compose (Debian's Compose v1) is needed: apt-get install -y docker-compose");
@@ -390,6 +392,7 @@ fn docker_compose_v1_recognises_the_stack() {
 }
 
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn a_healthcheck_that_never_passes_fails_with_its_last_output() {
     let stack = Stack::new(
         "opssick",
@@ -425,6 +428,7 @@ fn a_healthcheck_that_never_passes_fails_with_its_last_output() {
 }
 
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn missing_image_busy_port_and_unreachable_engine_are_clear() {
     // An image that is neither local nor pullable (no registry here).
     let stack = Stack::new(
@@ -505,6 +509,7 @@ fn missing_image_busy_port_and_unreachable_engine_are_clear() {
 }
 
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn an_invalid_compose_file_is_reported_in_the_yaml() {
     let stack = Stack::new(
         "opsinvalid",
@@ -557,6 +562,7 @@ fn an_invalid_compose_file_is_reported_in_the_yaml() {
 /// The platform runbooks of `runbooks/platform/` against the lab stacks: the full platform
 /// up in its start order (plan first), verified healthy, then down to nothing.
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn the_platform_runbooks_bring_the_lab_up_in_order_and_down() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ops = |args: &[&str], secret: Option<&str>| {
@@ -655,6 +661,7 @@ fn the_platform_runbooks_bring_the_lab_up_in_order_and_down() {
 /// Like `terraform apply PLAN`: a saved plan runs while the engine is as planned, and is
 /// refused (OPS3024) once the stack changed under it.
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn a_saved_plan_is_refused_once_the_stack_changed() {
     let stack = Stack::new(
         "opssaved",
@@ -702,6 +709,7 @@ fn a_saved_plan_is_refused_once_the_stack_changed() {
 /// the run's preflight and its errors say `${NAME}`, never the value; a container that
 /// prints a secret (raw or base64) has it redacted in the failure message.
 #[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn secrets_in_a_compose_file_never_print() {
     use base64::Engine as _;
     let token = "S3cret-tok3n-v4lue";

@@ -75,6 +75,7 @@ fn verified_files_backup(work: &Path, into: &Path, set: &str) -> PathBuf {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn a_database_name_cannot_redirect_a_restore() {
     let pg = Postgres::with_password("s3cr3t-pw");
     psql(
@@ -116,6 +117,7 @@ fn a_database_name_cannot_redirect_a_restore() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn passwords_are_decoded_the_same_way_for_every_step() {
     // `+` stays a plus and `%25` is a percent sign: for the probe and for pg_dump alike.
     let pg = Postgres::with_password("p+ss%w0rd");
@@ -400,6 +402,7 @@ fn processes_with(needle: &str) -> Vec<i32> {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn a_scratch_redis_server_dies_with_ops_and_keeps_its_data_private() {
     use std::os::unix::fs::PermissionsExt;
     let source = Redis::start();
@@ -502,6 +505,7 @@ fn refuses_endless_reply(body: &str) {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn endless_replies_from_hostile_servers_are_cut() {
     let pg = Hostile::start(Hostility::EndlessPostgres);
     refuses_endless_reply(&format!(

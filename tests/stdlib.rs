@@ -181,6 +181,7 @@ fn http_probe_sends_auth_headers_and_bodies() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn tls_probes_use_a_ca_file_or_an_explicit_opt_out() {
     let ca = TestCa::create();
     let server = TlsServer::start(&ca);
@@ -390,6 +391,7 @@ fn readonly_exec_runs_in_preflight() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn postgres_probes_are_read_only() {
     let pg = Postgres::start();
     let url = pg.url();
@@ -427,6 +429,7 @@ fn postgres_probes_are_read_only() {
 }
 
 #[test]
+#[ignore = "services tier (PostgreSQL, Redis, OpenSSL): run scripts/test.sh"]
 fn redis_probes() {
     let redis = Redis::start();
     let (code, out, err) = run_runbook(
