@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use interpreter::report::xml_escape;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, TestArgs};
 use crate::files;
@@ -236,50 +236,48 @@ fn last_lines(file: &Path) -> Option<String> {
     Some(lines[lines.len().saturating_sub(3)..].join(" / "))
 }
 
-/// Every runbook's own `<testsuite>` inside one `<testsuites>`.
+/// Every runbook's own test suite (read back from the JUnit its run wrote) in one
+/// report; a runbook whose process failed for another reason than a failed step, or that
+/// wrote no report, gets a case of its own. Every count is computed from the cases.
 fn junit(outcomes: &[Outcome]) -> String {
-    let mut suites = String::new();
+    let mut report = Report::new("ops test");
     for o in outcomes {
-        let inner = o.junit.as_deref().and_then(|x| {
-            let start = x.find("<testsuite ")?;
-            let end = x.rfind("</testsuite>")? + "</testsuite>".len();
-            Some(x[start..end].to_string())
+        let suites = o
+            .junit
+            .as_deref()
+            .and_then(|x| Report::deserialize_from_str(x).ok())
+            .map(|r| r.test_suites)
+            .unwrap_or_default();
+        let mut suite = suites
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| TestSuite::new(o.id.as_str()));
+        suite.name = o.id.as_str().into();
+        suite.set_time(o.elapsed);
+        let failed_cases = suite.test_cases.iter().any(|c| {
+            !matches!(
+                c.status,
+                TestCaseStatus::Success { .. } | TestCaseStatus::Skipped { .. }
+            )
         });
-        match inner {
-            // A runbook that passed its steps but failed later (or vice versa) still
-            // reports through the process's exit code, as a case of its own.
-            Some(suite) if o.passed => suites.push_str(&format!("  {suite}\n")),
-            Some(suite) => suites.push_str(&format!(
-                "  {}\n",
-                suite.replacen(
-                    "</testsuite>",
-                    &format!(
-                        "  <testcase name=\"runbook exit code\" classname=\"{}\"><failure message=\"{}\" type=\"exit\"/></testcase>\n  </testsuite>",
-                        xml_escape(&o.id),
-                        xml_escape(&o.why)
-                    ),
-                    1
-                )
-            )),
-            None => suites.push_str(&format!(
-                "  <testsuite name=\"{id}\" tests=\"1\" failures=\"{f}\" time=\"{t:.3}\">\n    <testcase name=\"{id}\" classname=\"{id}\" time=\"{t:.3}\">{body}</testcase>\n  </testsuite>\n",
-                id = xml_escape(&o.id),
-                f = u8::from(!o.passed),
-                t = o.elapsed.as_secs_f64(),
-                body = if o.passed {
-                    String::new()
-                } else {
-                    format!("<failure message=\"{}\" type=\"run\"/>", xml_escape(&o.why))
-                }
-            )),
+        if (!o.passed && !failed_cases) || suite.test_cases.is_empty() {
+            let status = if o.passed {
+                TestCaseStatus::success()
+            } else {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(o.why.as_str()).set_type("run");
+                s
+            };
+            let mut case = TestCase::new("runbook exit code", status);
+            case.set_classname(o.id.as_str()).set_time(o.elapsed);
+            suite.add_test_case(case);
         }
+        report.add_test_suite(suite);
     }
-    let failed = outcomes.iter().filter(|o| !o.passed).count();
-    let time: f64 = outcomes.iter().map(|o| o.elapsed.as_secs_f64()).sum();
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ops test\" tests=\"{}\" failures=\"{failed}\" time=\"{time:.3}\">\n{suites}</testsuites>\n",
-        outcomes.len()
-    )
+    report.set_time(outcomes.iter().map(|o| o.elapsed).sum());
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- the JUnit report could not be written: {e} -->"))
 }
 
 /// A summary table, then each runbook's own run report.

@@ -243,6 +243,24 @@ fn test_runs_tagged_runbooks_and_writes_junit_and_markdown() {
     );
     assert_eq!(junit.matches("<testsuite ").count(), 3, "{junit}");
     assert!(junit.contains("<failure"), "{junit}");
+    // Every count is the number of cases it stands for: each suite's `tests` and
+    // `failures` match its <testcase>s, and the outer counts are their sums.
+    let mut total = (0, 0);
+    for suite in junit.split("<testsuite ").skip(1) {
+        let suite = &suite[..suite.find("</testsuite>").expect("a closed suite")];
+        let cases = suite.matches("<testcase ").count();
+        let failures = suite.matches("<failure").count();
+        assert!(
+            suite.contains(&format!("tests=\"{cases}\""))
+                && suite.contains(&format!("failures=\"{failures}\"")),
+            "a suite's counts match its cases: {suite}"
+        );
+        total = (total.0 + cases, total.1 + failures);
+    }
+    assert!(
+        junit.contains(&format!("tests=\"{}\" failures=\"{}\"", total.0, total.1)),
+        "the report's counts are the sums {total:?}: {junit}"
+    );
     let md = std::fs::read_to_string(dir.path().join("out/report.md")).expect("md");
     assert!(md.contains("| `a-pass` | `./a.rb.ops` | passed |"), "{md}");
     assert!(

@@ -93,8 +93,22 @@ fn formatting_is_idempotent_over_every_fixture_and_runbook() {
 /// The programs golden plans find on PATH, whatever the host has: `ops plan` only looks
 /// for them (a missing tool is a preflight error), it never runs them.
 const GOLDEN_TOOLS: &[&str] = &[
-    "df", "diff", "find", "git", "grep", "mkdir", "rm", "test", "sh", "pg_dump", "pg_restore",
-    "psql", "redis-cli", "redis-server", "tar", "curl",
+    "df",
+    "diff",
+    "find",
+    "git",
+    "grep",
+    "mkdir",
+    "rm",
+    "test",
+    "sh",
+    "pg_dump",
+    "pg_restore",
+    "psql",
+    "redis-cli",
+    "redis-server",
+    "tar",
+    "curl",
 ];
 
 /// What changes with every release or edit, masked: the ops version and content hashes.

@@ -1,10 +1,12 @@
 //! `--report-junit FILE`: a JUnit XML file with a testcase per step; failed
 //! expectations and step errors are `<failure>`s, skipped steps `<skipped>`.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::{write_atomic, xml_escape};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::write_atomic;
 use crate::event::{Event, Reporter, Status};
 
 /// Collects step results and writes the XML file at the end.
@@ -26,11 +28,10 @@ impl Junit {
         }
     }
 
-    /// The XML document.
-    pub fn xml(&self) -> String {
-        let mut failures = 0;
-        let mut skipped = 0;
-        let mut body = String::new();
+    /// The report: one suite (the runbook), one case per finished step.
+    pub fn report(&self) -> Report {
+        let mut suite = TestSuite::new(self.suite.as_str());
+        suite.set_time(Duration::from_millis(self.duration_ms));
         for case in &self.cases {
             let Event::StepFinished {
                 id,
@@ -44,53 +45,49 @@ impl Junit {
             else {
                 continue;
             };
-            let _ = write!(
-                body,
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\" file=\"{}\"",
-                xml_escape(&format!("{id} {label}")),
-                xml_escape(&self.suite),
-                *duration_ms as f64 / 1000.0,
-                xml_escape(
-                    location
-                        .rsplit_once(':')
-                        .map_or(location.as_str(), |(f, _)| f)
-                ),
-            );
             let message = message.clone().unwrap_or_default();
-            match status {
+            let outcome = match status {
                 Status::Failed | Status::FailedContinued | Status::Cancelled => {
-                    failures += 1;
                     let kind = if message.starts_with("expected ") {
                         "expectation"
                     } else {
                         status.as_str()
                     };
-                    let _ = write!(
-                        body,
-                        ">\n      <failure message=\"{}\" type=\"{}\">{}\n{}</failure>\n    </testcase>\n",
-                        xml_escape(&message),
-                        xml_escape(kind),
-                        xml_escape(location),
-                        xml_escape(&message)
-                    );
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(message.as_str())
+                        .set_type(kind)
+                        .set_description(format!("{location}\n{message}"));
+                    s
                 }
                 Status::Skipped | Status::Recorded => {
-                    skipped += 1;
-                    let _ = write!(
-                        body,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                        xml_escape(&message)
-                    );
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(message.as_str());
+                    s
                 }
-                Status::Ok => body.push_str("/>\n"),
-            }
+                Status::Ok => TestCaseStatus::success(),
+            };
+            let mut test_case = TestCase::new(format!("{id} {label}"), outcome);
+            test_case
+                .set_classname(self.suite.as_str())
+                .set_time(Duration::from_millis(*duration_ms));
+            let file = location
+                .rsplit_once(':')
+                .map_or(location.as_str(), |(f, _)| f);
+            test_case.extra.insert("file".into(), file.into());
+            suite.add_test_case(test_case);
         }
-        let tests = self.cases.len();
-        let time = self.duration_ms as f64 / 1000.0;
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ops\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{time:.3}\">\n  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{time:.3}\">\n{body}  </testsuite>\n</testsuites>\n",
-            xml_escape(&self.suite)
-        )
+        let mut report = Report::new("ops");
+        report
+            .set_time(Duration::from_millis(self.duration_ms))
+            .add_test_suite(suite);
+        report
+    }
+
+    /// The XML document (counts computed from the cases).
+    pub fn xml(&self) -> String {
+        self.report()
+            .to_string()
+            .unwrap_or_else(|e| format!("<!-- the JUnit report could not be written: {e} -->"))
     }
 }
 
