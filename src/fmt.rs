@@ -127,7 +127,10 @@ fn report_error(shown: &str, text: &str, error: FormatError, color: bool) -> boo
 fn report_invalid(shown: &str, text: &str, diagnostics: &[lang::Diagnostic], color: bool) {
     let mut sources = SourceMap::new();
     let id = sources.add(shown, text);
-    let options = RenderOptions { color, width: 100 };
+    let options = RenderOptions {
+        color,
+        width: crate::term::width(),
+    };
     for d in diagnostics {
         eprint!(
             "{}",

@@ -14,6 +14,7 @@ mod prompt;
 mod report;
 mod run;
 mod runtime;
+mod term;
 mod test;
 
 use clap::Parser;

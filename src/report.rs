@@ -55,7 +55,10 @@ pub const MAX_SHOWN: usize = 100;
 
 /// Graphical reports on stdout (at most [`MAX_SHOWN`] per file), then the summary line.
 pub fn human(outcomes: &[Outcome], summary: &Summary, color: bool) {
-    let options = RenderOptions { color, width: 100 };
+    let options = RenderOptions {
+        color,
+        width: crate::term::width(),
+    };
     let mut out = String::new();
     for outcome in outcomes {
         for d in outcome.diagnostics.iter().take(MAX_SHOWN) {

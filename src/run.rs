@@ -12,7 +12,6 @@ use interpreter::plan::{self, FindingLevel, Plan, saved};
 use interpreter::redact::Redactor;
 use interpreter::report::{JsonLines, Junit, MarkdownReport, Spinners, Terminal};
 use interpreter::step::{Prompter, Registry};
-use lang::Diagnostic;
 use lang::diag::render::{self, RenderOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -63,19 +62,12 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         }
     };
     if args.format == PlanFormat::Human {
-        let options = RenderOptions { color, width: 100 };
+        let options = RenderOptions {
+            color,
+            width: crate::term::width(),
+        };
         for f in result.failures.iter().filter(|f| !f.continued) {
-            let label = match f.code {
-                lang::Code::ExpectationFailed => "this expectation failed",
-                _ => "this step failed",
-            };
-            let d = Diagnostic::new(
-                f.code,
-                f.loc.span,
-                format!("step {} `{}`: {}", f.id, f.label, f.message),
-                label,
-            )
-            .in_file(f.loc.file);
+            let d = f.diagnostic();
             eprintln!("{}", render::human(&d, &loaded.program().sources, options));
         }
     }

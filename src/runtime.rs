@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use interpreter::plan::params::{self, InputSource, ParamInput, RawValue};
-use interpreter::plan::{self, Plan, PlanError, PlanRequest};
+use interpreter::plan::{self, Plan, PlanRequest};
 use interpreter::step::Registry;
 use lang::compile::Compiled;
 use lang::diag::render::{self, RenderOptions};
@@ -57,7 +57,10 @@ pub fn check_program(program: Program, shown: &str, color: bool) -> Option<Loade
     let compiled = lang::compile::check_program(program, &stdlib::SCHEMAS, &options);
     let errors = compiled.errors();
     if !errors.is_empty() || compiled.checked().is_none() {
-        let render_options = RenderOptions { color, width: 100 };
+        let render_options = RenderOptions {
+            color,
+            width: crate::term::width(),
+        };
         for d in &errors {
             eprintln!(
                 "{}",
@@ -146,15 +149,10 @@ pub fn make_plan(
     registry: &Registry,
     inputs: Vec<ParamInput>,
     start_at: Option<String>,
-) -> Result<Plan, Vec<PlanError>> {
-    let hir = loaded.hir().map_err(|message| {
-        vec![PlanError {
-            code: lang::Code::PlanEvaluation,
-            message,
-            help: None,
-            at: None,
-        }]
-    })?;
+) -> Result<Plan, Vec<Diagnostic>> {
+    let hir = loaded
+        .hir()
+        .map_err(|why| vec![lang::diag::plan::not_plannable(&why)])?;
     plan::plan(&PlanRequest {
         hir: &hir,
         registry,
@@ -165,24 +163,15 @@ pub fn make_plan(
     })
 }
 
-/// Prints plan errors, as diagnostics with a snippet when they point into the runbook.
-pub fn print_plan_errors(errors: &[PlanError], program: &Program, color: bool) {
-    let options = RenderOptions { color, width: 100 };
-    for e in errors {
-        match e.at {
-            Some((file, span)) => {
-                let d = Diagnostic::new(e.code, span, e.message.clone(), "here")
-                    .with_optional_help(e.help.clone())
-                    .in_file(file);
-                eprintln!("{}", render::human(&d, &program.sources, options));
-            }
-            None => {
-                eprintln!("error[{}]: {}", e.code, e.message);
-                if let Some(help) = &e.help {
-                    eprintln!("  help: {help}");
-                }
-            }
-        }
+/// Prints plan errors through the one diagnostics renderer (a snippet when they point
+/// into the runbook).
+pub fn print_plan_errors(errors: &[Diagnostic], program: &Program, color: bool) {
+    let options = RenderOptions {
+        color,
+        width: crate::term::width(),
+    };
+    for d in errors {
+        eprintln!("{}", render::human(d, &program.sources, options));
     }
 }
 

@@ -173,9 +173,8 @@ fn run_one(exe: &Path, path: &Path, id: &str, n: usize, dir: &Path, limit: Durat
             Ok(Some(status)) => break Some(status),
             Ok(None) if started.elapsed() >= limit => {
                 // SIGINT first: the run's handlers get to clean up, as with Ctrl-C.
-                // SAFETY: signalling our own child by its PID.
-                unsafe {
-                    libc::kill(child.id() as i32, libc::SIGINT);
+                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
                 }
                 std::thread::sleep(Duration::from_secs(10).min(limit));
                 let _ = child.kill();

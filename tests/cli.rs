@@ -23,6 +23,7 @@ fn ops_in(
         .current_dir(dir)
         .env("OPS_TODAY", "2026-11-22")
         .env_remove("GITHUB_ACTIONS")
+        .env_remove("COLUMNS")
         .env_remove("NO_COLOR")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -67,7 +68,20 @@ fn check_clean_runbook_exits_zero() {
 
 #[test]
 fn check_errors_human() {
-    insta::assert_snapshot!(transcript(ops(&["check", "check/err/many-at-once.rb.ops"])));
+    // Rendered at the width COLUMNS says (a terminal's); into a pipe nothing wraps.
+    let fixtures = fixtures();
+    let args = ["check", "check/err/many-at-once.rb.ops"];
+    insta::assert_snapshot!(transcript(ops_in(
+        &fixtures,
+        &args,
+        &[("COLUMNS", "100")],
+        None
+    )));
+    let (_, unwrapped, _) = ops(&args);
+    assert!(
+        unwrapped.contains("`max_body`, `on_failure` or `description`\n"),
+        "a pipe gets whole lines: {unwrapped}"
+    );
 }
 
 #[test]

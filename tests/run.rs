@@ -16,6 +16,7 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         .current_dir(root())
         .env("OPS_TODAY", "2026-11-22")
         .env_remove("GITHUB_ACTIONS")
+        .env_remove("COLUMNS")
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("DEPLOY_TOKEN")
         .env_remove("CANARY")

@@ -109,6 +109,20 @@ pub struct StepFailure {
     pub in_handler: bool,
 }
 
+impl StepFailure {
+    /// The failure as a diagnostic at the step (or the failed `expect`).
+    pub fn diagnostic(&self) -> lang::Diagnostic {
+        lang::diag::run::step_failed(
+            self.code,
+            self.loc.span,
+            &self.id,
+            &self.label,
+            &self.message,
+        )
+        .in_file(self.loc.file)
+    }
+}
+
 /// What a run produced.
 #[derive(Clone, Debug)]
 pub struct RunResult {

@@ -18,7 +18,7 @@ use lang::ast::{CmpOp, Expr, Span};
 use lang::schema::{Effect, Variant};
 use lang::source::FileId;
 
-pub use planner::{Environment, PlanError, PlanRequest, content_hash, input_view, plan};
+pub use planner::{Environment, PlanRequest, content_hash, input_view, plan};
 pub use timing::Backoff;
 
 use crate::eval::{Scope, Unknown};

@@ -3,10 +3,11 @@
 //! parameters and the run is refused unless the `ops` version, the content hash of
 //! every file the runbook reaches, the parameters and the resulting plan all match.
 
-use lang::Code;
+use lang::Diagnostic;
+use lang::diag::plan as diag;
 
+use super::Plan;
 use super::params::{InputSource, ParamInput, RawValue};
-use super::{Plan, PlanError};
 
 /// What a saved plan asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,19 +24,12 @@ pub struct Saved {
     pub json: serde_json::Value,
 }
 
-fn invalid(message: impl Into<String>) -> PlanError {
-    PlanError {
-        code: Code::SavedPlanInvalid,
-        message: message.into(),
-        help: Some(String::from(
-            "save a plan with `ops plan FILE -o plan.json`",
-        )),
-        at: None,
-    }
+fn invalid(message: impl Into<String>) -> Diagnostic {
+    diag::saved_plan_invalid(message)
 }
 
 /// Reads a saved plan and checks its format and the `ops` version.
-pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
+pub fn read(text: &str, ops_version: &str) -> Result<Saved, Diagnostic> {
     let json: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| invalid(format!("the saved plan is not JSON: {e}")))?;
     if json["format"] != "ops-plan" {
@@ -52,14 +46,7 @@ pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
     }
     let saved_version = json["ops_version"].as_str().unwrap_or_default();
     if saved_version != ops_version {
-        return Err(PlanError {
-            code: Code::SavedPlanVersionChanged,
-            message: format!("the plan was made by ops {saved_version}; this is ops {ops_version}"),
-            help: Some(String::from(
-                "plan again with this version and review the new plan",
-            )),
-            at: None,
-        });
+        return Err(diag::saved_plan_version_changed(saved_version, ops_version));
     }
     let file = json["runbook"]["file"]
         .as_str()
@@ -95,30 +82,20 @@ pub fn read(text: &str, ops_version: &str) -> Result<Saved, PlanError> {
 }
 
 /// A saved plan that names a file that is not a runbook (it is not read).
-pub fn not_a_runbook(file: &str) -> PlanError {
-    invalid(format!(
-        "the plan names `{file}`, which is not a `.rb.ops` runbook; it was not read"
-    ))
+pub fn not_a_runbook(file: &str) -> Diagnostic {
+    diag::saved_plan_names_no_runbook(file)
 }
 
 /// Checks the runbook on disk still has the saved content hash.
-pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), PlanError> {
+pub fn verify_hash(saved: &Saved, hash: &str) -> Result<(), Diagnostic> {
     if saved.hash == hash {
         return Ok(());
     }
-    Err(PlanError {
-        code: Code::SavedPlanRunbookChanged,
-        message: format!(
-            "{} (or a file it includes or calls) changed since the plan was saved: sha256 {} then, {} now",
-            saved.file,
-            saved.hash.chars().take(12).collect::<String>(),
-            hash.chars().take(12).collect::<String>()
-        ),
-        help: Some(String::from(
-            "plan again and review the new plan before running it",
-        )),
-        at: None,
-    })
+    Err(diag::saved_plan_runbook_changed(
+        &saved.file,
+        &saved.hash,
+        hash,
+    ))
 }
 
 /// Checks the fresh plan is the saved one: same parameters, same steps and handlers. The
@@ -127,7 +104,7 @@ pub fn verify_plan(
     saved: &Saved,
     fresh: &Plan,
     redactor: &crate::redact::Redactor,
-) -> Result<(), PlanError> {
+) -> Result<(), Diagnostic> {
     let mut now = crate::render::json(fresh);
     redactor.redact_json(&mut now);
     let strip = |params: &serde_json::Value| -> Vec<(String, String)> {
@@ -140,14 +117,7 @@ pub fn verify_plan(
             .collect()
     };
     if strip(&saved.json["params"]) != strip(&now["params"]) {
-        return Err(PlanError {
-            code: Code::SavedPlanParametersChanged,
-            message: String::from("the parameters no longer resolve to the saved values"),
-            help: Some(String::from(
-                "plan again with the parameters you mean to use",
-            )),
-            at: None,
-        });
+        return Err(diag::saved_plan_parameters_changed());
     }
     for key in ["steps", "on_failure", "always", "start_at", "secrets"] {
         let (a, b) = (&saved.json[key], &now[key]);
@@ -166,16 +136,7 @@ pub fn verify_plan(
             a == b
         };
         if !same {
-            return Err(PlanError {
-                code: Code::SavedPlanDiffers,
-                message: format!(
-                    "planning the runbook again gives different `{key}` than the saved plan"
-                ),
-                help: Some(String::from(
-                    "plan again and review the differences before running",
-                )),
-                at: None,
-            });
+            return Err(diag::saved_plan_differs(key));
         }
     }
     Ok(())

@@ -276,7 +276,7 @@ pub fn plan_with(
     registry: &Registry,
     env: &Env,
     start_at: Option<&str>,
-) -> Result<Plan, Vec<plan::PlanError>> {
+) -> Result<Plan, Vec<lang::Diagnostic>> {
     let loader = MemoryLoader::new().with("main.rb.ops", src);
     let options = lang::CompileOptions {
         check: CheckOptions::default(),

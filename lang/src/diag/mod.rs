@@ -1,11 +1,16 @@
-//! Diagnostics: one type for every phase, one table of codes ([`Code`]), and the
-//! messages themselves, written here (in `parse.rs` and `check.rs`) rather than where
-//! a problem is found, so wording stays consistent and reviewable in one place.
+//! Diagnostics: one type for every phase (parse, check, plan, saved plans), one table of
+//! codes ([`Code`]), and the messages themselves, written here (in `parse.rs`,
+//! `check.rs`, `plan.rs` and `run.rs`) rather than where a problem is found, so wording stays
+//! consistent and reviewable in one place. A diagnostic points at a span of a runbook, or
+//! at nothing when the problem is about the command line or a saved plan
+//! ([`Diagnostic::unlocated`]); one renderer shows both.
 
 mod check;
 mod codes;
 mod parse;
+pub mod plan;
 pub mod render;
+pub mod run;
 
 pub use check::*;
 pub use codes::Code;
@@ -64,9 +69,34 @@ pub struct Diagnostic {
     pub related: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
+    /// False when the problem has no place in a runbook (`file` and `span` mean nothing).
+    pub located: bool,
 }
 
 impl Diagnostic {
+    /// A diagnostic about no place in a runbook (a `--set` name, a saved plan).
+    pub fn unlocated(code: Code, message: impl Into<String>) -> Self {
+        Diagnostic {
+            located: false,
+            ..Diagnostic::new(code, Span::at(0), message, "")
+        }
+    }
+
+    /// Places the diagnostic at `span` when there is one.
+    pub fn at(self, span: Option<Span>) -> Self {
+        match span {
+            Some(span) => Diagnostic {
+                span,
+                located: true,
+                ..self
+            },
+            None => Diagnostic {
+                located: false,
+                ..self
+            },
+        }
+    }
+
     /// A diagnostic with `code` at `span`; the file is set by the phase that reports it.
     pub fn new(
         code: Code,
@@ -83,6 +113,7 @@ impl Diagnostic {
             label: label.into(),
             related: Vec::new(),
             help: None,
+            located: true,
         }
     }
 

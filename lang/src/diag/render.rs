@@ -35,15 +35,18 @@ impl Default for RenderOptions {
 /// A diagnostic rendered as a graphical report with its source snippet.
 pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
     let empty = SourceFile::new(diagnostic.file, "<unknown>", "");
-    let file = sources.get(diagnostic.file).unwrap_or(&empty);
+    let file = sources
+        .get(diagnostic.file)
+        .filter(|_| diagnostic.located)
+        .unwrap_or(&empty);
     let path = file.path.clone();
     // A snippet of a very long line (generated or minified input) would be a wall of
     // text: give the position in words instead.
     let line = file.line_of(diagnostic.span.start);
     let (line_start, line_end) = file.lines_range(line, line);
-    let snippet = line_end - line_start <= MAX_SNIPPET_LINE;
+    let snippet = diagnostic.located && line_end - line_start <= MAX_SNIPPET_LINE;
     let mut located;
-    let diagnostic = if snippet {
+    let diagnostic = if snippet || !diagnostic.located {
         diagnostic
     } else {
         let (at, _) = positions(diagnostic, sources);

@@ -35,15 +35,7 @@ fn free_space(dir: &Path) -> Option<u64> {
     while !at.exists() {
         at = at.parent()?;
     }
-    let c = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()).ok()?;
-    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `stat` a properly sized buffer.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), stat.as_mut_ptr()) };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: statvfs returned 0, so it filled the buffer.
-    let stat = unsafe { stat.assume_init() };
+    let stat = rustix::fs::statvfs(at).ok()?;
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 

@@ -406,9 +406,13 @@ const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 /// True when a process with this PID exists (a recycled PID counts as alive: nothing is
 /// removed that might still be written).
 fn alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e != rustix::io::Errno::SRCH,
+    }
 }
 
 /// Size and SHA-256 of a file, read in 1 MiB chunks.

@@ -45,14 +45,16 @@ pub fn command(program: &str, env: &[(&'static str, String)]) -> Command {
 /// Makes the child receive SIGKILL when the thread that started it (the runtime's, which
 /// lives as long as ops) ends, and exit at once if ops is already gone.
 pub fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: the closure runs in the child between fork and exec and only calls the
-    // async-signal-safe prctl, getppid and _exit.
-    let parent = std::process::id() as libc::pid_t;
+    use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
+    let parent = Pid::from_raw(std::process::id() as i32);
+    // SAFETY: the closure runs in the child between fork and exec and only makes the
+    // prctl and getppid system calls (async-signal-safe); an error makes the spawn fail.
     unsafe {
         cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
-                libc::_exit(1);
+            set_parent_process_death_signal(Some(Signal::KILL))?;
+            if getppid() != parent {
+                // ops is gone already: the child must not outlive it.
+                return Err(std::io::Error::other("the parent process has exited"));
             }
             Ok(())
         });

@@ -17,16 +17,17 @@ use tokio::process::Command;
 const MAX_STREAMED_LINES: usize = 10;
 
 /// Process groups of commands still running, for [`kill_all`].
+use rustix::process::{Pid, Signal};
+
 fn live_groups() -> &'static Mutex<HashSet<i32>> {
     static LIVE: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
     LIVE.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
-fn kill_group(pgid: i32, signal: i32) {
-    // SAFETY: kill(2) with a negative pid signals the process group we created; it has
-    // no memory-safety preconditions.
-    unsafe {
-        libc::kill(-pgid, signal);
+fn kill_group(pgid: i32, signal: Signal) {
+    // The group may be gone already: nothing left to signal.
+    if let Some(pgid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, signal);
     }
 }
 
@@ -35,7 +36,7 @@ fn kill_group(pgid: i32, signal: i32) {
 pub fn kill_all() {
     if let Ok(groups) = live_groups().lock() {
         for pgid in groups.iter() {
-            kill_group(*pgid, libc::SIGKILL);
+            kill_group(*pgid, Signal::KILL);
         }
     }
 }
@@ -55,7 +56,7 @@ impl GroupGuard {
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            kill_group(pgid, libc::SIGKILL);
+            kill_group(pgid, Signal::KILL);
             if let Ok(mut groups) = live_groups().lock() {
                 groups.remove(&pgid);
             }
@@ -123,7 +124,7 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
             status = child.wait() => status,
             _ = ctx.cancel.cancelled() => {
                 if let Some(pgid) = pgid {
-                    kill_group(pgid, libc::SIGTERM);
+                    kill_group(pgid, Signal::TERM);
                 }
                 child.wait().await
             }
@@ -132,7 +133,7 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
         // open and the step with them: it ends with the command (use `setsid` to detach
         // a daemon on purpose).
         if let Some(pgid) = pgid {
-            kill_group(pgid, libc::SIGKILL);
+            kill_group(pgid, Signal::KILL);
         }
         status
     };

@@ -10,6 +10,7 @@ use lang::hir::{self, Decl, SecretSource};
 use super::super::params::{InputSource, ParamInput, convert, describe};
 use super::*;
 use crate::eval::{AtPlanTime, Binding, Eval, LetDef, Scope, eval};
+use lang::diag::plan as diag;
 
 /// Parameter values a file's `param`s take.
 pub(super) enum Given<'a> {
@@ -61,15 +62,13 @@ impl Planner<'_> {
                     match convert(&input.raw, ty) {
                         Ok(v) => value = Some((v, input.source.describe(&name))),
                         Err(e) => {
-                            self.error(
-                                Code::InvalidParameterValue,
-                                Some(p.name.span),
-                                format!(
-                                    "invalid value for parameter `{name}` ({}): {e}",
-                                    input.source.describe(&name)
-                                ),
-                                Some(format!("`{name}` is declared as {}", describe(ty))),
-                            );
+                            self.error(diag::invalid_parameter_value(
+                                p.name.span,
+                                &name,
+                                &input.source.describe(&name),
+                                &e,
+                                &describe(ty),
+                            ));
                             return;
                         }
                     }
@@ -101,14 +100,7 @@ impl Planner<'_> {
                     None => return,
                 },
                 None => {
-                    self.error(
-                        Code::MissingParameter,
-                        Some(p.name.span),
-                        format!("parameter `{name}` has no default and no value was given"),
-                        Some(format!(
-                            "pass it with `--set {name}=VALUE`, a `--vars-file`, or `OPS_VAR_{name}`"
-                        )),
-                    );
+                    self.error(diag::missing_parameter(p.name.span, &name));
                     return;
                 }
             },
@@ -121,15 +113,13 @@ impl Planner<'_> {
                 .any(|i| crate::eval::compare(ast::CmpOp::Eq, i, &value) == Ok(true))
         {
             let shown: Vec<String> = items.iter().map(|i| i.render()).collect();
-            self.error(
-                Code::ParameterNotAllowed,
-                Some(p.name.span),
-                format!(
-                    "parameter `{name}` = {} ({source}) is not one of the allowed values",
-                    value.render()
-                ),
-                Some(format!("allowed: {}", shown.join(", "))),
-            );
+            self.error(diag::parameter_not_allowed(
+                p.name.span,
+                &name,
+                &value.render(),
+                &source,
+                &shown,
+            ));
         }
         if main {
             self.params.push(ParamValue {
@@ -218,12 +208,7 @@ impl Planner<'_> {
                     ))
                 });
             match input.source {
-                InputSource::Set => self.errors.push(PlanError {
-                    code: Code::UnknownParameter,
-                    message: format!("`--set {}`: the runbook has no such parameter", input.name),
-                    help,
-                    at: None,
-                }),
+                InputSource::Set => self.errors.push(diag::unknown_parameter(&input.name, help)),
                 InputSource::VarsFile => self.finding(
                     FindingLevel::Warning,
                     Code::UndeclaredVariable,

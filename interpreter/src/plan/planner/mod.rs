@@ -10,7 +10,8 @@ use std::time::Duration;
 use lang::ast::{Expr, Span};
 use lang::hir::{self, Hir, SecretSource};
 
-use lang::{Code, FileId};
+use lang::diag::plan as diag;
+use lang::{Code, Diagnostic, FileId};
 
 mod declare;
 mod step;
@@ -54,21 +55,8 @@ pub struct PlanRequest<'a> {
     pub env: &'a dyn Environment,
 }
 
-/// Why no plan could be made.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlanError {
-    /// Stable code.
-    pub code: Code,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it.
-    pub help: Option<String>,
-    /// Where in the runbook, when it is about a place in it.
-    pub at: Option<(FileId, Span)>,
-}
-
 /// Plans a runbook; every problem is reported, not only the first.
-pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
+pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<Diagnostic>> {
     let hir = req.hir;
     let mut planner = Planner {
         req,
@@ -86,12 +74,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         in_parallel: false,
     };
     let Some(unit) = hir.main_unit() else {
-        return Err(vec![PlanError {
-            code: Code::PlanEvaluation,
-            message: String::from("the runbook could not be parsed"),
-            help: None,
-            at: None,
-        }]);
+        return Err(vec![diag::not_plannable("the runbook could not be parsed")]);
     };
     let mut root = Scope::default();
     planner.declare(&unit.decls, &mut root, &Given::Inputs(&req.inputs));
@@ -187,7 +170,7 @@ struct Block {
 struct Planner<'a> {
     req: &'a PlanRequest<'a>,
     file: FileId,
-    errors: Vec<PlanError>,
+    errors: Vec<Diagnostic>,
     findings: Vec<Finding>,
     secrets: Vec<SecretPlan>,
     /// The secrets' values known while planning (never stored in the plan).
@@ -229,13 +212,10 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn error(&mut self, code: Code, span: Option<Span>, message: String, help: Option<String>) {
-        self.errors.push(PlanError {
-            code,
-            message,
-            help,
-            at: span.map(|s| (self.file, s)),
-        });
+    /// Records a diagnostic about the file being planned.
+    fn error(&mut self, diagnostic: Diagnostic) {
+        let file = self.file;
+        self.errors.push(diagnostic.in_file(file));
     }
 
     /// The redactor of the secrets declared so far.
@@ -259,7 +239,7 @@ impl<'a> Planner<'a> {
     }
 
     fn eval_error(&mut self, e: EvalError) {
-        self.error(Code::PlanEvaluation, Some(e.span), e.message, None);
+        self.error(diag::evaluation(Some(e.span), e.message));
     }
 
     /// Evaluates an expression into a planned value.
@@ -287,12 +267,7 @@ impl<'a> Planner<'a> {
             Ok(Eval::Known(v)) => Some(v),
             Ok(Eval::Unknown(_)) => {
                 let text = self.text(expr.span);
-                self.error(
-                    Code::PlanEvaluation,
-                    Some(expr.span),
-                    format!("`{text}` must be known when the plan is made"),
-                    None,
-                );
+                self.error(diag::not_known_when_planning(expr.span, &text));
                 None
             }
             Err(e) => {
@@ -403,12 +378,7 @@ impl<'a> Planner<'a> {
                     if let (Some(l), Some(expr)) = (limit, par.limit)
                         && l < 1
                     {
-                        self.error(
-                            Code::PlanEvaluation,
-                            Some(expr.span),
-                            format!("`parallel limit` is {l}; it must be at least 1"),
-                            None,
-                        );
+                        self.error(diag::parallel_limit_too_small(expr.span, l));
                     }
                     let limit = limit.and_then(|l| usize::try_from(l).ok());
                     let saved = std::mem::replace(&mut self.in_parallel, true);
@@ -542,14 +512,7 @@ impl<'a> Planner<'a> {
         }
         if !found {
             ids.truncate(12);
-            self.errors.push(PlanError {
-                code: Code::UnknownStartStep,
-                message: format!(
-                    "`--start-at {start}`: the plan has no step or stage with that id"
-                ),
-                help: Some(format!("ids on the main path: {}", ids.join(", "))),
-                at: None,
-            });
+            self.errors.push(diag::unknown_start_step(start, &ids));
             return;
         }
         // A step that runs may not read outputs of a step --start-at skips.

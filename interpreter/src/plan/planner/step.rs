@@ -142,15 +142,7 @@ impl Planner<'_> {
                     planned.default = true;
                     out.attrs.insert(attr.name.to_string(), planned);
                 }
-                None => self.error(
-                    Code::PlanEvaluation,
-                    None,
-                    format!(
-                        "the stdlib default of `{}` does not parse: {default}",
-                        attr.name
-                    ),
-                    None,
-                ),
+                None => self.error(diag::invalid_stdlib_default(attr.name, default)),
             }
         }
     }
@@ -251,12 +243,7 @@ impl Planner<'_> {
             .collect();
         let loc = self.loc(call.span);
         let Some(unit) = self.hir().unit(call.callee) else {
-            self.error(
-                Code::PlanEvaluation,
-                Some(call.span),
-                format!("the called runbook {title} could not be loaded"),
-                None,
-            );
+            self.error(diag::callee_not_loaded(call.span, &title));
             return Node::Group(Box::new(Group::new(
                 id.to_string(),
                 GroupKind::Call,
