@@ -126,6 +126,12 @@ fn parameters_are_typed_and_validated() {
         err.contains("OPS3001") && err.contains("did you mean `hosts`?"),
         "{err}"
     );
+    // One bad value is one error: what reads the parameter is not reported again.
+    let params = "tests/fixtures/run/params.rb.ops";
+    let (code, _, err) = ops(&["plan", params, "--set", "pick=two"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3002"), "{err}");
+    assert_eq!(err.matches("OPS30").count(), 1, "no cascade: {err}");
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub enum Binding {
     Secret(String),
     /// A `let` evaluated where it is used (it may depend on secrets or outputs).
     Let(Arc<LetDef>),
+    /// A parameter whose given value was refused (the refusal is reported): what reads
+    /// it fails silently, so one bad value is one error, not a cascade.
+    Invalid,
     /// A named step: its outputs, by plan step id.
     Step {
         /// Plan step id (`2.1`).
@@ -131,6 +134,8 @@ pub struct EvalError {
     pub span: Span,
     /// What went wrong.
     pub message: String,
+    /// It follows from a problem reported already (an invalid parameter): not shown.
+    pub reported: bool,
 }
 
 type Result<T> = std::result::Result<T, EvalError>;
@@ -139,6 +144,7 @@ fn error(span: Span, message: impl Into<String>) -> EvalError {
     EvalError {
         span,
         message: message.into(),
+        reported: false,
     }
 }
 
@@ -311,6 +317,12 @@ impl Evaluator<'_> {
                     Eval::Known(v) => v,
                     unknown => return Ok(unknown),
                 }
+            }
+            (_, Some(Binding::Invalid)) => {
+                return Err(EvalError {
+                    reported: true,
+                    ..error(span, format!("`{root}` has an invalid value"))
+                });
             }
             (_, Some(Binding::Step { id, name })) => match self.resolve.output(id, name) {
                 Some(Ok(v)) => v,

@@ -69,6 +69,7 @@ impl Planner<'_> {
                                 &e,
                                 &describe(ty),
                             ));
+                            scope.bind(name, Binding::Invalid);
                             return;
                         }
                     }
@@ -86,7 +87,10 @@ impl Planner<'_> {
                                 scope: caller.clone(),
                             })),
                         ),
-                        Err(e) => self.eval_error(e),
+                        Err(e) => {
+                            self.eval_error(e);
+                            scope.bind(&name, Binding::Invalid);
+                        }
                     }
                     return;
                 }
@@ -97,10 +101,14 @@ impl Planner<'_> {
             None => match p.default {
                 Some(default) => match self.known(default, scope) {
                     Some(v) => (v, String::from("default")),
-                    None => return,
+                    None => {
+                        scope.bind(name, Binding::Invalid);
+                        return;
+                    }
                 },
                 None => {
                     self.error(diag::missing_parameter(p.name.span, &name));
+                    scope.bind(name, Binding::Invalid);
                     return;
                 }
             },

@@ -239,7 +239,9 @@ impl<'a> Planner<'a> {
     }
 
     fn eval_error(&mut self, e: EvalError) {
-        self.error(diag::evaluation(Some(e.span), e.message));
+        if !e.reported {
+            self.error(diag::evaluation(Some(e.span), e.message));
+        }
     }
 
     /// Evaluates an expression into a planned value.
