@@ -26,10 +26,13 @@ pub type Outputs = IndexMap<String, Value>;
 /// A step's inputs with every value resolved (defaults applied).
 #[derive(Clone, Debug)]
 pub struct StepInput {
+    /// The schema variant they were checked against: every attribute a kind asks for must
+    /// be one of its attributes (a misspelled name fails the tests, never reads `None`).
+    pub variant: &'static Variant,
     /// The positional target.
     pub target: Option<Value>,
     /// Attributes by name, defaults included.
-    pub attrs: IndexMap<String, Value>,
+    pub(crate) attrs: IndexMap<String, Value>,
     /// The time limit of one attempt.
     pub timeout: Option<Duration>,
     /// Subjects the runbook's `expect`s check (a command with `expect exit` may exit
@@ -37,9 +40,42 @@ pub struct StepInput {
     pub expected: Vec<String>,
 }
 
+/// Fails (in debug builds: every test) when `name` is not an attribute of `variant`.
+fn declared(variant: Option<&'static Variant>, name: &str) {
+    if let Some(v) = variant {
+        debug_assert!(
+            v.attributes.iter().any(|a| a.name == name),
+            "a step kind asked for `{name}`, which `{}` does not declare",
+            v.name.unwrap_or("(default variant)")
+        );
+    }
+}
+
 impl StepInput {
+    /// Inputs for `variant` (the executor resolves them; tests build them too).
+    pub fn new(
+        variant: &'static Variant,
+        target: Option<Value>,
+        attrs: IndexMap<String, Value>,
+    ) -> StepInput {
+        StepInput {
+            variant,
+            target,
+            attrs,
+            timeout: None,
+            expected: Vec::new(),
+        }
+    }
+
     /// An attribute's value (`None` when unset and without default).
     pub fn attr(&self, name: &str) -> Option<&Value> {
+        declared(Some(self.variant), name);
+        self.attrs.get(name).filter(|v| !matches!(v, Value::Null))
+    }
+
+    /// An attribute that some variants of the kind declare and others do not (code shared
+    /// by `compose up` and `compose ps`): `None` where this variant has no such attribute.
+    pub fn optional(&self, name: &str) -> Option<&Value> {
         self.attrs.get(name).filter(|v| !matches!(v, Value::Null))
     }
 
@@ -57,14 +93,16 @@ impl StepInput {
 /// How a step's plan inputs look before the run: each value rendered, or why unknown.
 #[derive(Clone, Debug, Default)]
 pub struct InputView {
+    /// The schema variant (attributes asked for must be its own).
+    pub variant: Option<&'static Variant>,
     /// The target, rendered.
     pub target: Option<String>,
     /// Attributes, rendered.
-    pub attrs: IndexMap<String, String>,
+    pub(crate) attrs: IndexMap<String, String>,
     /// Known target value, when known and not secret.
     pub target_value: Option<Value>,
     /// Known attribute values (not secret).
-    pub values: IndexMap<String, Value>,
+    pub(crate) values: IndexMap<String, Value>,
     /// Environment variables that hold the runbook's secrets (`secret x { env = "X" }`).
     pub secret_vars: Vec<String>,
     /// Recognises the run's secret values in what a kind reads while planning (a value
@@ -75,7 +113,33 @@ pub struct InputView {
 impl InputView {
     /// An attribute, rendered (`(secret)`, `(known after x)`, or the literal).
     pub fn attr(&self, name: &str) -> &str {
-        self.attrs.get(name).map_or("(unset)", String::as_str)
+        self.rendered(name).unwrap_or("(unset)")
+    }
+
+    /// An attribute, rendered, when the step has it (written or defaulted).
+    pub fn rendered(&self, name: &str) -> Option<&str> {
+        declared(self.variant, name);
+        self.attrs.get(name).map(String::as_str)
+    }
+
+    /// An attribute's value, when known now and not secret.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        declared(self.variant, name);
+        self.values.get(name)
+    }
+
+    /// An attribute's value that only some variants of the kind declare (see
+    /// [`StepInput::optional`]).
+    pub fn optional(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// Sets an attribute as the plan shows it and, when known and not secret, its value.
+    pub fn set(&mut self, name: &str, rendered: String, value: Option<Value>) {
+        self.attrs.insert(name.to_string(), rendered);
+        if let Some(v) = value {
+            self.values.insert(name.to_string(), v);
+        }
     }
 
     /// The target, rendered.

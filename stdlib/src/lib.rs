@@ -61,3 +61,80 @@ pub fn registry() -> interpreter::step::Registry {
     registry.register(interactive::Ask(PromptKind::Manual));
     registry
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The modules of each step kind's code and the kinds whose attributes they read.
+    const MODULES: &[(&str, &[&str])] = &[
+        ("probe", &["probe"]),
+        ("compose", &["compose"]),
+        ("backup", &["backup", "restore"]),
+        ("notify", &["notify"]),
+        ("exec", &["exec", "probe"]),
+        ("wait.rs", &["wait"]),
+        ("interactive.rs", &["confirm", "manual"]),
+    ];
+
+    /// Every attribute name the stdlib's code asks a step's inputs for (`input.str("cwd")`,
+    /// `view.value("set")`, ...) is declared by a variant of the kind: a misspelled name
+    /// fails here even on a path no other test runs (the inputs also check it at run time
+    /// against the exact variant).
+    #[test]
+    fn every_attribute_read_is_declared_by_the_schema() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let lookup = [
+            "str(",
+            "attr(",
+            "value(",
+            "rendered(",
+            "optional(",
+            "list(input, ",
+        ];
+        let mut checked = 0;
+        for (module, kinds) in MODULES {
+            let declared: BTreeSet<&str> = kinds
+                .iter()
+                .filter_map(|k| super::SCHEMAS.get(k))
+                .flat_map(|s| s.variants.iter())
+                .flat_map(|v| v.attributes.iter().map(|a| a.name))
+                .collect();
+            let path = root.join(module);
+            let files: Vec<std::path::PathBuf> = if path.is_dir() {
+                walkdir::WalkDir::new(&path)
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .map(|e| e.into_path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                    .collect()
+            } else {
+                vec![path]
+            };
+            for file in files {
+                let text = std::fs::read_to_string(&file).expect("source");
+                for call in lookup {
+                    let pattern = match call.starts_with("list") {
+                        true => format!("{call}\""),
+                        false => format!(".{call}\""),
+                    };
+                    for (at, _) in text.match_indices(&pattern) {
+                        let rest = &text[at + pattern.len()..];
+                        let name = &rest[..rest.find('"').expect("a closed string")];
+                        assert!(
+                            declared.contains(name),
+                            "{}: `{name}` is read but no variant of {kinds:?} declares it",
+                            file.display()
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            checked >= 60,
+            "only {checked} look-ups found: is the scan broken?"
+        );
+    }
+}

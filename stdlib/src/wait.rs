@@ -117,7 +117,7 @@ impl StepKind for WaitUntil {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        let backoff = match view.values.get("backoff").and_then(Value::as_str) {
+        let backoff = match view.value("backoff").and_then(Value::as_str) {
             Some("exponential") => format!(", doubling up to {}", view.attr("max_every")),
             _ => String::new(),
         };

@@ -359,6 +359,7 @@ impl<'a> Executor<'a> {
             attrs.insert(name.clone(), self.value(planned, step, resolver)?);
         }
         Ok(StepInput {
+            variant: step.variant,
             target,
             attrs,
             timeout: step.timeout,

@@ -76,6 +76,16 @@ impl Junit {
             test_case.extra.insert("file".into(), file.into());
             suite.add_test_case(test_case);
         }
+        // `disabled` is quick-junit's count of skipped cases; GitLab and Jenkins read
+        // `skipped`.
+        let skipped = suite
+            .test_cases
+            .iter()
+            .filter(|c| matches!(c.status, TestCaseStatus::Skipped { .. }))
+            .count();
+        suite
+            .extra
+            .insert("skipped".into(), skipped.to_string().into());
         let mut report = Report::new("ops");
         report
             .set_time(Duration::from_millis(self.duration_ms))

@@ -355,8 +355,7 @@ impl Backup {
             Backup::Verify => format!(
                 "re-reads {} against its SHA-256 and checks it{}",
                 view.target(),
-                view.values
-                    .get("max_age")
+                view.value("max_age")
                     .map(|v| format!(
                         "; fails if the newest verified backup is older than {}",
                         v.render()
@@ -418,7 +417,7 @@ impl StepKind for Backup {
             problems.push(format!("`{tool}` is not on PATH"));
         }
         if *self == Backup::Prune {
-            match run::policy(|n| view.values.get(n).cloned()) {
+            match run::policy(|n| view.value(n).cloned()) {
                 Ok(policy) if policy.is_empty() => problems.push(String::from(
                     "a prune needs a policy: keep_last, keep_within or keep_daily",
                 )),
@@ -445,15 +444,14 @@ impl StepKind for Backup {
 
 /// The dry-run of a prune: exactly which backups it would delete, and why the rest stay.
 fn describe_prune(view: &InputView) -> String {
-    let Ok(policy) = run::policy(|n| view.values.get(n).cloned()) else {
+    let Ok(policy) = run::policy(|n| view.value(n).cloned()) else {
         return format!("prunes {} (the policy is invalid)", view.target());
     };
     let Some(dir) = view.target_value.as_ref().and_then(|v| v.as_str()) else {
         return format!("prunes {} by policy", view.target());
     };
     let set = view
-        .values
-        .get("set")
+        .value("set")
         .and_then(|v| v.as_str().map(str::to_string));
     match run::plan_prune(std::path::Path::new(dir), set.as_deref(), &policy) {
         Ok(decisions) if !policy.is_empty() => {

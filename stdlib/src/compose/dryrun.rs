@@ -30,7 +30,11 @@ pub struct Analysis {
 const PLAN_CONNECT: Duration = Duration::from_secs(3);
 
 fn strings(view: &InputView, name: &str) -> Vec<String> {
-    match view.values.get(name) {
+    strings_of(view.value(name))
+}
+
+fn strings_of(value: Option<&Value>) -> Vec<String> {
+    match value {
         Some(Value::List(items)) => items
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))
@@ -79,10 +83,11 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             ..Analysis::default()
         };
     };
-    let profiles = strings(view, "profiles");
+    // `profiles` and `env_file` are `up`'s; the other variants read the file without.
+    let profiles = strings_of(view.optional("profiles"));
     // The step's `env` (its known, non-secret values), then the process environment,
     // where a `secret` declared by the runbook is read from.
-    let vars = view.values.get("env").and_then(Value::as_map);
+    let vars = view.value("env").and_then(Value::as_map);
     let env = |k: &str| {
         vars.and_then(|m| m.get(k))
             .and_then(Value::as_str)
@@ -90,8 +95,7 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             .or_else(|| std::env::var(k).ok())
     };
     let env_file = view
-        .values
-        .get("env_file")
+        .optional("env_file")
         .and_then(Value::as_str)
         .map(Path::new);
     // A variable holds a secret when the runbook reads a secret from it, when its value
@@ -102,7 +106,7 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             || super::yaml::looks_sensitive(name)
     };
     let options = LoadOptions {
-        project: view.values.get("project").and_then(Value::as_str),
+        project: view.value("project").and_then(Value::as_str),
         profiles: &profiles,
         env_file,
         env: &env,
@@ -137,7 +141,8 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             ),
         });
     }
-    let wanted = strings(view, "services");
+    // `down` takes the whole project: it has no `services`.
+    let wanted = strings_of(view.optional("services"));
     let selected = match super::run::selected(&project, &wanted) {
         Ok(s) => s,
         Err(e) => {
@@ -230,8 +235,7 @@ fn plan_up(
         }
     };
     let pull = view
-        .values
-        .get("pull")
+        .value("pull")
         .and_then(Value::as_str)
         .unwrap_or("missing");
     let mut details = Vec::new();
@@ -344,8 +348,7 @@ fn plan_up(
         ));
     }
     let wait = view
-        .values
-        .get("wait")
+        .value("wait")
         .and_then(Value::as_str)
         .unwrap_or("running");
     let mut counts = Vec::new();
@@ -379,8 +382,8 @@ fn plan_up(
 }
 
 fn plan_down(project: &Project, view: &InputView, state: Option<&EngineState>) -> Analysis {
-    let remove_orphans = matches!(view.values.get("remove_orphans"), Some(Value::Bool(true)));
-    let volumes = matches!(view.values.get("volumes"), Some(Value::Bool(true)));
+    let remove_orphans = matches!(view.value("remove_orphans"), Some(Value::Bool(true)));
+    let volumes = matches!(view.value("volumes"), Some(Value::Bool(true)));
     let mut details = Vec::new();
     let Some(state) = state else {
         return Analysis {

@@ -25,8 +25,12 @@ pub fn load(
     let file = input
         .target_str()
         .ok_or_else(|| StepError::fatal("the compose file is not a path"))?;
-    let profiles: Vec<String> = list(input, "profiles");
-    let env_file = input.str("env_file").map(std::path::Path::new);
+    // `profiles` and `env_file` are `up`'s; the other variants read the file without.
+    let profiles: Vec<String> = strings(input.optional("profiles"));
+    let env_file = input
+        .optional("env_file")
+        .and_then(Value::as_str)
+        .map(std::path::Path::new);
     let vars = input.attr("env").and_then(Value::as_map);
     let env = |k: &str| {
         vars.and_then(|m| m.get(k))
@@ -58,7 +62,11 @@ pub fn load(
 
 /// A list-of-strings attribute.
 pub fn list(input: &StepInput, name: &str) -> Vec<String> {
-    match input.attr(name) {
+    strings(input.attr(name))
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
         Some(Value::List(items)) => items
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))

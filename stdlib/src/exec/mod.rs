@@ -128,7 +128,7 @@ pub(crate) fn on_path(program: &str) -> bool {
 
 fn describe(view: &InputView) -> String {
     let mut text = format!("runs {} (no shell)", view.target());
-    if let Some(cwd) = view.attrs.get("cwd") {
+    if let Some(cwd) = view.rendered("cwd") {
         text.push_str(&format!(" in {cwd}"));
     }
     text
@@ -137,7 +137,7 @@ fn describe(view: &InputView) -> String {
 /// The working directory must exist; the program must be found on PATH.
 fn preflight(view: &InputView) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Some(cwd) = view.values.get("cwd").and_then(Value::as_str)
+    if let Some(cwd) = view.value("cwd").and_then(Value::as_str)
         && !std::path::Path::new(cwd).is_dir()
     {
         problems.push(format!("the working directory {cwd} does not exist"));

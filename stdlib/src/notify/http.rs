@@ -102,7 +102,8 @@ async fn post(
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(payload.clone());
-        if let Some(headers) = input.attr("headers").and_then(Value::as_map) {
+        // `headers` is the webhook's; a Slack webhook takes none.
+        if let Some(headers) = input.optional("headers").and_then(Value::as_map) {
             for (name, value) in headers {
                 req = req.header(name.as_str(), value.interpolated());
             }

@@ -178,7 +178,7 @@ impl StepKind for Http {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        let problems = match view.values.get("ca_file").and_then(Value::as_str) {
+        let problems = match view.value("ca_file").and_then(Value::as_str) {
             Some(path) if std::fs::File::open(path).is_err() => {
                 vec![format!("ca_file {path} cannot be read")]
             }

@@ -318,6 +318,7 @@ fn step_label(step: &PlannedStep) -> String {
 /// The rendered inputs a kind's `describe` sees.
 pub fn input_view(step: &PlannedStep) -> InputView {
     let mut view = InputView {
+        variant: Some(step.variant),
         target: step.target.as_ref().map(Planned::render),
         ..InputView::default()
     };
