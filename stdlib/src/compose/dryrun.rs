@@ -29,10 +29,6 @@ pub struct Analysis {
 /// How long a plan waits for the engine before saying it is unreachable.
 const PLAN_CONNECT: Duration = Duration::from_secs(3);
 
-fn strings(view: &InputView, name: &str) -> Vec<String> {
-    strings_of(view.value(name))
-}
-
 fn strings_of(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::List(items)) => items
