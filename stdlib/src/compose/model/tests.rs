@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use super::*;
 use crate::compose::actions::{self, Action};
 use crate::compose::engine::Existing;

@@ -1,0 +1,533 @@
+//! The Compose model `ops` runs: a project with its services, networks and volumes, read
+//! from a real `docker-compose.yml` (see [`load`]).
+//!
+//! Every key is either understood or reported: a key this reader does not support is an
+//! error pointing at its line and column, never silently dropped, because a stack started
+//! without it would not be the stack the file describes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::yaml::{self, Node, Pos, Value};
+
+mod reader;
+mod service;
+
+use reader::Reader;
+pub use service::{parse_compose_duration, parse_port};
+
+/// A Compose project ready to run.
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// The project name (`com.docker.compose.project`).
+    pub name: String,
+    /// The compose file, as given.
+    pub file: PathBuf,
+    /// The project directory (relative paths in the file are resolved against it).
+    pub dir: PathBuf,
+    /// Enabled services, in file order.
+    pub services: IndexMap<String, Service>,
+    /// Services left out because none of their profiles is enabled.
+    pub disabled: Vec<String>,
+    /// Networks, by their key in the file (`default` included when a service uses it).
+    pub networks: IndexMap<String, Resource>,
+    /// Named volumes, by their key in the file.
+    pub volumes: IndexMap<String, Resource>,
+    /// Variables used but unset (they became empty strings, as in Compose).
+    pub unset: Vec<String>,
+    /// Secret values substituted into the file, with their variable, longest first.
+    pub masks: Masks,
+}
+
+/// The secret values a compose file was interpolated with, and the variable each came
+/// from: what ops shows of the file says `${NAME}` instead of the value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Masks(Vec<(String, String)>);
+
+impl Masks {
+    fn new(mut found: Vec<(String, String)>) -> Masks {
+        found.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+        Masks(found)
+    }
+
+    /// The text with each secret value replaced by `${NAME}`.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (value, name) in &self.0 {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), &format!("${{{name}}}"));
+            }
+        }
+        out
+    }
+
+    /// The secret values, for redacting what a run prints.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(value, _)| value.as_str())
+    }
+}
+
+/// A top-level network or volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    /// The engine's name (`PROJECT_KEY` unless `name:` or `external`).
+    pub name: String,
+    /// Exists outside the project: never created nor removed by `ops`.
+    pub external: bool,
+    /// `driver:`.
+    pub driver: Option<String>,
+    /// `internal: true` (networks).
+    pub internal: bool,
+    /// `labels:`.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One service: exactly what its container is created from.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Service {
+    /// `image:`.
+    pub image: String,
+    /// `container_name:` (default `PROJECT-SERVICE-1`).
+    pub container_name: Option<String>,
+    /// `command:` as argv.
+    pub command: Option<Vec<String>>,
+    /// `entrypoint:` as argv.
+    pub entrypoint: Option<Vec<String>>,
+    /// `env_file:` then `environment:`, merged.
+    pub environment: BTreeMap<String, String>,
+    /// `ports:`.
+    pub ports: Vec<Port>,
+    /// `volumes:` (named volumes and bind mounts).
+    pub volumes: Vec<Mount>,
+    /// `networks:` with their aliases.
+    pub networks: BTreeMap<String, Vec<String>>,
+    /// `depends_on:` with conditions (not part of the configuration hash: a new
+    /// dependency changes the order, not the container).
+    #[serde(skip_serializing)]
+    pub depends_on: BTreeMap<String, Condition>,
+    /// `healthcheck:`.
+    pub healthcheck: Option<Healthcheck>,
+    /// `restart:`.
+    pub restart: Option<String>,
+    /// `labels:`.
+    pub labels: BTreeMap<String, String>,
+    /// `working_dir:`.
+    pub working_dir: Option<String>,
+    /// `user:`.
+    pub user: Option<String>,
+    /// `hostname:`.
+    pub hostname: Option<String>,
+    /// `stop_signal:`.
+    pub stop_signal: Option<String>,
+    /// `stop_grace_period:` in seconds.
+    pub stop_grace_period: Option<u64>,
+    /// `init:`.
+    pub init: Option<bool>,
+    /// `extra_hosts:`.
+    pub extra_hosts: Vec<String>,
+    /// `expose:` (container ports, not published).
+    pub expose: Vec<String>,
+}
+
+/// A published port.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Port {
+    /// Host address (empty: all).
+    pub host_ip: String,
+    /// Host port (empty: any free port).
+    pub published: String,
+    /// Container port.
+    pub target: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// A mount.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Mount {
+    /// `volume` or `bind`.
+    pub kind: String,
+    /// Volume key in the file (volume) or absolute host path (bind).
+    pub source: String,
+    /// Path in the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+/// A `depends_on` condition.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// `service_started` (the list form).
+    ServiceStarted,
+    /// `service_healthy`.
+    ServiceHealthy,
+    /// `service_completed_successfully`.
+    ServiceCompletedSuccessfully,
+}
+
+/// A healthcheck (durations in nanoseconds, as the engine wants them).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]`.
+    pub test: Vec<String>,
+    /// `interval:`.
+    pub interval: Option<i64>,
+    /// `timeout:`.
+    pub timeout: Option<i64>,
+    /// `retries:`.
+    pub retries: Option<i64>,
+    /// `start_period:`.
+    pub start_period: Option<i64>,
+}
+
+impl Healthcheck {
+    /// Whether the check is switched off (`disable: true` or `test: ["NONE"]`).
+    pub fn disabled(&self) -> bool {
+        self.test.first().is_some_and(|t| t == "NONE")
+    }
+}
+
+/// A problem in the compose file, at a position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    /// The compose file.
+    pub file: PathBuf,
+    /// Where (line 0 when the file as a whole is concerned).
+    pub pos: Pos,
+    /// What is wrong.
+    pub message: String,
+    /// The line of the file the position is on, for context.
+    pub snippet: Option<String>,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pos.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.pos, self.message)?;
+            if let Some(line) = &self.snippet {
+                write!(f, "\n  {} | {line}", self.pos.line)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What [`load`] needs besides the file.
+pub struct LoadOptions<'a> {
+    /// `project =` from the runbook.
+    pub project: Option<&'a str>,
+    /// Enabled profiles.
+    pub profiles: &'a [String],
+    /// `env_file =` (default: `.env` beside the compose file, when present).
+    pub env_file: Option<&'a Path>,
+    /// Reads one variable (the step's `env`, then the process environment).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether an unset `${VAR:?message}` is an error (`up`) or empty (the others).
+    pub strict: bool,
+    /// Whether a variable (name, value) holds a secret: its value is never shown.
+    pub sensitive: &'a dyn Fn(&str, &str) -> bool,
+}
+
+/// Reads, interpolates and validates a compose file; every problem is returned at once.
+pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileError>> {
+    let sensitive = yaml::Sensitive {
+        is: options.sensitive,
+        found: std::cell::RefCell::new(Vec::new()),
+    };
+    let result = read(file, options, &sensitive);
+    let masks = Masks::new(sensitive.found.into_inner());
+    match result {
+        Ok(mut project) => {
+            project.masks = masks;
+            Ok(project)
+        }
+        Err(mut errors) => {
+            for e in &mut errors {
+                e.message = masks.apply(&e.message);
+            }
+            Err(errors)
+        }
+    }
+}
+
+fn read(
+    file: &Path,
+    options: &LoadOptions<'_>,
+    sensitive: &yaml::Sensitive<'_>,
+) -> Result<Project, Vec<FileError>> {
+    let whole = |message: String| {
+        vec![FileError {
+            file: file.to_path_buf(),
+            pos: Pos::default(),
+            message,
+            snippet: None,
+        }]
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| whole(format!("cannot read the compose file: {e}")))?;
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let (dotenv_path, required) = match options.env_file {
+        Some(p) => (p.to_path_buf(), true),
+        None => (dir.join(".env"), false),
+    };
+    let dotenv = match std::fs::read_to_string(&dotenv_path) {
+        Ok(t) => yaml::parse_dotenv(&t, options.env, Some(sensitive)).map_err(|(line, m)| {
+            vec![FileError {
+                file: dotenv_path.clone(),
+                pos: Pos {
+                    line: line as u64,
+                    col: 1,
+                },
+                message: m,
+                snippet: None,
+            }]
+        })?,
+        Err(e) if required => {
+            return Err(whole(format!(
+                "cannot read the env file {}: {e}",
+                dotenv_path.display()
+            )));
+        }
+        Err(_) => IndexMap::new(),
+    };
+    let mut reader = Reader {
+        file: file.to_path_buf(),
+        text: &text,
+        dir: dir.clone(),
+        errors: Vec::new(),
+        env: options.env,
+    };
+    let mut root = yaml::parse(&text).map_err(|(pos, m)| vec![reader.error_at(pos, m)])?;
+    let mut unset = Vec::new();
+    let vars = yaml::Vars {
+        env: options.env,
+        dotenv: &dotenv,
+        strict: options.strict,
+        sensitive: Some(sensitive),
+    };
+    yaml::interpolate(&mut root, &vars, &mut unset)
+        .map_err(|(pos, e)| vec![reader.error_at(pos, e.0)])?;
+    let project = reader.project(&root, options, unset);
+    match project {
+        Some(p) if reader.errors.is_empty() => Ok(p),
+        _ => Err(reader.errors),
+    }
+}
+
+/// Turns a directory name into a valid project name, as Compose does.
+pub fn normalize_name(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect::<String>()
+        .trim_start_matches(['_', '-'])
+        .to_string()
+}
+
+/// The service keys this reader supports (docs/steps.md lists them; a test keeps both equal).
+pub const SERVICE_KEYS: &[&str] = &[
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "ports",
+    "volumes",
+    "networks",
+    "depends_on",
+    "healthcheck",
+    "restart",
+    "labels",
+    "working_dir",
+    "user",
+    "profiles",
+    "container_name",
+    "hostname",
+    "stop_signal",
+    "stop_grace_period",
+    "init",
+    "extra_hosts",
+    "expose",
+];
+
+/// Why a well-known key is not supported, when there is more to say than "unsupported".
+fn unsupported_hint(key: &str) -> &'static str {
+    match key {
+        "build" => {
+            "ops runs images, it does not build them: build and tag the image first, then use `image:`"
+        }
+        "deploy" | "scale" => {
+            "one container per service is supported; remove `deploy`/`scale` or run the stack with docker compose"
+        }
+        "secrets" | "configs" => {
+            "pass the value through `environment:` with `${VAR}` from the environment or `.env`"
+        }
+        "extends" | "include" => {
+            "inline the extended service (YAML merge keys `<<: *anchor` are supported)"
+        }
+        "network_mode" | "links" => {
+            "use `networks:`; services reach each other by name on the project network"
+        }
+        _ => "remove it, or bring this stack up with docker compose",
+    }
+}
+
+fn normalize_path(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The services `wanted` and everything they depend on, dependencies first (file order
+/// among equals); a cycle is an error naming it.
+pub fn order(
+    services: &IndexMap<String, Service>,
+    wanted: Vec<String>,
+) -> Result<Vec<String>, String> {
+    fn visit(
+        name: &str,
+        services: &IndexMap<String, Service>,
+        done: &mut Vec<String>,
+        path: &mut Vec<String>,
+    ) -> Result<(), String> {
+        if done.iter().any(|d| d == name) {
+            return Ok(());
+        }
+        if path.iter().any(|p| p == name) {
+            path.push(name.to_string());
+            return Err(path.join(" -> "));
+        }
+        path.push(name.to_string());
+        if let Some(s) = services.get(name) {
+            let mut deps: Vec<&String> = s.depends_on.keys().collect();
+            deps.sort_by_key(|d| services.get_index_of(*d));
+            for dep in deps {
+                visit(dep, services, done, path)?;
+            }
+        }
+        path.pop();
+        done.push(name.to_string());
+        Ok(())
+    }
+    let mut done = Vec::new();
+    let mut wanted = wanted;
+    wanted.sort_by_key(|w| services.get_index_of(w));
+    for w in &wanted {
+        visit(w, services, &mut done, &mut Vec::new())?;
+    }
+    Ok(done)
+}
+
+impl Project {
+    /// Keys of the networks the given services join.
+    pub fn networks_used(&self, services: &[String]) -> Vec<&str> {
+        self.networks
+            .keys()
+            .filter(|k| {
+                services.iter().any(|s| {
+                    self.services
+                        .get(s)
+                        .is_some_and(|s| s.networks.contains_key(*k))
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Keys of the named volumes the given services mount.
+    pub fn volumes_used(&self, services: &[String]) -> Vec<&str> {
+        self.volumes
+            .keys()
+            .filter(|k| {
+                services.iter().any(|s| {
+                    self.services.get(s).is_some_and(|s| {
+                        s.volumes
+                            .iter()
+                            .any(|m| m.kind == "volume" && &m.source == *k)
+                    })
+                })
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+impl Service {
+    /// Short hashes of each configuration field: which of them changed is the reason a
+    /// container is recreated.
+    pub fn field_hashes(&self) -> BTreeMap<&'static str, String> {
+        let json = serde_json::to_value(self).unwrap_or_default();
+        let mut out = BTreeMap::new();
+        if let serde_json::Value::Object(fields) = json {
+            for (name, value) in fields {
+                let Some(field) = SERVICE_FIELDS.iter().find(|f| **f == name) else {
+                    continue;
+                };
+                if value.is_null()
+                    || value == serde_json::json!([])
+                    || value == serde_json::json!({})
+                {
+                    continue;
+                }
+                let digest = Sha256::digest(value.to_string().as_bytes());
+                out.insert(*field, hex(&digest[..4]));
+            }
+        }
+        out
+    }
+
+    /// The configuration hash (`com.docker.compose.config-hash`): SHA-256 of every field.
+    pub fn config_hash(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        hex(&Sha256::digest(json.as_bytes()))
+    }
+}
+
+const SERVICE_FIELDS: &[&str] = &[
+    "image",
+    "container_name",
+    "command",
+    "entrypoint",
+    "environment",
+    "ports",
+    "volumes",
+    "networks",
+    "healthcheck",
+    "restart",
+    "labels",
+    "working_dir",
+    "user",
+    "hostname",
+    "stop_signal",
+    "stop_grace_period",
+    "init",
+    "extra_hosts",
+    "expose",
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

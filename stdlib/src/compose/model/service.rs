@@ -1,0 +1,543 @@
+//! One service of a compose file: its keys, ports, mounts, networks, dependencies and
+//! health check; and Compose's port and duration syntaxes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::reader::{Map, Reader};
+use super::*;
+
+impl Reader<'_> {
+    pub(super) fn service(
+        &mut self,
+        svc: &str,
+        pos: Pos,
+        map: &Map,
+        volumes: &IndexMap<String, Resource>,
+        networks: &IndexMap<String, Resource>,
+    ) -> Option<Service> {
+        let mut s = Service {
+            image: String::new(),
+            container_name: None,
+            command: None,
+            entrypoint: None,
+            environment: BTreeMap::new(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            networks: BTreeMap::new(),
+            depends_on: BTreeMap::new(),
+            healthcheck: None,
+            restart: None,
+            labels: BTreeMap::new(),
+            working_dir: None,
+            user: None,
+            hostname: None,
+            stop_signal: None,
+            stop_grace_period: None,
+            init: None,
+            extra_hosts: Vec::new(),
+            expose: Vec::new(),
+        };
+        let mut env_files = BTreeMap::new();
+        let mut environment = BTreeMap::new();
+        let mut has_image = false;
+        for (key, (kpos, v)) in map {
+            let what = format!("`{key}` of service `{svc}`");
+            match key.as_str() {
+                "image" => {
+                    has_image = true;
+                    s.image = self.string(v, &what).unwrap_or_default();
+                }
+                "command" => s.command = self.argv(v, &what),
+                "entrypoint" => s.entrypoint = self.argv(v, &what),
+                "environment" => environment = self.key_values(v, &what, true),
+                "env_file" => {
+                    for f in self.strings(v, &what, true) {
+                        let path = self.dir.join(&f);
+                        match std::fs::read_to_string(&path) {
+                            Ok(t) => match yaml::parse_dotenv(&t, self.env, None) {
+                                Ok(vars) => env_files.extend(vars),
+                                Err((line, m)) => self.error(
+                                    v.pos,
+                                    format!("env_file {}:{line}: {m}", path.display()),
+                                ),
+                            },
+                            Err(e) => self.error(
+                                v.pos,
+                                format!("cannot read env_file {}: {e}", path.display()),
+                            ),
+                        }
+                    }
+                }
+                "ports" => s.ports = self.ports(v, &what),
+                "expose" => s.expose = self.strings(v, &what, false),
+                "volumes" => s.volumes = self.mounts(v, &what, volumes),
+                "networks" => s.networks = self.service_networks(v, &what, networks),
+                "depends_on" => s.depends_on = self.depends_on(v, &what),
+                "healthcheck" => s.healthcheck = self.healthcheck(v, &what),
+                "restart" => {
+                    let r = self.string(v, &what).unwrap_or_default();
+                    let base = r.split(':').next().unwrap_or_default();
+                    if matches!(base, "no" | "always" | "on-failure" | "unless-stopped") {
+                        s.restart = Some(r);
+                    } else {
+                        self.error(v.pos, format!("{what}: `{r}` is not one of no, always, on-failure[:N], unless-stopped"));
+                    }
+                }
+                "labels" => s.labels = self.key_values(v, &what, false),
+                "working_dir" => s.working_dir = self.string(v, &what),
+                "user" => s.user = self.string(v, &what),
+                "hostname" => s.hostname = self.string(v, &what),
+                "container_name" => s.container_name = self.string(v, &what),
+                "stop_signal" => s.stop_signal = self.string(v, &what),
+                "stop_grace_period" => {
+                    s.stop_grace_period = self
+                        .duration_ns(v, &what)
+                        .map(|ns| u64::try_from(ns / 1_000_000_000).unwrap_or(0));
+                }
+                "init" => s.init = self.bool(v, &what),
+                "extra_hosts" => {
+                    s.extra_hosts = self
+                        .key_values(v, &what, false)
+                        .into_iter()
+                        .map(|(h, ip)| format!("{h}:{ip}"))
+                        .collect()
+                }
+                "profiles" => {}
+                k if k.starts_with("x-") => {}
+                other => {
+                    let hint = unsupported_hint(other);
+                    self.error(
+                        *kpos,
+                        format!("unsupported key `{other}` in service `{svc}`: {hint}"),
+                    );
+                }
+            }
+        }
+        if !has_image {
+            self.error(
+                pos,
+                format!("service `{svc}` has no `image` (ops runs images; it does not build them)"),
+            );
+        }
+        env_files.extend(environment);
+        s.environment = env_files;
+        if s.networks.is_empty() {
+            s.networks.insert(String::from("default"), Vec::new());
+        }
+        Some(s)
+    }
+
+    pub(super) fn ports(&mut self, node: &Node, what: &str) -> Vec<Port> {
+        let Value::Seq(items) = &node.value else {
+            self.error(node.pos, format!("{what} must be a list"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let parsed = match &item.value {
+                Value::Map(m) => self.long_port(m, item.pos),
+                _ => match item.scalar() {
+                    Some(s) => parse_port(&s).map_err(|e| (item.pos, e)),
+                    None => Err((
+                        item.pos,
+                        format!(
+                            "a port must be a string or a mapping, not {}",
+                            item.type_name()
+                        ),
+                    )),
+                },
+            };
+            match parsed {
+                Ok(p) => out.extend(p),
+                Err((pos, e)) => self.error(pos, e),
+            }
+        }
+        out
+    }
+
+    pub(super) fn long_port(&mut self, m: &Map, pos: Pos) -> Result<Vec<Port>, (Pos, String)> {
+        let mut p = Port {
+            host_ip: String::new(),
+            published: String::new(),
+            target: 0,
+            protocol: String::from("tcp"),
+        };
+        for (k, (kpos, v)) in m {
+            let text = v.scalar().unwrap_or_default();
+            match k.as_str() {
+                "target" => {
+                    p.target = text.parse().map_err(|_| {
+                        (v.pos, format!("port target `{text}` is not a port number"))
+                    })?
+                }
+                "published" => p.published = text,
+                "host_ip" => p.host_ip = text,
+                "protocol" => p.protocol = text,
+                "mode" | "name" | "app_protocol" => {}
+                other => {
+                    return Err((
+                        *kpos,
+                        format!(
+                            "unsupported port key `{other}` (supported: target, published, host_ip, protocol)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if p.target == 0 {
+            return Err((pos, String::from("a port mapping needs `target`")));
+        }
+        Ok(vec![p])
+    }
+
+    pub(super) fn mounts(
+        &mut self,
+        node: &Node,
+        what: &str,
+        volumes: &IndexMap<String, Resource>,
+    ) -> Vec<Mount> {
+        let Value::Seq(items) = &node.value else {
+            self.error(node.pos, format!("{what} must be a list"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let mount = match &item.value {
+                Value::Map(m) => {
+                    let get = |k: &str| m.get(k).and_then(|(_, v)| v.scalar());
+                    let kind = get("type").unwrap_or_else(|| String::from("volume"));
+                    if let Some((kpos, _)) = m
+                        .iter()
+                        .map(|(k, (p, _))| (p, k))
+                        .find(|(_, k)| {
+                            !matches!(
+                                k.as_str(),
+                                "type" | "source" | "target" | "read_only" | "bind" | "volume"
+                            )
+                        })
+                        .map(|(p, k)| (*p, k.clone()))
+                    {
+                        self.error(
+                            kpos,
+                            "unsupported volume key (supported: type, source, target, read_only)",
+                        );
+                        continue;
+                    }
+                    let read_only = m
+                        .get("read_only")
+                        .is_some_and(|(_, v)| matches!(v.value, Value::Bool(true)));
+                    match (kind.as_str(), get("source"), get("target")) {
+                        ("volume" | "bind", Some(source), Some(target)) => Mount {
+                            kind,
+                            source,
+                            target,
+                            read_only,
+                        },
+                        ("volume" | "bind", _, _) => {
+                            self.error(item.pos, "a volume mapping needs `source` and `target`");
+                            continue;
+                        }
+                        (other, _, _) => {
+                            self.error(
+                                item.pos,
+                                format!(
+                                    "volume type `{other}` is not supported (volume and bind are)"
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    let Some(text) = self.string(item, "a volume") else {
+                        continue;
+                    };
+                    let parts: Vec<&str> = text.split(':').collect();
+                    let (source, target, mode) = match parts.as_slice() {
+                        [source, target] => (*source, *target, ""),
+                        [source, target, mode] => (*source, *target, *mode),
+                        [_] => {
+                            self.error(item.pos, format!("anonymous volume `{text}` is not supported: name it (`data:{text}`) and declare it under top-level `volumes`"));
+                            continue;
+                        }
+                        _ => {
+                            self.error(item.pos, format!("`{text}` is not SOURCE:TARGET[:ro]"));
+                            continue;
+                        }
+                    };
+                    if !matches!(mode, "" | "ro" | "rw") {
+                        self.error(
+                            item.pos,
+                            format!("volume mode `{mode}` is not supported (ro or rw)"),
+                        );
+                        continue;
+                    }
+                    let bind = source.starts_with(['.', '/', '~']);
+                    Mount {
+                        kind: String::from(if bind { "bind" } else { "volume" }),
+                        source: source.to_string(),
+                        target: target.to_string(),
+                        read_only: mode == "ro",
+                    }
+                }
+            };
+            let mut mount = mount;
+            if mount.kind == "bind" {
+                let path = if let Some(rest) = mount.source.strip_prefix("~/") {
+                    PathBuf::from((self.env)("HOME").unwrap_or_default()).join(rest)
+                } else {
+                    self.dir.join(&mount.source)
+                };
+                let abs = std::path::absolute(&path).unwrap_or(path);
+                mount.source = normalize_path(&abs).display().to_string();
+            } else if !volumes.contains_key(&mount.source) {
+                self.error(
+                    item.pos,
+                    format!(
+                        "volume `{}` is not declared under top-level `volumes`",
+                        mount.source
+                    ),
+                );
+                continue;
+            }
+            out.push(mount);
+        }
+        out
+    }
+
+    pub(super) fn service_networks(
+        &mut self,
+        node: &Node,
+        what: &str,
+        networks: &IndexMap<String, Resource>,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        let check = |reader: &mut Self, name: &str, pos: Pos| {
+            if name != "default" && !networks.contains_key(name) {
+                reader.error(
+                    pos,
+                    format!("network `{name}` is not declared under top-level `networks`"),
+                );
+            }
+        };
+        match &node.value {
+            Value::Seq(items) => {
+                for item in items {
+                    if let Some(n) = self.string(item, what) {
+                        check(self, &n, item.pos);
+                        out.insert(n, Vec::new());
+                    }
+                }
+            }
+            Value::Map(m) => {
+                for (n, (pos, v)) in m {
+                    check(self, n, *pos);
+                    let mut aliases = Vec::new();
+                    if let Value::Map(attrs) = &v.value {
+                        for (a, (apos, av)) in attrs {
+                            match a.as_str() {
+                                "aliases" => aliases = self.strings(av, "`aliases`", false),
+                                other => self.error(*apos, format!("unsupported key `{other}` in network `{n}` of {what} (supported: aliases)")),
+                            }
+                        }
+                    }
+                    out.insert(n.clone(), aliases);
+                }
+            }
+            _ => self.error(node.pos, format!("{what} must be a list or a mapping")),
+        }
+        out
+    }
+
+    pub(super) fn depends_on(&mut self, node: &Node, what: &str) -> BTreeMap<String, Condition> {
+        let mut out = BTreeMap::new();
+        match &node.value {
+            Value::Seq(_) => {
+                for d in self.strings(node, what, false) {
+                    out.insert(d, Condition::ServiceStarted);
+                }
+            }
+            Value::Map(m) => {
+                for (dep, (_, v)) in m {
+                    let mut condition = Condition::ServiceStarted;
+                    if let Value::Map(attrs) = &v.value {
+                        for (a, (apos, av)) in attrs {
+                            match a.as_str() {
+                                "condition" => match av.scalar().as_deref() {
+                                    Some("service_started") => condition = Condition::ServiceStarted,
+                                    Some("service_healthy") => condition = Condition::ServiceHealthy,
+                                    Some("service_completed_successfully") => condition = Condition::ServiceCompletedSuccessfully,
+                                    other => self.error(av.pos, format!("condition `{}` is not one of service_started, service_healthy, service_completed_successfully", other.unwrap_or_default())),
+                                },
+                                "required" | "restart" => {}
+                                other => self.error(*apos, format!("unsupported key `{other}` in depends_on `{dep}` (supported: condition)")),
+                            }
+                        }
+                    }
+                    out.insert(dep.clone(), condition);
+                }
+            }
+            _ => self.error(node.pos, format!("{what} must be a list or a mapping")),
+        }
+        out
+    }
+
+    pub(super) fn healthcheck(&mut self, node: &Node, what: &str) -> Option<Healthcheck> {
+        let map = self.map(node, what)?;
+        let mut h = Healthcheck {
+            test: Vec::new(),
+            interval: None,
+            timeout: None,
+            retries: None,
+            start_period: None,
+        };
+        let mut disable = false;
+        for (k, (kpos, v)) in map {
+            match k.as_str() {
+                "test" => {
+                    h.test = match &v.value {
+                        Value::Str(s) => vec![String::from("CMD-SHELL"), s.clone()],
+                        _ => self.strings(v, "healthcheck `test`", false),
+                    };
+                    if !h.test.is_empty() && !matches!(h.test[0].as_str(), "CMD" | "CMD-SHELL" | "NONE") {
+                        self.error(v.pos, "healthcheck `test` must start with CMD, CMD-SHELL or NONE (or be a string)");
+                    }
+                }
+                "interval" => h.interval = self.duration_ns(v, "healthcheck `interval`"),
+                "timeout" => h.timeout = self.duration_ns(v, "healthcheck `timeout`"),
+                "start_period" => h.start_period = self.duration_ns(v, "healthcheck `start_period`"),
+                "retries" => match &v.value {
+                    Value::Int(n) if *n >= 0 => h.retries = Some(*n),
+                    _ => self.error(v.pos, "healthcheck `retries` must be a whole number"),
+                },
+                "disable" => disable = self.bool(v, "healthcheck `disable`").unwrap_or(false),
+                other => self.error(*kpos, format!("unsupported healthcheck key `{other}` (supported: test, interval, timeout, retries, start_period, disable)")),
+            }
+        }
+        if disable {
+            h.test = vec![String::from("NONE")];
+        }
+        if h.test.is_empty() {
+            self.error(
+                node.pos,
+                format!("{what} needs `test` (or `disable: true`)"),
+            );
+        }
+        Some(h)
+    }
+
+    pub(super) fn check_dependencies(
+        &mut self,
+        map: &Map,
+        services: &IndexMap<String, Service>,
+        disabled: &[String],
+    ) {
+        for (name, svc) in services {
+            let pos = map.get(name).map(|(p, _)| *p).unwrap_or_default();
+            for (dep, cond) in &svc.depends_on {
+                if disabled.contains(dep) {
+                    self.error(
+                        pos,
+                        format!(
+                            "service `{name}` depends on `{dep}`, which no enabled profile includes"
+                        ),
+                    );
+                } else if let Some(target) = services.get(dep) {
+                    if *cond == Condition::ServiceHealthy
+                        && target
+                            .healthcheck
+                            .as_ref()
+                            .is_none_or(Healthcheck::disabled)
+                    {
+                        self.error(pos, format!("service `{name}` waits for `{dep}` to be healthy, but `{dep}` has no healthcheck"));
+                    }
+                } else {
+                    self.error(pos, format!("service `{name}` depends on `{dep}`, which is not a service of this file"));
+                }
+            }
+        }
+        if let Err(cycle) = order(services, services.keys().cloned().collect()) {
+            self.error(Pos::default(), format!("depends_on has a cycle: {cycle}"));
+        }
+    }
+}
+
+/// Compose's short port syntax: `[HOST_IP:][PUBLISHED:]TARGET[/PROTOCOL]`; ranges are not supported.
+pub fn parse_port(text: &str) -> Result<Vec<Port>, String> {
+    let (spec, protocol) = match text.rsplit_once('/') {
+        Some((s, p)) if matches!(p, "tcp" | "udp") => (s, p),
+        Some((_, p)) => return Err(format!("port protocol `{p}` is not tcp or udp")),
+        None => (text, "tcp"),
+    };
+    let (host_ip, rest) = if let Some(inner) = spec.strip_prefix('[') {
+        let (ip, rest) = inner
+            .split_once("]:")
+            .ok_or_else(|| format!("`{text}` is not a port mapping"))?;
+        (ip.to_string(), rest)
+    } else {
+        let parts: Vec<&str> = spec.split(':').collect();
+        match parts.len() {
+            1 | 2 => (String::new(), spec),
+            3 => (parts[0].to_string(), &spec[parts[0].len() + 1..]),
+            _ => {
+                return Err(format!(
+                    "`{text}` is not [HOST_IP:][PUBLISHED:]TARGET[/PROTOCOL]"
+                ));
+            }
+        }
+    };
+    let (published, target) = match rest.split_once(':') {
+        Some((p, t)) => (p.to_string(), t),
+        None => (String::new(), rest),
+    };
+    if published.contains('-') || target.contains('-') {
+        return Err(format!(
+            "port ranges (`{text}`) are not supported: list each port"
+        ));
+    }
+    let target: u16 = target
+        .parse()
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| format!("`{target}` in `{text}` is not a port number"))?;
+    if !published.is_empty() && published.parse::<u16>().is_err() {
+        return Err(format!("`{published}` in `{text}` is not a port number"));
+    }
+    Ok(vec![Port {
+        host_ip,
+        published,
+        target,
+        protocol: protocol.to_string(),
+    }])
+}
+
+/// Compose durations: `1m30s`, `10s`, `500ms`, `2h`, `1.5s`, or a bare number of seconds.
+pub fn parse_compose_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    (!text.is_empty()).then(|| Duration::from_secs_f64(total))
+}
