@@ -19,6 +19,7 @@ pub mod program;
 pub mod scan;
 pub mod schema;
 pub mod source;
+pub mod syntax;
 
 pub use ast::Span;
 pub use check::{CheckOptions, Checked, check};

@@ -11,10 +11,8 @@ use crate::diag::{self, Diagnostic};
 use crate::lower;
 use crate::scan;
 
-/// The pest parser generated from `grammar.pest`.
-#[derive(pest_derive::Parser)]
-#[grammar = "grammar.pest"]
-pub struct OpsParser;
+pub use crate::syntax::{OpsParser, Rule};
+use crate::syntax::{STATEMENT_KEYWORDS, is_statement_rule};
 
 /// Files larger than this are refused: a runbook is written by people.
 pub const MAX_FILE_SIZE: usize = 4 * 1024 * 1024;
@@ -272,36 +270,13 @@ fn syntax_help(text: &str, pos: usize, found: &str, expected: &str) -> Option<St
     None
 }
 
-/// Words that start their own statement (they are never attributes in practice).
-const STATEMENT_KEYWORDS: &[&str] = &[
-    "runbook", "param", "secret", "let", "include", "stage", "parallel", "for", "on", "always",
-    "expect", "retry", "timeout", "when",
-];
-
 /// Collapses what pest tried at the failing position into a few human categories.
 fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static str> {
     let has = |r: Rule| positives.contains(&r);
     let has_token = |t: &str| tokens.iter().any(|x| x == t);
-    let statement = positives.iter().any(|r| {
-        matches!(
-            r,
-            Rule::kw_runbook
-                | Rule::kw_param
-                | Rule::kw_secret
-                | Rule::kw_let
-                | Rule::kw_include
-                | Rule::kw_stage
-                | Rule::kw_parallel
-                | Rule::kw_for
-                | Rule::kw_on
-                | Rule::kw_always
-                | Rule::kw_expect
-                | Rule::kw_retry
-                | Rule::kw_timeout
-                | Rule::kw_when
-                | Rule::step_kind
-        )
-    });
+    let statement = positives
+        .iter()
+        .any(|r| *r == Rule::step_kind || is_statement_rule(*r));
     let strings_only = positives.iter().all(|r| {
         matches!(
             r,

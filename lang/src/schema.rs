@@ -353,8 +353,7 @@ pub const DESCRIPTION: Attribute = Attribute::new(
 /// Attributes every step accepts.
 pub const UNIVERSAL_ATTRIBUTES: &[Attribute] = &[ON_FAILURE, DESCRIPTION];
 
-/// Statement keywords that are modifiers, not attributes (`timeout 5m`, not `timeout = 5m`).
-pub const MODIFIERS: &[&str] = &["timeout", "retry", "when"];
+pub use crate::syntax::MODIFIERS;
 
 /// The set of step kinds a checker validates against.
 #[derive(Clone, Copy, Debug)]
