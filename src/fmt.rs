@@ -2,6 +2,7 @@
 //! `--check` shows a diff and fails when a file is not formatted. `-` formats standard
 //! input to standard output.
 
+use anstyle::AnsiColor;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -152,10 +153,16 @@ pub fn diff(shown: &str, before: &str, after: &str, color: bool) -> String {
     }
     text.lines()
         .map(|l| match l.chars().next() {
-            Some('+') if !l.starts_with("+++") => format!("\x1b[32m{l}\x1b[0m\n"),
-            Some('-') if !l.starts_with("---") => format!("\x1b[31m{l}\x1b[0m\n"),
-            Some('@') => format!("\x1b[36m{l}\x1b[0m\n"),
+            Some('+') if !l.starts_with("+++") => paint(AnsiColor::Green, l),
+            Some('-') if !l.starts_with("---") => paint(AnsiColor::Red, l),
+            Some('@') => paint(AnsiColor::Cyan, l),
             _ => format!("{l}\n"),
         })
         .collect()
+}
+
+/// One line of a diff in a colour.
+fn paint(color: anstyle::AnsiColor, line: &str) -> String {
+    let style = color.on_default();
+    format!("{style}{line}{style:#}\n")
 }

@@ -25,6 +25,8 @@ fn ops_in(
         .env_remove("GITHUB_ACTIONS")
         .env_remove("COLUMNS")
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -182,6 +184,12 @@ fn color_follows_the_flag_and_no_color() {
         None,
     );
     assert!(!stdout.contains("\x1b["));
+    // Into a pipe `auto` is plain, unless CLICOLOR_FORCE asks for colour anyway.
+    let args = ["check", "check/err/unknown-variant.rb.ops"];
+    let (_, stdout, _) = ops(&args);
+    assert!(!stdout.contains("\x1b["), "a pipe gets no colour");
+    let (_, stdout, _) = ops_in(&fixtures(), &args, &[("CLICOLOR_FORCE", "1")], None);
+    assert!(stdout.contains("\x1b["), "CLICOLOR_FORCE colours a pipe");
 }
 
 #[test]

@@ -196,7 +196,7 @@ pub async fn run(
         slots: Mutex::new(HashMap::new()),
         failures: Mutex::new(Vec::new()),
         counts: Mutex::new(HashMap::new()),
-        rng: Mutex::new(seed()),
+        rng: Mutex::new(fastrand::Rng::new()),
         labels: Mutex::new(HashMap::new()),
     };
     exec.run_all().await
@@ -215,7 +215,7 @@ struct Executor<'a> {
     slots: Mutex<HashMap<String, Slot>>,
     failures: Mutex<Vec<StepFailure>>,
     counts: Mutex<HashMap<&'static str, usize>>,
-    rng: Mutex<u64>,
+    rng: Mutex<fastrand::Rng>,
     /// Step labels with the values resolved at run time (secrets redacted), by id.
     labels: Mutex<HashMap<String, String>>,
 }
@@ -585,24 +585,9 @@ impl<'a> Executor<'a> {
 
     /// A jitter fraction in [0, 1).
     fn random(&self) -> f64 {
-        let Ok(mut state) = self.rng.lock() else {
-            return 0.5;
-        };
-        // xorshift64*: enough for spreading retries, not for anything secret.
-        let mut x = *state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *state = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        // Enough for spreading retries, not for anything secret.
+        self.rng.lock().map_or(0.5, |mut rng| rng.f64())
     }
-}
-
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::process::id() as u64);
-    h.finish() | 1
 }
 
 fn all_before_start(nodes: &[Node]) -> bool {

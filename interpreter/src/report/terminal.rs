@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::time::Duration;
 
+use anstyle::{AnsiColor, Style};
+
 use crate::event::{Event, Reporter, Status};
 
 /// Human progress lines.
@@ -28,14 +30,20 @@ impl<W: Write + Send> Terminal<W> {
         &mut self.out
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
+    fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
     }
 }
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
 
 fn dur(ms: u64) -> String {
     crate::render::dur(Duration::from_millis(ms))
@@ -67,7 +75,7 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                 } else {
                     format!(" {title}")
                 };
-                self.paint("1", &format!("▶ {id} {kind}{title}"))
+                self.paint(BOLD, &format!("▶ {id} {kind}{title}"))
             }
             Event::GroupFinished { .. } => return,
             Event::StepStarted { id, label, attempt } => {
@@ -85,7 +93,7 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                 delay_ms,
                 reason,
             } => self.paint(
-                "33",
+                YELLOW,
                 &format!(
                     "  ↻ {id} attempt {attempt}/{attempts} failed: {reason}; retrying in {}",
                     dur(*delay_ms)
@@ -106,10 +114,10 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                     .unwrap_or_default();
                 match status {
                     Status::Ok => {
-                        self.paint("32", &format!("  ✓ {id} {label} ({})", dur(*duration_ms)))
+                        self.paint(GREEN, &format!("  ✓ {id} {label} ({})", dur(*duration_ms)))
                     }
                     Status::Failed | Status::FailedContinued => self.paint(
-                        "31",
+                        RED,
                         &format!(
                             "  ✗ {id} {label} {} after {}{detail}\n      at {location}",
                             status.as_str(),
@@ -117,11 +125,11 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                         ),
                     ),
                     Status::Skipped => {
-                        self.paint("2", &format!("  - {id} {label} skipped{detail}"))
+                        self.paint(DIM, &format!("  - {id} {label} skipped{detail}"))
                     }
                     Status::Recorded => format!("  ~ {id} {label}{detail}"),
                     Status::Cancelled => {
-                        self.paint("33", &format!("  ! {id} {label} cancelled{detail}"))
+                        self.paint(YELLOW, &format!("  ! {id} {label} cancelled{detail}"))
                     }
                 }
             }
@@ -140,8 +148,8 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                     if self.dry_run { "dry-run" } else { "run" },
                     dur(*duration_ms)
                 );
-                let code = if status == "ok" { "1;32" } else { "1;31" };
-                self.paint(code, &text)
+                let style = if status == "ok" { GREEN } else { RED };
+                self.paint(style.bold(), &text)
             }
         };
         let _ = writeln!(self.out, "{line}");
