@@ -27,7 +27,9 @@ fn main() {
     let only_prints = !matches!(&cli.command, cli::Command::Run(args) if !args.dry_run)
         && !matches!(&cli.command, cli::Command::Test(_));
     if only_prints {
-        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts
+        // (rustix has no safe form of signal(2)).
+        #[allow(unsafe_code)]
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }

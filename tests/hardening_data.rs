@@ -465,8 +465,8 @@ fn a_scratch_redis_server_dies_with_ops_and_keeps_its_data_private() {
         "the snapshot copy is private"
     );
     // SIGKILL: no handler runs in ops, yet its scratch server must go.
-    unsafe {
-        libc::kill(ops.id() as i32, libc::SIGKILL);
+    if let Some(pid) = rustix::process::Pid::from_raw(ops.id() as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
     ops.wait().expect("wait");
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -2,10 +2,16 @@
 //! statement keywords (never step kinds; the grammar's `stmt_keyword` rule spells the
 //! same list, and a test keeps both equal), their rules, and the modifiers.
 
-/// The pest parser generated from `grammar.pest`.
-#[derive(pest_derive::Parser)]
-#[grammar = "grammar.pest"]
-pub struct OpsParser;
+/// pest generates `Rule` (one variant per grammar rule) without documentation.
+#[allow(missing_docs)]
+mod generated {
+    /// The pest parser generated from `grammar.pest`.
+    #[derive(pest_derive::Parser)]
+    #[grammar = "grammar.pest"]
+    pub struct OpsParser;
+}
+
+pub use generated::{OpsParser, Rule};
 
 /// Words that start a statement of their own: never a step kind or an attribute.
 pub const STATEMENT_KEYWORDS: &[&str] = &[

@@ -67,7 +67,7 @@ impl Postgres {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let bin = pg_bin();
-        let as_root = unsafe { libc::geteuid() } == 0;
+        let as_root = rustix::process::geteuid().is_root();
         let run = |program: &Path, args: &[&str]| {
             let mut cmd = if as_root {
                 let mut c = Command::new("runuser");
@@ -160,8 +160,8 @@ impl Drop for Postgres {
                 .next()
                 .and_then(|l| l.trim().parse::<i32>().ok())
         {
-            unsafe {
-                libc::kill(pid, libc::SIGQUIT);
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::QUIT);
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -532,9 +532,10 @@ fn misbehave(mut stream: std::net::TcpStream, how: Hostility) {
 }
 
 /// The largest resident set of any child this test process waited for, in KiB.
+#[allow(unsafe_code)] // rustix has no getrusage.
 pub fn children_max_rss_kib() -> i64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the buffer it is given.
+    // SAFETY: getrusage fills the buffer it is given; it is read only after that.
     unsafe {
         libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
         usage.assume_init().ru_maxrss

@@ -44,6 +44,7 @@ pub fn command(program: &str, env: &[(&'static str, String)]) -> Command {
 
 /// Makes the child receive SIGKILL when the thread that started it (the runtime's, which
 /// lives as long as ops) ends, and exit at once if ops is already gone.
+#[allow(unsafe_code)] // `pre_exec` has no safe form.
 pub fn die_with_parent(cmd: &mut Command) {
     use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
     let parent = Pid::from_raw(std::process::id() as i32);
