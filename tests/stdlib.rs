@@ -287,7 +287,7 @@ fn webhooks_deliver_retry_and_give_up() {
     );
     assert_eq!(code, 1);
     assert!(
-        err.contains("500 Internal Server Error") && err.contains("2 attempts)"),
+        err.contains("500 Internal Server Error") && err.contains("(attempt 2 of 2)"),
         "{err}"
     );
     assert!(!err.contains("/down"), "{err}");

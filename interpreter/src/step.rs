@@ -267,7 +267,7 @@ impl StepContext {
 
 /// What a plan shows of one step, computed in one call: the change in one line, further
 /// lines under it, preflight findings and how long one attempt takes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepPlan {
     /// What the step would do or change, in one line.
     pub change: String,
@@ -278,6 +278,9 @@ pub struct StepPlan {
     pub findings: Vec<Preflight>,
     /// How long one attempt takes at most when that is not its timeout (`wait 45s`).
     pub duration: Option<Duration>,
+    /// The retries the kind makes when the runbook writes no `retry` (a webhook's
+    /// `attempts`): the executor runs them, and the worst case counts them.
+    pub retry: Option<crate::plan::RetrySpec>,
 }
 
 impl StepPlan {

@@ -251,7 +251,7 @@ impl StepKind for Compose {
             change: analysis.change,
             details: analysis.details,
             findings: analysis.findings,
-            duration: None,
+            ..StepPlan::default()
         }
     }
 

@@ -1,6 +1,8 @@
-//! `notify webhook` and `notify slack`: a JSON POST, retried on 429 and 5xx with the
-//! server's `Retry-After` honoured, at most `attempts` times and always within the step's
-//! timeout. The URL is usually a secret: it never appears in messages.
+//! `notify webhook` and `notify slack`: a JSON POST. A 429 or 5xx answer is retried by the
+//! executor (`attempts` becomes the step's default `retry`: 1 s doubling up to 30 s, each
+//! attempt within the step's timeout, all of it in the plan's worst case), with the
+//! server's `Retry-After` honoured within the planned delay. The URL is usually a secret:
+//! it never appears in messages.
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use interpreter::value::Value;
 use lang::schema::Variant;
 
 use crate::probe::http::{default_client, describe_error};
+use interpreter::plan::{Backoff, RetrySpec};
 use interpreter::redact::Redactor;
 
 /// Longest pause honoured from a `Retry-After` header.
@@ -43,7 +46,10 @@ impl StepKind for Webhook {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        StepPlan::new(format!("POSTs {} to {}", view.attr("json"), view.target()))
+        StepPlan {
+            retry: retries(view),
+            ..StepPlan::new(format!("POSTs {} to {}", view.attr("json"), view.target()))
+        }
     }
 }
 
@@ -72,15 +78,33 @@ impl StepKind for Slack {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        StepPlan::new(format!(
-            "posts {} to the Slack webhook {}",
-            view.attr("text"),
-            view.target()
-        ))
+        StepPlan {
+            retry: retries(view),
+            ..StepPlan::new(format!(
+                "posts {} to the Slack webhook {}",
+                view.attr("text"),
+                view.target()
+            ))
+        }
     }
 }
 
-/// POSTs `body`, retrying 429 and 5xx answers.
+/// `attempts` as the executor's retries: 1 s, doubling up to 30 s (a server's
+/// `Retry-After` is honoured within that delay).
+fn retries(view: &InputView) -> Option<RetrySpec> {
+    let attempts = view.value("attempts").and_then(Value::as_int).unwrap_or(3);
+    let count = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    (count > 0).then_some(RetrySpec {
+        count,
+        every: Duration::from_secs(1),
+        backoff: Backoff::Exponential,
+        max: Some(MAX_RETRY_AFTER),
+        jitter: false,
+    })
+}
+
+/// POSTs `body` once. A 429 or 5xx answer, or no answer, may be retried (by the
+/// executor, per `attempts`), with the server's `Retry-After`; other answers are final.
 async fn post(
     input: &StepInput,
     ctx: &StepContext,
@@ -89,75 +113,47 @@ async fn post(
     let url = input
         .target_str()
         .ok_or_else(|| StepError::fatal("the webhook needs a URL"))?;
-    let attempts = input
-        .attr("attempts")
-        .and_then(Value::as_int)
-        .unwrap_or(3)
-        .clamp(1, 20) as u32;
     let client = default_client(url)?;
-    let payload = body.to_string();
-    let mut last = String::new();
-    for attempt in 1..=attempts {
-        let mut req = client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(payload.clone());
-        // `headers` is the webhook's; a Slack webhook takes none.
-        if let Some(headers) = input.optional("headers").and_then(Value::as_map) {
-            for (name, value) in headers {
-                req = req.header(name.as_str(), value.interpolated());
-            }
-        }
-        let wait = match req.send().await {
-            Ok(response) => {
-                let status = response.status();
-                let retry_after = retry_after(response.headers());
-                let text = read_capped(response, &ctx.secrets).await;
-                if status.is_success() {
-                    let mut out = Outputs::new();
-                    out.insert("status".into(), Value::Int(i64::from(status.as_u16())));
-                    return Ok(out);
-                }
-                last = format!(
-                    "the webhook answered {status}{}",
-                    if text.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {text}")
-                    }
-                );
-                if status.as_u16() != 429 && !status.is_server_error() {
-                    return Err(StepError::fatal(last));
-                }
-                retry_after.unwrap_or_else(|| backoff(attempt))
-            }
-            Err(e) => {
-                last = format!(
-                    "the webhook could not be reached: {}",
-                    describe_error(&e, &ctx.secrets)
-                );
-                backoff(attempt)
-            }
-        };
-        if attempt < attempts {
-            let wait = wait.min(MAX_RETRY_AFTER);
-            ctx.log(format!(
-                "attempt {attempt}/{attempts}: {last}; retrying in {}",
-                lang::fmt::duration(wait)
-            ));
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = ctx.cancel.cancelled() => return Err(StepError::fatal("cancelled")),
-            }
+    let mut req = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    // `headers` is the webhook's; a Slack webhook takes none.
+    if let Some(headers) = input.optional("headers").and_then(Value::as_map) {
+        for (name, value) in headers {
+            req = req.header(name.as_str(), value.interpolated());
         }
     }
-    Err(StepError::fatal(format!(
-        "{last} (after {attempts} attempts)"
-    )))
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6)))
+    let response = req.send().await.map_err(|e| {
+        StepError::new(format!(
+            "the webhook could not be reached: {}",
+            describe_error(&e, &ctx.secrets)
+        ))
+    })?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let text = read_capped(response, &ctx.secrets).await;
+    if status.is_success() {
+        let mut out = Outputs::new();
+        out.insert("status".into(), Value::Int(i64::from(status.as_u16())));
+        return Ok(out);
+    }
+    let message = format!(
+        "the webhook answered {status}{}",
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {text}")
+        }
+    );
+    if status.as_u16() != 429 && !status.is_server_error() {
+        return Err(StepError::fatal(message));
+    }
+    let error = StepError::new(message);
+    Err(match retry_after {
+        Some(delay) => error.retry_after(delay.min(MAX_RETRY_AFTER)),
+        None => error,
+    })
 }
 
 /// `Retry-After` in seconds (an HTTP date is treated as "retry soon").

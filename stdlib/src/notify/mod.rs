@@ -59,7 +59,7 @@ pub static WEBHOOK: Variant = Variant {
         "HTTP status of the final attempt",
     )],
     effect: Effect::Mutating,
-    default_timeout: Some(Duration::from_secs(30)),
+    default_timeout: Some(Duration::from_secs(10)),
     ..Variant::BASE
 };
 
@@ -87,7 +87,7 @@ pub static SLACK: Variant = Variant {
         "HTTP status of the final attempt",
     )],
     effect: Effect::Mutating,
-    default_timeout: Some(Duration::from_secs(30)),
+    default_timeout: Some(Duration::from_secs(10)),
     ..Variant::BASE
 };
 

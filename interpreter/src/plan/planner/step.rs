@@ -194,6 +194,9 @@ impl Planner<'_> {
                     };
                     self.finding(level, problem.code, Some(&step.id), problem.message);
                 }
+                if step.retry.is_none() {
+                    step.retry = planned.retry;
+                }
                 planned.duration.or(step.timeout)
             }
             None => {
