@@ -8,7 +8,7 @@ use lang::{CheckOptions, Diagnostic, Program};
 
 use crate::cli::{CheckArgs, Cli, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format};
 use crate::files::{self, FsLoader};
-use crate::report;
+use crate::check_report;
 
 /// One checked file: its program (sources for rendering) and what was found.
 pub struct Outcome {
@@ -40,13 +40,13 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
     };
     let mut outcomes = check_all(&paths, &options);
     dedup(&mut outcomes);
-    let summary = report::Summary::of(&outcomes);
+    let summary = check_report::Summary::of(&outcomes);
     match args.format {
-        Format::Human => report::human(&outcomes, &summary, cli.color.enabled()),
-        Format::Json => report::json(&outcomes, &summary),
+        Format::Human => check_report::human(&outcomes, &summary, cli.color.enabled()),
+        Format::Json => check_report::json(&outcomes, &summary),
     }
     if args.format == Format::Human && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        report::github(&outcomes);
+        check_report::github(&outcomes);
     }
     if summary.errors > 0 || (args.deny_warnings && summary.warnings > 0) {
         EXIT_FAILED

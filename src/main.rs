@@ -11,7 +11,7 @@ mod init;
 mod logging;
 mod plan;
 mod prompt;
-mod report;
+mod check_report;
 mod run;
 mod runtime;
 mod term;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use interpreter::event::{Collector, Event, EventSink, Status};
 use interpreter::exec::{self, Mode, RunOptions};
 use interpreter::plan::Plan;
-use interpreter::render;
+use interpreter::plan_render as render;
 use interpreter::step::Registry;
 use tokio_util::sync::CancellationToken;
 

@@ -10,7 +10,7 @@ use interpreter::event::{EventSink, Reporter};
 use interpreter::exec::{self, Mode, RunOptions, RunResult};
 use interpreter::plan::{self, FindingLevel, Plan, saved};
 use interpreter::redact::Redactor;
-use interpreter::report::{JsonLines, Junit, MarkdownReport, Spinners, Terminal};
+use interpreter::run_report::{JsonLines, Junit, MarkdownReport, Spinners, Terminal};
 use interpreter::step::{Prompter, Registry};
 use lang::diag::render::{self, RenderOptions};
 use tokio_util::sync::CancellationToken;

@@ -105,7 +105,7 @@ pub fn verify_plan(
     fresh: &Plan,
     redactor: &crate::redact::Redactor,
 ) -> Result<(), Diagnostic> {
-    let mut now = crate::render::json(fresh);
+    let mut now = crate::plan_render::json(fresh);
     redactor.redact_json(&mut now);
     let strip = |params: &serde_json::Value| -> Vec<(String, String)> {
         params

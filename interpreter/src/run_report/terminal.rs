@@ -46,7 +46,7 @@ const RED: Style = AnsiColor::Red.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
 
 fn dur(ms: u64) -> String {
-    crate::render::dur(Duration::from_millis(ms))
+    crate::plan_render::dur(Duration::from_millis(ms))
 }
 
 impl<W: Write + Send> Reporter for Terminal<W> {

@@ -78,7 +78,7 @@ impl MarkdownReport {
                         "| {id} | `{}` | {icon} {} | {} | {attempts} | {} |",
                         cell(label),
                         status.as_str(),
-                        crate::render::dur(Duration::from_millis(*duration_ms)),
+                        crate::plan_render::dur(Duration::from_millis(*duration_ms)),
                         cell(&match message {
                             Some(m) => format!("{m} ({location})"),
                             None => location.clone(),
@@ -94,7 +94,7 @@ impl MarkdownReport {
                     let _ = writeln!(
                         out,
                         "| Result | **{status}** (exit {exit_code}) |\n| Duration | {} |",
-                        crate::render::dur(Duration::from_millis(*duration_ms))
+                        crate::plan_render::dur(Duration::from_millis(*duration_ms))
                     );
                 }
                 _ => {}
