@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use lang::check::FileKind;
 use lang::{CheckOptions, Diagnostic, Program};
 
+use crate::check_report;
 use crate::cli::{CheckArgs, Cli, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format};
 use crate::files::{self, FsLoader};
-use crate::check_report;
 
 /// One checked file: its program (sources for rendering) and what was found.
 pub struct Outcome {

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod check;
+mod check_report;
 mod cli;
 mod explain;
 mod files;
@@ -11,7 +12,6 @@ mod init;
 mod logging;
 mod plan;
 mod prompt;
-mod check_report;
 mod run;
 mod runtime;
 mod term;

@@ -276,12 +276,16 @@ pub static RESTORE_FILES: Variant = Variant {
 mod deep;
 mod files;
 mod inspect;
+mod postgres;
 mod prune;
+mod redis;
 mod redis_restore;
+mod retention;
 mod run;
 mod scratch;
 mod store;
 mod tools;
+mod verify;
 
 pub use prune::{Entry, Policy, select};
 pub use store::{Manifest, hash_file, list, manifest_path};
@@ -394,12 +398,12 @@ impl StepKind for Backup {
     ) -> BoxFuture<'a, Result<Outputs, StepError>> {
         Box::pin(async move {
             match self {
-                Backup::Postgres => run::backup_postgres(input, ctx).await,
-                Backup::Redis => run::backup_redis(input, ctx).await,
+                Backup::Postgres => postgres::backup_postgres(input, ctx).await,
+                Backup::Redis => redis::backup_redis(input, ctx).await,
                 Backup::Files => files::backup_files(input, ctx).await,
-                Backup::Verify => run::verify(input, ctx).await,
-                Backup::Prune => run::prune(input, ctx).await,
-                Backup::RestorePostgres => run::restore_postgres(input, ctx).await,
+                Backup::Verify => verify::verify(input, ctx).await,
+                Backup::Prune => retention::prune(input, ctx).await,
+                Backup::RestorePostgres => postgres::restore_postgres(input, ctx).await,
                 Backup::RestoreRedis => {
                     let file = run::restorable(input, "redis", ctx).await?;
                     redis_restore::restore_redis(&file, input, ctx).await
@@ -417,7 +421,7 @@ impl StepKind for Backup {
             problems.push(format!("`{tool}` is not on PATH"));
         }
         if *self == Backup::Prune {
-            match run::policy(|n| view.value(n).cloned()) {
+            match retention::policy(|n| view.value(n).cloned()) {
                 Ok(policy) if policy.is_empty() => problems.push(String::from(
                     "a prune needs a policy: keep_last, keep_within or keep_daily",
                 )),
@@ -444,7 +448,7 @@ impl StepKind for Backup {
 
 /// The dry-run of a prune: exactly which backups it would delete, and why the rest stay.
 fn describe_prune(view: &InputView) -> String {
-    let Ok(policy) = run::policy(|n| view.value(n).cloned()) else {
+    let Ok(policy) = retention::policy(|n| view.value(n).cloned()) else {
         return format!("prunes {} (the policy is invalid)", view.target());
     };
     let Some(dir) = view.target_value.as_ref().and_then(|v| v.as_str()) else {
@@ -453,7 +457,7 @@ fn describe_prune(view: &InputView) -> String {
     let set = view
         .value("set")
         .and_then(|v| v.as_str().map(str::to_string));
-    match run::plan_prune(std::path::Path::new(dir), set.as_deref(), &policy) {
+    match retention::plan_prune(std::path::Path::new(dir), set.as_deref(), &policy) {
         Ok(decisions) if !policy.is_empty() => {
             let delete: Vec<String> = decisions
                 .iter()
