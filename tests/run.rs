@@ -811,3 +811,33 @@ fn a_callee_failure_continued_by_its_call_is_not_the_runs() {
         "no failure is reported for the run: {err}"
     );
 }
+
+/// A called runbook is checked before anything is planned: an error in it stops the
+/// plan, though `ops check` of the caller reports only the caller's own problems.
+#[test]
+fn a_called_runbook_with_errors_is_not_planned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head =
+        |id: &str| format!("runbook \"{id}\" {{\n  title = \"{id}\"\n  owner = \"qa\"\n}}\n");
+    std::fs::write(
+        dir.path().join("callee.rb.ops"),
+        head("callee") + "notify stdout \"hi\" {\n  colour = \"red\"\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("caller.rb.ops"),
+        head("caller") + "call \"callee.rb.ops\"\n",
+    )
+    .expect("write");
+    let caller = dir.path().join("caller.rb.ops");
+    let caller = caller.to_str().expect("utf-8");
+    let (code, out, _) = ops(&["check", caller], &[]);
+    assert_eq!(code, 0, "the caller itself is fine: {out}");
+    let (code, out, err) = ops(&["plan", caller], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("OPS2004") && err.contains("callee.rb.ops") && err.contains("colour"),
+        "the callee's error is shown: {err}"
+    );
+    assert!(!out.contains("Plan:"), "no plan was made: {out}");
+}
