@@ -397,7 +397,7 @@ fn a_healthcheck_that_never_passes_fails_with_its_last_output() {
     let stack = Stack::new(
         "opssick",
         &format!(
-            "services:\n  slow:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo warming up; exit 1\"]\n      interval: 500ms\n      retries: 1000\n  sick:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    profiles: [\"sick\"]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q http://127.0.0.1:9/ || { echo wget: connection refused; exit 1; }\"]\n      interval: 300ms\n      retries: 2\n"
+            "services:\n  slow:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo warming up; exit 1\"]\n      interval: 500ms\n      retries: 1000\n  sick:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    profiles: [\"sick\"]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q http://127.0.0.1:9/ || (echo wget: connection refused; exit 1)\"]\n      interval: 300ms\n      retries: 2\n"
         ),
     );
     let started = std::time::Instant::now();
