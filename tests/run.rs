@@ -456,11 +456,8 @@ fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str, lines: &mut Ve
 }
 
 fn sigint(child: &std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a PID");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT sent");
 }
 
 fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 {
