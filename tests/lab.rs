@@ -128,7 +128,11 @@ fn every_lab_runbook_passes_and_a_broken_lab_fails_the_right_one() {
     // Broken lab 1: Redis stopped. The Redis backup fails at its source probe and says so;
     // its failure notification reaches the webhook sink.
     let pid = std::fs::read_to_string(Path::new(&lab.dir).join("redis/redis.pid")).expect("pid");
-    let pid = pid.trim().parse::<i32>().ok().and_then(rustix::process::Pid::from_raw);
+    let pid = pid
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
     let pid = pid.expect("a PID in redis.pid");
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
     std::thread::sleep(std::time::Duration::from_millis(500));
