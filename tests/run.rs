@@ -1,6 +1,8 @@
 //! `ops plan` and `ops run` through the real binary: plan formats, saved plans, exit
 //! codes, reports, secrets in every output, prompts and Ctrl-C.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,23 +45,12 @@ fn ops(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 const DEMO: &str = "tests/fixtures/run/plan-demo.rb.ops";
 const TOKEN: (&str, &str) = ("DEPLOY_TOKEN", "t0ken-value");
 
-/// The ops version and the content hash masked in every format: a golden plan changes
-/// with what the plan says, not with a release or an edit elsewhere in the file.
-fn mask_volatile(text: &str) -> String {
-    let version = env!("CARGO_PKG_VERSION");
-    let hash = regex::Regex::new("[0-9a-f]{64}").expect("regex");
-    let text = hash.replace_all(text, "(content hash)");
-    text.replace(&format!("\"{version}\""), "\"(version)\"")
-        .replace(&format!("| ops | {version} |"), "| ops | (version) |")
-        .replace(&format!("ops {version}"), "ops (version)")
-}
-
 #[test]
 fn plan_in_every_format() {
     for (format, ext) in [("human", "txt"), ("json", "json"), ("md", "md")] {
         let (code, out, err) = ops(&["plan", DEMO, "--format", format], &[TOKEN]);
         assert_eq!(code, 0, "{err}");
-        insta::assert_snapshot!(format!("plan_demo_{ext}"), mask_volatile(&out));
+        insta::assert_snapshot!(format!("plan_demo_{ext}"), common::mask_volatile(&out));
     }
 }
 

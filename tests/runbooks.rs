@@ -111,15 +111,6 @@ const GOLDEN_TOOLS: &[&str] = &[
     "curl",
 ];
 
-/// What changes with every release or edit, masked: the ops version and content hashes.
-fn mask_volatile(text: &str) -> String {
-    let version = regex::Regex::new(r"\| ops \| [0-9][^ |]* \|").expect("regex");
-    let hash = regex::Regex::new(r"\| sha256 \| `[0-9a-f]{64}` \|").expect("regex");
-    let text = version.replace_all(text, "| ops | (version) |");
-    hash.replace_all(&text, "| sha256 | (content hash) |")
-        .into_owned()
-}
-
 /// Every runbook's plan is a golden snapshot (`tests/snapshots/runbooks__plan@*.snap`), so
 /// a change to a runbook shows up in review as a plan diff. The plan is made without the
 /// world, in a fixed environment: no engine (compose steps plan what `up` would create),
@@ -155,7 +146,7 @@ fn every_runbook_has_a_golden_plan() {
             .env("OPS_VAR_work", "/nonexistent/ops-golden/quickstart")
             .output()
             .expect("ops plan runs");
-        let text = mask_volatile(&String::from_utf8_lossy(&out.stdout));
+        let text = common::mask_volatile(&String::from_utf8_lossy(&out.stdout));
         if text.trim().is_empty() {
             continue; // a library: nothing to plan
         }

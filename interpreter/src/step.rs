@@ -52,21 +52,6 @@ fn declared(variant: Option<&'static Variant>, name: &str) {
 }
 
 impl StepInput {
-    /// Inputs for `variant` (the executor resolves them; tests build them too).
-    pub fn new(
-        variant: &'static Variant,
-        target: Option<Value>,
-        attrs: IndexMap<String, Value>,
-    ) -> StepInput {
-        StepInput {
-            variant,
-            target,
-            attrs,
-            timeout: None,
-            expected: Vec::new(),
-        }
-    }
-
     /// An attribute's value (`None` when unset and without default).
     pub fn attr(&self, name: &str) -> Option<&Value> {
         declared(Some(self.variant), name);
@@ -132,14 +117,6 @@ impl InputView {
     /// [`StepInput::optional`]).
     pub fn optional(&self, name: &str) -> Option<&Value> {
         self.values.get(name)
-    }
-
-    /// Sets an attribute as the plan shows it and, when known and not secret, its value.
-    pub fn set(&mut self, name: &str, rendered: String, value: Option<Value>) {
-        self.attrs.insert(name.to_string(), rendered);
-        if let Some(v) = value {
-            self.values.insert(name.to_string(), v);
-        }
     }
 
     /// The target, rendered.

@@ -27,6 +27,8 @@ pub struct Compiled {
     /// The check of the main runbook, then of each runbook it calls (directly or not);
     /// empty when the main file did not parse.
     pub checks: Vec<Checked>,
+    /// The called runbooks were checked too ([`CompileOptions::callees`]).
+    callees_checked: bool,
 }
 
 impl Compiled {
@@ -52,6 +54,8 @@ impl Compiled {
             .chain(self.checks.iter().flat_map(|c| &c.diagnostics))
             .filter(|d| d.is_error())
             .collect();
+        // A library included by the runbook and by a callee is checked with each.
+        errors.sort_by_key(|d| (d.file, d.span.start, d.span.end, d.code));
         errors.dedup();
         errors
     }
@@ -70,25 +74,10 @@ impl Compiled {
         if let Some(e) = self.errors().first() {
             return Err(format!("the runbook has errors ({})", e.code));
         }
-        if self.checks.len() < self.callee_count() {
+        if !self.callees_checked {
             return Err(String::from("the runbooks it calls were not checked"));
         }
         hir::lower(&self.program, &self.checks)
-    }
-}
-
-impl Compiled {
-    /// How many runbooks the checks name: the main one and every callee reached.
-    fn callee_count(&self) -> usize {
-        let mut seen: Vec<FileId> = vec![self.program.main];
-        for c in &self.checks {
-            for callee in c.steps.iter().filter_map(|s| s.callee) {
-                if !seen.contains(&callee) {
-                    seen.push(callee);
-                }
-            }
-        }
-        seen.len()
     }
 }
 
@@ -110,19 +99,22 @@ pub fn check_program(program: Program, schemas: &Schemas, options: &CompileOptio
     let mut checks = Vec::new();
     let parsed = |file: FileId| program.unit(file).is_some_and(|u| u.parsed.ast.is_some());
     if parsed(program.main) {
-        let mut seen = vec![program.main];
+        let mut seen = std::collections::HashSet::from([program.main]);
         let mut pending = vec![program.main];
         while let Some(file) = pending.pop() {
             let checked = check_unit(&program, file, schemas, &options.check);
             let callees = checked.steps.iter().filter_map(|s| s.callee);
             for callee in callees.filter(|_| options.callees) {
-                if !seen.contains(&callee) && parsed(callee) {
-                    seen.push(callee);
+                if parsed(callee) && seen.insert(callee) {
                     pending.push(callee);
                 }
             }
             checks.push(checked);
         }
     }
-    Compiled { program, checks }
+    Compiled {
+        program,
+        checks,
+        callees_checked: options.callees,
+    }
 }

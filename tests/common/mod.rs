@@ -87,3 +87,14 @@ pub fn fixture_rel(path: &Path) -> String {
         .to_string_lossy()
         .replace('\\', "/")
 }
+
+/// A plan with what changes with every release or edit masked, in every format: the ops
+/// version and content hashes. A golden plan changes with what the plan says.
+pub fn mask_volatile(text: &str) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let hash = regex::Regex::new("[0-9a-f]{64}").expect("regex");
+    let text = hash.replace_all(text, "(content hash)");
+    text.replace(&format!("\"{version}\""), "\"(version)\"")
+        .replace(&format!("| ops | {version} |"), "| ops | (version) |")
+        .replace(&format!("ops {version}"), "ops (version)")
+}

@@ -29,16 +29,6 @@ pub struct Analysis {
 /// How long a plan waits for the engine before saying it is unreachable.
 const PLAN_CONNECT: Duration = Duration::from_secs(3);
 
-fn strings_of(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::List(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn error(code: lang::Code, message: impl Into<String>) -> Preflight {
     Preflight {
         error: true,
@@ -80,7 +70,7 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
         };
     };
     // `profiles` and `env_file` are `up`'s; the other variants read the file without.
-    let profiles = strings_of(view.optional("profiles"));
+    let profiles = super::run::strings(view.optional("profiles"));
     // The step's `env` (its known, non-secret values), then the process environment,
     // where a `secret` declared by the runbook is read from.
     let vars = view.value("env").and_then(Value::as_map);
@@ -138,7 +128,7 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
         });
     }
     // `down` takes the whole project: it has no `services`.
-    let wanted = strings_of(view.optional("services"));
+    let wanted = super::run::strings(view.optional("services"));
     let selected = match super::run::selected(&project, &wanted) {
         Ok(s) => s,
         Err(e) => {

@@ -65,7 +65,8 @@ pub fn list(input: &StepInput, name: &str) -> Vec<String> {
     strings(input.attr(name))
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
+/// The strings of a list value (none for anything else).
+pub(super) fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::List(items)) => items
             .iter()
