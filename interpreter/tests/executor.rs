@@ -520,3 +520,24 @@ async fn a_live_dry_run_lets_mutating_steps_look_read_only() {
     assert!(!events.iter().any(|e| matches!(e, Event::StepLog { .. })));
     assert_eq!(statuses(&events)[1].1, Status::Recorded);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_worst_case_counts_stage_handlers_on_each_path_and_the_run_stays_within_it() {
+    let log = Log::default();
+    let reg = registry(&log);
+    // The stage's `always` runs on both paths, its `on failure` (50s) only when `flaky` fails
+    // (it never passes: 3 attempts of at most 5s, 1s apart).
+    let source = "test sleep 10s\nstage \"s\" {\n  test flaky \"x\" {\n    passes_on = 9\n    retry 2 every 1s\n  }\n  on failure {\n    test sleep 50s\n  }\n  always {\n    test sleep 1m\n  }\n}\ntest ask \"go on?\"\nalways {\n  test sleep 20s\n}\n";
+    let plan = plan(&runbook(source), &reg);
+    let wc = &plan.worst_case;
+    // Success: 10s + (15s + 2s) + 1m + 20s; failure adds the stage's 50s handler.
+    assert_eq!(wc.success, Duration::from_secs(10 + 17 + 60 + 20));
+    assert_eq!(wc.failure, Duration::from_secs(10 + 17 + 50 + 60 + 20));
+    assert_eq!(wc.operator_steps, ["3"]);
+    let started = tokio::time::Instant::now();
+    let (result, _) = run(&plan, &reg, options(Mode::Run), CancellationToken::new()).await;
+    assert_eq!(result.status, RunStatus::Failed);
+    // Paused clock: flaky fails at once, so the run takes every sleep but no timeout.
+    assert!(started.elapsed() <= wc.failure, "{:?}", started.elapsed());
+    assert_eq!(started.elapsed(), Duration::from_secs(10 + 2 + 50 + 60 + 20));
+}

@@ -267,8 +267,11 @@ pub struct Group {
     pub on_failure: Vec<Node>,
     /// Its `always` handler.
     pub always: Vec<Node>,
-    /// Worst case of the body (handlers excluded).
+    /// Worst case on the success path: the body plus its `always` handler.
     pub worst_case: Duration,
+    /// Worst case on the failure path: the body up to its failing node, then its `on
+    /// failure` and `always` handlers.
+    pub worst_failure: Duration,
     /// Where it is written.
     pub loc: Loc,
     /// `for` loop bindings of this iteration.
@@ -299,6 +302,7 @@ impl Group {
             on_failure: Vec::new(),
             always: Vec::new(),
             worst_case: Duration::ZERO,
+            worst_failure: Duration::ZERO,
             loc,
             iteration: None,
             params: IndexMap::new(),
@@ -309,15 +313,9 @@ impl Group {
         }
     }
 
-    /// The group with its worst case computed from its children and limit; a call's own
-    /// `always` handler counts, as it runs on every path.
+    /// The group with its worst cases computed from its children, limit and handlers.
     pub fn sealed(mut self) -> Group {
-        self.worst_case = timing::group(&self);
-        if self.kind == GroupKind::Call {
-            self.worst_case = self
-                .worst_case
-                .saturating_add(timing::sequence(&self.always));
-        }
+        (self.worst_case, self.worst_failure) = timing::group(&self);
         self
     }
 }
@@ -430,14 +428,17 @@ pub struct RunbookInfo {
 }
 
 /// Worst-case durations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct WorstCase {
-    /// Main path plus `always` handlers.
+    /// Every step succeeds (after its retries): the main path plus every `always` handler.
     pub success: Duration,
-    /// Main path plus `on failure` and `always` handlers.
+    /// A step fails: the main path up to it, then the `on failure` and `always` handlers
+    /// of every stage around it and of the runbook.
     pub failure: Duration,
     /// Interactive steps whose operator time is not counted.
     pub interactive: usize,
+    /// Their plan ids, main path first.
+    pub operator_steps: Vec<String>,
 }
 
 /// A resolved runbook, ready to show or run.

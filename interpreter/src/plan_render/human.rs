@@ -66,7 +66,7 @@ pub fn human(plan: &Plan) -> String {
     }
     out.push('\n');
     let wc = &plan.worst_case;
-    let _ = write!(out, "Worst case: {}", dur(wc.success));
+    let _ = write!(out, "Worst case: {} if every step succeeds", dur(wc.success));
     if let Some(budget) = rb.budget {
         let verdict = if wc.success <= budget {
             "within"
@@ -75,17 +75,18 @@ pub fn human(plan: &Plan) -> String {
         };
         let _ = write!(out, " ({verdict} the {} budget)", dur(budget));
     }
-    if wc.failure > wc.success {
-        let _ = write!(out, "; {} if the failure handlers run", dur(wc.failure));
-    }
-    if wc.interactive > 0 {
-        let _ = write!(
-            out,
-            "; plus operator time at {} interactive step(s)",
-            wc.interactive
-        );
+    if wc.failure != wc.success {
+        let _ = write!(out, "; {} on the failure path", dur(wc.failure));
     }
     out.push('\n');
+    if !wc.operator_steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "  plus operator time, not counted, at {} interactive step(s): {}",
+            wc.interactive,
+            wc.operator_steps.join(", ")
+        );
+    }
     if let (Some(window), Some(length)) = (&rb.window, rb.window_length) {
         let verdict = if wc.success <= length {
             "fits"

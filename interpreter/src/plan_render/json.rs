@@ -44,6 +44,7 @@ pub fn json(plan: &Plan) -> J {
             "failure": dur(wc.failure),
             "failure_ms": wc.failure.as_millis() as u64,
             "interactive_steps": wc.interactive,
+            "operator_steps": wc.operator_steps,
             "within_budget": plan.runbook.budget.map(|b| wc.success <= b),
             "within_window": plan.runbook.window_length.map(|w| wc.success <= w),
         },

@@ -23,10 +23,17 @@ pub fn markdown(plan: &Plan) -> String {
     let wc = &plan.worst_case;
     let _ = writeln!(
         out,
-        "| Worst case | {} (failure path {}) |",
+        "| Worst case | {} if every step succeeds; {} on the failure path |",
         dur(wc.success),
         dur(wc.failure)
     );
+    if !wc.operator_steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "| Operator time | not counted: {} |",
+            wc.operator_steps.join(", ")
+        );
+    }
     if let Some(b) = rb.budget {
         let verdict = if wc.success <= b {
             "within"

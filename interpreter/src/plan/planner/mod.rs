@@ -147,14 +147,21 @@ pub fn content_hash(program: &lang::Program) -> String {
 }
 
 fn worst_case(plan: &Plan) -> WorstCase {
-    let body = timing::sequence(&plan.body);
-    let always = timing::sequence(&plan.always);
-    let on_failure = timing::sequence(&plan.on_failure);
+    let always = timing::handler(&plan.always);
+    let on_failure = timing::handler(&plan.on_failure);
     let steps = plan.steps();
+    let operator_steps: Vec<String> = steps
+        .iter()
+        .filter(|s| s.effect == lang::schema::Effect::Interactive)
+        .map(|s| s.id.clone())
+        .collect();
     WorstCase {
-        success: body.saturating_add(always),
-        failure: body.saturating_add(on_failure).saturating_add(always),
-        interactive: timing::interactive(&steps),
+        success: timing::sequence(&plan.body).saturating_add(always),
+        failure: timing::sequence_failing(&plan.body)
+            .saturating_add(on_failure)
+            .saturating_add(always),
+        interactive: operator_steps.len(),
+        operator_steps,
     }
 }
 
