@@ -209,6 +209,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub yes: bool,
 
+    /// Run although the runbook's `window` is closed now; the reason goes into every
+    /// report (without it, a run outside the window is refused with exit 3).
+    #[arg(long, value_name = "REASON", value_parser = non_empty)]
+    pub outside_window: Option<String>,
+
     /// Output: `human` progress, `json` (JSON Lines events; with `--dry-run`, the plan),
     /// `md` (with `--dry-run` only).
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
@@ -318,4 +323,13 @@ impl ColorChoice {
             ),
         }
     }
+}
+
+/// A reason that says something.
+fn non_empty(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(String::from("give a reason (it goes into the run report)"));
+    }
+    Ok(text.to_string())
 }

@@ -151,6 +151,7 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
         grace: Duration::from_secs(2),
         prompter: Arc::new(crate::prompt::NoOperator),
         secrets,
+        outside_window: None,
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

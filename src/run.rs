@@ -53,7 +53,20 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         eprintln!("(`ops plan {}` shows the whole plan)", plan.runbook.file);
         return EXIT_PREFLIGHT;
     }
-    let result = execute(args, &plan, &registry, color);
+    if plan.runbook.outside_window() && args.outside_window.is_none() {
+        let window = plan.runbook.window.clone().unwrap_or_default();
+        let now = plan.runbook.window_now().unwrap_or_default();
+        let d = lang::diag::plan::outside_window(&window, &now);
+        runtime::print_plan_errors(&[d], loaded.program(), color);
+        return EXIT_PREFLIGHT;
+    }
+    // The reason is recorded only when it was needed.
+    let outside = plan
+        .runbook
+        .outside_window()
+        .then(|| args.outside_window.clone())
+        .flatten();
+    let result = execute(args, &plan, &registry, color, outside);
     let result = match result {
         Ok(r) => r,
         Err(e) => {
@@ -144,6 +157,7 @@ fn execute(
     plan: &Plan,
     registry: &Registry,
     color: bool,
+    outside_window: Option<String>,
 ) -> Result<RunResult, String> {
     let secrets = runtime::read_secrets(plan);
     let redactor = Redactor::new(secrets.values().map(String::as_str));
@@ -183,6 +197,7 @@ fn execute(
         grace: args.grace,
         prompter,
         secrets,
+        outside_window,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

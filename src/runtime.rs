@@ -160,7 +160,21 @@ pub fn make_plan(
         start_at,
         ops_version: VERSION.to_string(),
         env: &RealEnv,
+        now: now().map_err(|e| vec![e])?,
     })
+}
+
+/// The moment plans are made for: `OPS_NOW` (an RFC 3339 timestamp, to pin the clock in
+/// tests and rehearsals) or the system clock.
+pub fn now() -> Result<jiff::Timestamp, Diagnostic> {
+    match std::env::var("OPS_NOW") {
+        Ok(text) => text.parse::<jiff::Timestamp>().map_err(|e| {
+            lang::diag::plan::not_plannable(&format!(
+                "OPS_NOW=`{text}` is not a timestamp like 2026-12-05T02:00:00Z: {e}"
+            ))
+        }),
+        Err(_) => Ok(jiff::Timestamp::now()),
+    }
 }
 
 /// Prints plan errors through the one diagnostics renderer (a snippet when they point

@@ -22,6 +22,7 @@ fn ops_in(
     cmd.args(args)
         .current_dir(dir)
         .env("OPS_TODAY", "2026-11-22")
+        .env("OPS_NOW", "2026-12-01T19:30:00Z")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("COLUMNS")
         .env_remove("NO_COLOR")

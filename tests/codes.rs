@@ -189,6 +189,7 @@ fn every_plan_and_run_code_fixture_gives_its_code() {
             .args(&f.args)
             .current_dir(&dir)
             .env("OPS_TODAY", "2026-11-22")
+            .env("OPS_NOW", "2026-12-01T19:30:00Z")
             .env("DOCKER_HOST", "unix:///nonexistent/ops-codes/docker.sock")
             .env_remove("COLUMNS")
             .stdin(std::process::Stdio::null())

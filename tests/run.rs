@@ -17,6 +17,7 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd.args(args)
         .current_dir(root())
         .env("OPS_TODAY", "2026-11-22")
+        .env("OPS_NOW", "2026-12-01T19:30:00Z")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("COLUMNS")
         .env_remove("GITHUB_STEP_SUMMARY")
@@ -828,4 +829,119 @@ fn a_called_runbook_with_errors_is_not_planned() {
         "the callee's error is shown: {err}"
     );
     assert!(!out.contains("Plan:"), "no plan was made: {out}");
+}
+
+/// A Saturday 02:00-06:00 UTC runbook with this body.
+fn windowed_runbook(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(format!("{name}.rb.ops"));
+    std::fs::write(
+        &path,
+        format!("runbook \"{name}\" {{\n  title  = \"t\"\n  owner  = \"o\"\n  window = \"Sat 02:00-06:00 UTC\"\n}}\n{body}"),
+    )
+    .expect("write");
+    path.to_str().expect("utf-8").to_string()
+}
+
+#[test]
+fn windows_are_judged_against_the_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = windowed_runbook(dir.path(), "windowed", "wait 10m\n");
+    let file = file.as_str();
+    // Tuesday evening (the tests' OPS_NOW): the plan says when the window opens.
+    let (code, out, _) = ops(&["plan", file], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("outside the window; next opens Sat 2026-12-05 02:00 UTC, in 3d6h30m"),
+        "{out}"
+    );
+    let (code, out, _) = ops(&["plan", file, "--format", "json"], &[]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json["runbook"]["window_now"]["open"], false, "{json}");
+    assert_eq!(
+        json["runbook"]["window_now"]["opens_at"],
+        "2026-12-05T02:00:00Z"
+    );
+    // Saturday 05:55: open, and 10 minutes do not fit in the 5 that are left.
+    let (code, out, _) = ops(&["plan", file], &[("OPS_NOW", "2026-12-05T05:55:00Z")]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("open now, until Sat 2026-12-05 06:00 UTC (5m left)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "warning OPS3012 the worst case (10m) does not fit in what is left of the window: 5m"
+        ),
+        "{out}"
+    );
+    // Saturday 03:00: open, it fits, no warning.
+    let (_, out, _) = ops(&["plan", file], &[("OPS_NOW", "2026-12-05T03:00:00Z")]);
+    assert!(
+        out.contains("open now") && !out.contains("OPS3012"),
+        "{out}"
+    );
+    // A malformed clock is a clear error.
+    let (code, _, err) = ops(&["plan", file], &[("OPS_NOW", "Saturday")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("OPS_NOW=`Saturday` is not a timestamp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_outside_its_window_is_refused_unless_a_reason_is_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let body = format!("exec [\"touch\", \"{}\"]\n", marker.display());
+    let file = windowed_runbook(dir.path(), "windowed-run", &body);
+    let (code, out, err) = ops(&["run", &file], &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("OPS3025 outside-window") && err.contains("next opens Sat 2026-12-05 02:00"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "nothing ran");
+    // Inside the window it runs without a reason.
+    let (code, _, err) = ops(&["run", &file], &[("OPS_NOW", "2026-12-05T03:00:00Z")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(marker.exists());
+    std::fs::remove_file(&marker).expect("rm");
+    // Outside it, with a reason: it runs, and every report says why.
+    let md = dir.path().join("report.md");
+    let xml = dir.path().join("report.xml");
+    let (code, out, err) = ops(
+        &[
+            "run",
+            &file,
+            "--outside-window",
+            "INC-42 emergency",
+            "--format",
+            "json",
+            "--report-md",
+            md.to_str().expect("utf-8"),
+            "--report-junit",
+            xml.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(marker.exists());
+    let started: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a first event")).expect("json");
+    assert_eq!(started["outside_window"], "INC-42 emergency", "{out}");
+    let md = std::fs::read_to_string(&md).expect("md");
+    assert!(
+        md.contains("| Outside its window | INC-42 emergency |"),
+        "{md}"
+    );
+    let xml = std::fs::read_to_string(&xml).expect("xml");
+    assert!(
+        xml.contains(r#"<property name="outside_window" value="INC-42 emergency"/>"#),
+        "{xml}"
+    );
+    // An empty reason is no reason.
+    let (code, _, err) = ops(&["run", &file, "--outside-window", " "], &[]);
+    assert_eq!(code, 2, "{err}");
 }

@@ -141,6 +141,7 @@ fn every_runbook_has_a_golden_plan() {
             .env_clear()
             .env("PATH", bin.path())
             .env("OPS_TODAY", "2026-11-22")
+            .env("OPS_NOW", "2026-12-01T19:30:00Z")
             .env("DOCKER_HOST", "unix:///nonexistent/ops-golden/docker.sock")
             .env("OPS_VAR_backup_dir", "/nonexistent/ops-golden/backups")
             .env("OPS_VAR_work", "/nonexistent/ops-golden/quickstart")

@@ -65,6 +65,9 @@ pub enum Event {
         dry_run: bool,
         /// Steps in the plan (handlers included).
         steps: usize,
+        /// Why the run goes ahead outside the runbook's window (`--outside-window`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outside_window: Option<String>,
     },
     /// A stage, parallel group, call or handler began.
     GroupStarted {
@@ -150,7 +153,15 @@ impl Event {
     /// Every free-text field, for redaction.
     fn texts_mut(&mut self) -> Vec<&mut String> {
         match self {
-            Event::RunStarted { title, .. } => vec![title],
+            Event::RunStarted {
+                title,
+                outside_window,
+                ..
+            } => {
+                let mut v = vec![title];
+                v.extend(outside_window.as_mut());
+                v
+            }
             Event::GroupStarted { title, .. } => vec![title],
             Event::StepStarted { label, .. } => vec![label],
             Event::StepLog { line, .. } => vec![line],

@@ -539,5 +539,8 @@ async fn the_worst_case_counts_stage_handlers_on_each_path_and_the_run_stays_wit
     assert_eq!(result.status, RunStatus::Failed);
     // Paused clock: flaky fails at once, so the run takes every sleep but no timeout.
     assert!(started.elapsed() <= wc.failure, "{:?}", started.elapsed());
-    assert_eq!(started.elapsed(), Duration::from_secs(10 + 2 + 50 + 60 + 20));
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(10 + 2 + 50 + 60 + 20)
+    );
 }

@@ -57,6 +57,9 @@ pub struct RunOptions {
     pub prompter: Arc<dyn Prompter>,
     /// Secret values by plan source key (`env X`, `file P`).
     pub secrets: HashMap<String, String>,
+    /// Why the run goes ahead outside the runbook's window (`--outside-window`); it goes
+    /// into every report.
+    pub outside_window: Option<String>,
 }
 
 /// How the run ended.
@@ -241,6 +244,7 @@ impl<'a> Executor<'a> {
             hash: plan.hash.clone(),
             dry_run: matches!(self.options.mode, Mode::DryRun { .. }),
             steps: plan.steps().len(),
+            outside_window: self.options.outside_window.clone(),
         });
         let main = Phase {
             token: &self.cancel,

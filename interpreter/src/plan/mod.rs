@@ -425,6 +425,39 @@ pub struct RunbookInfo {
     pub window: Option<String>,
     /// The window's length.
     pub window_length: Option<Duration>,
+    /// Whether the moment the plan was made for is inside the window, and until when (or
+    /// when it next opens).
+    pub window_state: Option<lang::check::WindowState>,
+    /// The window's time zone name, as the plan shows moments.
+    pub window_zone: String,
+}
+
+impl RunbookInfo {
+    /// The window line of a plan: `outside the window; next opens Sat 2026-12-05 02:00
+    /// UTC, in 3d6h` or `open until Sat 2026-12-05 06:00 UTC (45m left)`.
+    pub fn window_now(&self) -> Option<String> {
+        let zone = &self.window_zone;
+        Some(match self.window_state.as_ref()? {
+            lang::check::WindowState::Open { closes, left } => format!(
+                "open now, until {} ({} left)",
+                lang::check::moment(closes, zone),
+                lang::fmt::duration(*left)
+            ),
+            lang::check::WindowState::Closed { opens, wait } => format!(
+                "outside the window; next opens {}, in {}",
+                lang::check::moment(opens, zone),
+                lang::fmt::duration(*wait)
+            ),
+        })
+    }
+
+    /// True when the runbook has a window and the plan's moment is outside it.
+    pub fn outside_window(&self) -> bool {
+        matches!(
+            self.window_state,
+            Some(lang::check::WindowState::Closed { .. })
+        )
+    }
 }
 
 /// Worst-case durations.

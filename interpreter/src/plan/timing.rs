@@ -134,10 +134,17 @@ pub fn group(g: &Group) -> (Duration, Duration) {
 /// Greedy list scheduling of branches onto `limit` slots, in start order (as the
 /// executor starts them: each branch takes the slot that frees first), with a heap of
 /// the slots' end times: O(N log limit).
-pub fn parallel(branches: &[Node], limit: Option<usize>, cost: impl Fn(&Node) -> Duration) -> Duration {
+pub fn parallel(
+    branches: &[Node],
+    limit: Option<usize>,
+    cost: impl Fn(&Node) -> Duration,
+) -> Duration {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let slots = limit.unwrap_or(branches.len()).max(1).min(branches.len().max(1));
+    let slots = limit
+        .unwrap_or(branches.len())
+        .max(1)
+        .min(branches.len().max(1));
     let mut free_at: BinaryHeap<Reverse<Duration>> = BinaryHeap::with_capacity(slots);
     let mut end = Duration::ZERO;
     for branch in branches {

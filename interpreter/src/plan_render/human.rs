@@ -66,7 +66,11 @@ pub fn human(plan: &Plan) -> String {
     }
     out.push('\n');
     let wc = &plan.worst_case;
-    let _ = write!(out, "Worst case: {} if every step succeeds", dur(wc.success));
+    let _ = write!(
+        out,
+        "Worst case: {} if every step succeeds",
+        dur(wc.success)
+    );
     if let Some(budget) = rb.budget {
         let verdict = if wc.success <= budget {
             "within"
@@ -94,6 +98,9 @@ pub fn human(plan: &Plan) -> String {
             "DOES NOT FIT"
         };
         let _ = writeln!(out, "Window: \"{window}\" ({}): {verdict}", dur(length));
+        if let Some(now) = rb.window_now() {
+            let _ = writeln!(out, "  {now}");
+        }
     }
     if !plan.findings.is_empty() {
         out.push_str("\nPreflight:\n");

@@ -21,6 +21,7 @@ pub fn json(plan: &Plan) -> J {
             "file": plan.runbook.file,
             "budget": plan.runbook.budget.map(dur),
             "window": plan.runbook.window,
+            "window_now": window_now(&plan.runbook),
         },
         "hash": plan.hash,
         "start_at": plan.start_at,
@@ -227,4 +228,27 @@ fn group(g: &Group) -> J {
         out.insert("always".into(), J::Array(nodes(&g.always)));
     }
     J::Object(out)
+}
+
+/// Where the plan's moment stands against the runbook's window.
+fn window_now(rb: &crate::plan::RunbookInfo) -> J {
+    use lang::check::WindowState;
+    let zone = &rb.window_zone;
+    match &rb.window_state {
+        None => J::Null,
+        Some(WindowState::Open { closes, left }) => json!({
+            "open": true,
+            "closes": lang::check::moment(closes, zone),
+            "closes_at": closes.timestamp().to_string(),
+            "left": dur(*left),
+            "text": rb.window_now(),
+        }),
+        Some(WindowState::Closed { opens, wait }) => json!({
+            "open": false,
+            "opens": lang::check::moment(opens, zone),
+            "opens_at": opens.timestamp().to_string(),
+            "in": dur(*wait),
+            "text": rb.window_now(),
+        }),
+    }
 }

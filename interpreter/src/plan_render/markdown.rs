@@ -49,6 +49,9 @@ pub fn markdown(plan: &Plan) -> String {
             "**does not fit**"
         };
         let _ = writeln!(out, "| Window | {} ({}, {verdict}) |", cell(w), dur(len));
+        if let Some(now) = rb.window_now() {
+            let _ = writeln!(out, "| Now | {} |", cell(&now));
+        }
     }
     if !plan.params.is_empty() {
         out.push_str("\n## Parameters\n\n| Name | Value | Source |\n|---|---|---|\n");

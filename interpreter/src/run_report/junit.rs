@@ -15,6 +15,7 @@ pub struct Junit {
     suite: String,
     cases: Vec<Event>,
     duration_ms: u64,
+    outside_window: Option<String>,
 }
 
 impl Junit {
@@ -25,6 +26,7 @@ impl Junit {
             suite: String::from("ops"),
             cases: Vec::new(),
             duration_ms: 0,
+            outside_window: None,
         }
     }
 
@@ -32,6 +34,12 @@ impl Junit {
     pub fn report(&self) -> Report {
         let mut suite = TestSuite::new(self.suite.as_str());
         suite.set_time(Duration::from_millis(self.duration_ms));
+        if let Some(reason) = &self.outside_window {
+            suite.add_property(quick_junit::Property::new(
+                "outside_window",
+                reason.as_str(),
+            ));
+        }
         for case in &self.cases {
             let Event::StepFinished {
                 id,
@@ -104,7 +112,14 @@ impl Junit {
 impl Reporter for Junit {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { runbook, .. } => self.suite = runbook.clone(),
+            Event::RunStarted {
+                runbook,
+                outside_window,
+                ..
+            } => {
+                self.suite = runbook.clone();
+                self.outside_window = outside_window.clone();
+            }
             Event::StepFinished { .. } => self.cases.push(event.clone()),
             Event::RunFinished { duration_ms, .. } => self.duration_ms = *duration_ms,
             _ => {}

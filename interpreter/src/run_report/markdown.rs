@@ -42,6 +42,7 @@ impl MarkdownReport {
                     hash,
                     ops_version,
                     dry_run,
+                    outside_window,
                     ..
                 } => {
                     let what = if *dry_run { "Dry-run" } else { "Run" };
@@ -55,6 +56,9 @@ impl MarkdownReport {
                         cell(file),
                         self.started
                     );
+                    if let Some(reason) = outside_window {
+                        let _ = writeln!(out, "| Outside its window | {} |", cell(reason));
+                    }
                 }
                 Event::StepLog { id, line } => logs.push((id.clone(), line.clone())),
                 Event::StepFinished {

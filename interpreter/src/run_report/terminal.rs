@@ -58,6 +58,7 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                 file,
                 dry_run,
                 steps,
+                outside_window,
                 ..
             } => {
                 self.dry_run = *dry_run;
@@ -67,7 +68,11 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                 } else {
                     format!(" — {title}")
                 };
-                format!("ops {what}: {runbook}{title} ({file}, {steps} steps)")
+                let mut line = format!("ops {what}: {runbook}{title} ({file}, {steps} steps)");
+                if let Some(reason) = outside_window {
+                    line.push_str(&format!("\n  outside its window: {reason}"));
+                }
+                line
             }
             Event::GroupStarted { id, kind, title } => {
                 let title = if title.is_empty() {

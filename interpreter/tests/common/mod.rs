@@ -293,6 +293,7 @@ pub fn plan_with(
         start_at: start_at.map(str::to_string),
         ops_version: String::from("test"),
         env,
+        now: "2026-12-01T12:00:00Z".parse().expect("a timestamp"),
     })
 }
 
@@ -315,6 +316,7 @@ pub fn options(mode: Mode) -> RunOptions {
         grace: Duration::from_secs(1),
         prompter: Arc::new(Yes),
         secrets: HashMap::new(),
+        outside_window: None,
     }
 }
 

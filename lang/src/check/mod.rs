@@ -13,10 +13,12 @@ mod flow;
 mod meta;
 mod step;
 pub mod types;
+mod window;
 
 use std::collections::{HashMap, HashSet};
 
 pub use meta::{Complexity, Metadata, Window};
+pub use window::{WindowState, moment};
 
 use crate::ast::{Expr, File, Span, Stmt};
 use crate::diag::Diagnostic;

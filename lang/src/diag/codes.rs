@@ -125,6 +125,7 @@ codes! {
     SavedPlanParametersChanged = 3022, "saved-plan-parameters-changed", Error;
     SavedPlanVersionChanged = 3023, "saved-plan-version-changed", Error;
     SavedPlanDiffers = 3024, "saved-plan-differs", Error;
+    OutsideWindow = 3025, "outside-window", Error;
     StepFailed = 3030, "step-failed", Error;
     ExpectationFailed = 3031, "expectation-failed", Error;
     StepTimedOut = 3032, "step-timed-out", Error;

@@ -171,3 +171,14 @@ pub fn saved_plan_differs(part: &str) -> Diagnostic {
     )
     .with_help("plan again and review the differences before running")
 }
+
+/// OPS3025: `ops run` while the runbook's maintenance window is closed.
+pub fn outside_window(window: &str, now: &str) -> Diagnostic {
+    Diagnostic::unlocated(
+        Code::OutsideWindow,
+        format!("the runbook may run only in its window \"{window}\": {now}"),
+    )
+    .with_help(
+        "run it inside the window, or give `--outside-window \"REASON\"` (the reason goes into the run report); `ops plan` shows the window",
+    )
+}

@@ -53,6 +53,8 @@ pub struct PlanRequest<'a> {
     pub ops_version: String,
     /// Environment and files, for the static preflight.
     pub env: &'a dyn Environment,
+    /// The moment the plan is made for (the runbook's `window` is judged against it).
+    pub now: jiff::Timestamp,
 }
 
 /// Plans a runbook; every problem is reported, not only the first.
@@ -91,15 +93,9 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<Diagnostic>> {
         file: hir.path(hir.main).to_string(),
         budget: meta.and_then(|m| m.budget),
         window: window.map(|w| w.text.clone()),
-        window_length: window.map(|w| {
-            let (start, end) = (u64::from(w.start), u64::from(w.end));
-            let minutes = if end > start {
-                end - start
-            } else {
-                1440 - start + end
-            };
-            Duration::from_secs(minutes * 60)
-        }),
+        window_length: window.map(lang::check::Window::length),
+        window_state: window.and_then(|w| w.state(req.now)),
+        window_zone: window.map(|w| w.tz.clone()).unwrap_or_default(),
     };
     let mut plan = Plan {
         ops_version: req.ops_version.clone(),
@@ -509,6 +505,20 @@ impl<'a> Planner<'a> {
                 Code::WindowExceeded,
                 None,
                 format!("the worst case ({shown}) is longer than the maintenance window \"{window}\" ({})", lang::fmt::duration(length)),
+            );
+        } else if let Some(lang::check::WindowState::Open { closes, left }) =
+            &plan.runbook.window_state
+            && worst > *left
+        {
+            self.finding(
+                FindingLevel::Warning,
+                Code::WindowExceeded,
+                None,
+                format!(
+                    "the worst case ({shown}) does not fit in what is left of the window: {} (it closes {})",
+                    lang::fmt::duration(*left),
+                    lang::check::moment(closes, &plan.runbook.window_zone)
+                ),
             );
         }
     }
