@@ -293,6 +293,29 @@ fn saved_plans_run_only_while_nothing_changed() {
     assert_eq!(code, 2);
     assert!(err.contains("OPS3024") || err.contains("OPS3022"), "{err}");
 
+    // A tampered step: the refusal shows the difference as plan lines, saved first.
+    assert!(text.contains("\"wait 10ms\""), "{text}");
+    std::fs::write(
+        &other,
+        text.replace("\"wait 10ms\"", "\"wait 1h \\u001b[2J\""),
+    )
+    .expect("write");
+    let (code, _, err) = ops(&["run", "--plan", other.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("OPS3024"), "{err}");
+    assert!(
+        err.contains("--- saved plan") && err.contains("+++ plan now"),
+        "{err}"
+    );
+    assert!(
+        err.contains("-  2 wait 1h") && err.contains("+  2 wait 10ms"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "control characters are neutralised: {err:?}"
+    );
+
     // The runbook changed.
     std::fs::write(
         &runbook,

@@ -136,8 +136,83 @@ pub fn verify_plan(
             a == b
         };
         if !same {
-            return Err(diag::saved_plan_differs(key));
+            let diff = plan_diff(&saved.json, &now);
+            return Err(diag::saved_plan_differs(key, &diff));
         }
     }
     Ok(())
+}
+
+/// At most this many lines of a plan difference are shown.
+const DIFF_LINES: usize = 60;
+
+/// The difference between two JSON plans as a unified diff of plan lines (a step's head
+/// `2.1 probe http "..."`, then one line per field), the saved plan first.
+pub fn plan_diff(saved: &serde_json::Value, now: &serde_json::Value) -> String {
+    let lines = |plan: &serde_json::Value| {
+        let mut out = String::new();
+        for key in ["secrets", "start_at"] {
+            out.push_str(&format!("{key}: {}\n", plan[key]));
+        }
+        for (key, title) in [
+            ("steps", "Steps"),
+            ("on_failure", "On failure"),
+            ("always", "Always"),
+        ] {
+            out.push_str(&format!("{title}:\n"));
+            node_lines(&plan[key], 1, &mut out);
+        }
+        out
+    };
+    let (a, b) = (lines(saved), lines(now));
+    let diff = similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(2)
+        .header("saved plan", "plan now")
+        .to_string();
+    // A saved plan is a file from anywhere: what it holds is shown neutralised.
+    let total = diff.lines().count();
+    let mut shown: Vec<String> = diff
+        .lines()
+        .take(DIFF_LINES)
+        .map(|l| crate::text::neutralize(l).into_owned())
+        .collect();
+    if total > DIFF_LINES {
+        shown.push(format!("… {} more lines", total - DIFF_LINES));
+    }
+    shown.join("\n")
+}
+
+/// Plan lines of a list of JSON nodes: the head, then each field but the children.
+fn node_lines(nodes: &serde_json::Value, depth: usize, out: &mut String) {
+    let indent = "  ".repeat(depth);
+    for node in nodes.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let Some(fields) = node.as_object() else {
+            continue;
+        };
+        let text = |key: &str| fields.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+        let head = match text("type") {
+            "step" => text("label").to_string(),
+            kind => format!("{kind} {}", text("title")),
+        };
+        out.push_str(&format!("{indent}{} {head}\n", text("id")));
+        for (key, value) in fields {
+            if matches!(
+                key.as_str(),
+                "id" | "label" | "type" | "title" | "steps" | "on_failure" | "always"
+            ) && !(key == "on_failure" && value.is_string())
+            {
+                continue;
+            }
+            out.push_str(&format!("{indent}    {key}: {value}\n"));
+        }
+        for key in ["steps", "on_failure", "always"] {
+            if let Some(children) = fields.get(key).filter(|v| v.is_array()) {
+                if key != "steps" {
+                    out.push_str(&format!("{indent}  {key}:\n"));
+                }
+                node_lines(children, depth + 1, out);
+            }
+        }
+    }
 }

@@ -163,11 +163,12 @@ pub fn saved_plan_version_changed(saved: &str, this: &str) -> Diagnostic {
     .with_help("plan again with this version and review the new plan")
 }
 
-/// OPS3024: planning again gives a different part of the plan.
-pub fn saved_plan_differs(part: &str) -> Diagnostic {
+/// OPS3024: planning again gives a different part of the plan; `diff` shows how, as a
+/// unified diff of plan lines.
+pub fn saved_plan_differs(part: &str, diff: &str) -> Diagnostic {
     Diagnostic::unlocated(
         Code::SavedPlanDiffers,
-        format!("planning the runbook again gives different `{part}` than the saved plan"),
+        format!("planning the runbook again gives different `{part}` than the saved plan:\n{diff}"),
     )
     .with_help("plan again and review the differences before running")
 }
