@@ -158,16 +158,33 @@ fn http_probe_expectations_and_faults() {
 }
 
 #[test]
-fn http_probe_sends_auth_headers_and_bodies() {
+fn http_requests_send_auth_headers_and_bodies_and_probes_only_read() {
     let server = HttpServer::start(|_, _| ok("200 OK", "{}"));
+    let source = format!(
+        "secret TOKEN\nhttp request \"{}\" {{\n  method = POST\n  bearer = TOKEN\n  headers = {{ \"x-trace\" = \"abc\" }}\n  json = {{ ping = true }}\n  expect status == 200\n}}\n",
+        server.url("/api")
+    );
+    // The plan shows the method, the URL and the body, the secret in it redacted; a
+    // dry-run sends nothing.
     let (code, out, err) = run_runbook(
-        &format!(
-            "secret TOKEN\nprobe http \"{}\" {{\n  method = POST\n  bearer = TOKEN\n  headers = {{ \"x-trace\" = \"abc\" }}\n  json = {{ ping = true }}\n}}\n",
-            server.url("/api")
-        ),
-        &["run"],
+        &source,
+        &["plan", "--preflight"],
         &[("TOKEN", "t0k3n-value")],
     );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "would: sends POST {} with the JSON body {{ ping = true }}",
+            server.url("/api")
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("t0k3n-value") && out.contains("(secret)"),
+        "{out}"
+    );
+    assert!(server.requests().is_empty(), "the plan sent nothing");
+    let (code, out, err) = run_runbook(&source, &["run"], &[("TOKEN", "t0k3n-value")]);
     assert_eq!(code, 0, "{out}{err}");
     let seen = server.requests();
     let req = &seen[0];
@@ -178,6 +195,34 @@ fn http_probe_sends_auth_headers_and_bodies() {
     );
     assert!(req.headers.contains(&("x-trace".into(), "abc".into())));
     assert_eq!(req.body, r#"{"ping":true}"#);
+
+    // A probe that would change something is refused when checked, with the step to use.
+    let (code, _, err) = run_runbook(
+        &format!(
+            "probe http \"{}\" {{\n  method = POST\n}}\n",
+            server.url("/api")
+        ),
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("OPS2052 value-refused") && err.contains("http request"),
+        "{err}"
+    );
+    // From a parameter the checker cannot see it: the plan refuses it (exit 3), and the
+    // probe would not send it anyway.
+    let (code, out, err) = run_runbook(
+        &format!(
+            "param m: string = \"DELETE\"\nprobe http \"{}\" {{\n  method = m\n}}\n",
+            server.url("/api")
+        ),
+        &["run"],
+        &[],
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("a probe only reads"), "{err}");
+    assert_eq!(server.requests().len(), 1, "nothing more was sent");
 }
 
 #[test]

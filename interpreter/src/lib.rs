@@ -16,3 +16,4 @@ pub mod run_report;
 pub mod step;
 pub mod text;
 pub mod value;
+pub mod world;

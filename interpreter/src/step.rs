@@ -93,7 +93,27 @@ pub struct InputView {
     /// Recognises the run's secret values in what a kind reads while planning (a value
     /// interpolated into a compose file); never printed.
     pub secrets: Redactor,
+    /// What earlier steps of the run will have done to the resources this step touches.
+    pub world: Arc<crate::world::World>,
+    /// The target and attributes as written, with the plan ids of the steps an unknown
+    /// one waits for (for [`InputView::reference`]).
+    pub(crate) written: IndexMap<String, (String, Vec<String>)>,
 }
+
+/// What a target or attribute refers to, for naming the resource a step touches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ref<'a> {
+    /// A value known now.
+    Value(&'a Value),
+    /// A secret, by the expression that reads it (`SCRATCH_URL`): two steps that write the
+    /// same expression name the same resource.
+    Secret(&'a str),
+    /// A value known only after these steps run (`dump.path` after `1.2`).
+    After(&'a [String]),
+}
+
+/// The key of the target in [`InputView::written`].
+const TARGET: &str = "\u{0}target";
 
 impl InputView {
     /// An attribute, rendered (`(secret)`, `(known after x)`, or the literal).
@@ -122,6 +142,43 @@ impl InputView {
     /// The target, rendered.
     pub fn target(&self) -> &str {
         self.target.as_deref().unwrap_or("(none)")
+    }
+
+    /// The earlier steps of the run that write `resource`, oldest first.
+    pub fn priors(&self, resource: &crate::world::Resource) -> Vec<crate::world::Prior> {
+        self.world.priors(resource)
+    }
+
+    /// What the target (`None`) or an attribute refers to.
+    pub fn reference(&self, name: Option<&str>) -> Option<Ref<'_>> {
+        let value = match name {
+            None => self.target_value.as_ref(),
+            Some(n) => {
+                declared(self.variant, n);
+                self.values.get(n)
+            }
+        };
+        if let Some(v) = value {
+            return Some(Ref::Value(v));
+        }
+        let (text, after) = self.written.get(name.unwrap_or(TARGET))?;
+        if !after.is_empty() {
+            return Some(Ref::After(after));
+        }
+        let secret = match name {
+            None => self.target.as_deref() == Some(crate::value::REDACTED),
+            Some(n) => self.attrs.get(n).map(String::as_str) == Some(crate::value::REDACTED),
+        };
+        (secret && !text.is_empty()).then_some(Ref::Secret(text))
+    }
+
+    /// Records how the target (`None`) or an attribute is written, and the steps it
+    /// waits for (the planner's job).
+    pub(crate) fn write_down(&mut self, name: Option<&str>, text: &str, after: Vec<String>) {
+        self.written.insert(
+            name.unwrap_or(TARGET).to_string(),
+            (text.to_string(), after),
+        );
     }
 }
 
@@ -258,6 +315,8 @@ pub struct StepPlan {
     /// The retries the kind makes when the runbook writes no `retry` (a webhook's
     /// `attempts`): the executor runs them, and the worst case counts them.
     pub retry: Option<crate::plan::RetrySpec>,
+    /// The resources it reads and writes, and what it leaves there for later steps.
+    pub touches: crate::world::Touches,
 }
 
 impl StepPlan {

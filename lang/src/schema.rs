@@ -109,6 +109,19 @@ pub struct Attribute {
     pub range: Option<(i64, i64)>,
     /// For a string: the most characters accepted.
     pub max_len: Option<usize>,
+    /// Values of its type this step refuses, and why (a probe's `method = POST`).
+    pub refused: Option<Refusal>,
+}
+
+/// Values an attribute's type allows that a step refuses, with the step to use instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The refused values (enum words or plain strings).
+    pub values: &'static [&'static str],
+    /// Why, in a few words (`a probe only reads`).
+    pub why: &'static str,
+    /// What to write instead.
+    pub instead: &'static str,
 }
 
 impl Attribute {
@@ -123,7 +136,21 @@ impl Attribute {
             doc,
             range: None,
             max_len: None,
+            refused: None,
         }
+    }
+
+    /// Refuses some values of its type, saying why and what to use instead.
+    pub const fn refuse(mut self, refusal: Refusal) -> Attribute {
+        self.refused = Some(refusal);
+        self
+    }
+
+    /// The refusal that covers `value`, if any.
+    pub fn refusal(&self, value: &str) -> Option<&Refusal> {
+        self.refused
+            .as_ref()
+            .filter(|r| r.values.iter().any(|v| v.eq_ignore_ascii_case(value)))
     }
 
     /// Accepts only integers from `min` to `max`.

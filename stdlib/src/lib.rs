@@ -10,11 +10,13 @@ pub mod call;
 pub mod compose;
 pub mod conn;
 pub mod exec;
+pub mod http;
 pub mod interactive;
 pub mod net;
 pub mod notify;
 pub mod probe;
 pub mod reference;
+pub mod touch;
 pub mod wait;
 
 use lang::schema::{Schemas, StepSchema};
@@ -28,6 +30,7 @@ pub static STEPS: &[&StepSchema] = &[
     &backup::RESTORE_SCHEMA,
     &notify::SCHEMA,
     &exec::SCHEMA,
+    &http::SCHEMA,
     &interactive::CONFIRM_SCHEMA,
     &interactive::MANUAL_SCHEMA,
     &call::SCHEMA,
@@ -46,6 +49,7 @@ pub fn registry() -> interpreter::step::Registry {
     registry.register(exec::Exec);
     registry.register(exec::ProbeExec);
     registry.register(probe::http::Http);
+    registry.register(http::Request);
     registry.register(probe::tcp::Tcp);
     registry.register(probe::redis::Redis);
     registry.register(probe::postgres::Postgres);
@@ -69,7 +73,8 @@ mod tests {
 
     /// The modules of each step kind's code and the kinds whose attributes they read.
     const MODULES: &[(&str, &[&str])] = &[
-        ("probe", &["probe"]),
+        ("probe", &["probe", "http"]),
+        ("http.rs", &["http"]),
         ("compose", &["compose"]),
         ("backup", &["backup", "restore"]),
         ("notify", &["notify"]),

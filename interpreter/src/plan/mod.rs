@@ -219,6 +219,14 @@ pub struct PlannedStep {
     pub description: Option<String>,
     /// Not run because `--start-at` begins later.
     pub before_start: bool,
+    /// The resources it reads and writes (the plan's world model).
+    pub touches: crate::world::Touches,
+    /// The latest earlier step that writes what this step reads or writes: a read-only
+    /// step after it checks the world that step leaves, not today's.
+    pub after: Option<String>,
+    /// For a read-only step: the latest earlier step that changes what the plan cannot
+    /// name (an `exec`), which may change what this step sees.
+    pub opaque_after: Option<String>,
     /// Names visible to the step (not serialised).
     pub scope: Arc<Scope>,
 }

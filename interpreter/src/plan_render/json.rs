@@ -185,6 +185,23 @@ fn step(s: &PlannedStep) -> J {
         }),
     );
     out.insert("worst_case".into(), json!(dur(s.worst_case)));
+    let t = &s.touches;
+    if !t.reads.is_empty() || !t.writes.is_empty() || t.opaque {
+        out.insert(
+            "touches".into(),
+            json!({
+                "reads": t.reads.iter().map(|r| r.describe()).collect::<Vec<_>>(),
+                "writes": t.writes.iter().map(|w| w.resource.describe()).collect::<Vec<_>>(),
+                "opaque": t.opaque,
+            }),
+        );
+    }
+    if let Some(after) = &s.after {
+        out.insert("after".into(), json!(after));
+    }
+    if let Some(after) = &s.opaque_after {
+        out.insert("opaque_after".into(), json!(after));
+    }
     if s.before_start {
         out.insert("before_start".into(), J::Bool(true));
     }

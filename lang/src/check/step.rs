@@ -338,6 +338,15 @@ impl Checker<'_> {
         if let Some(range) = schema.out_of_range(int, text.as_deref()) {
             self.report(diag::value_out_of_range(attr.value.span, what, &range));
         }
+        let word = match &attr.value.kind {
+            ExprKind::Path(p) if p.segments.is_empty() => Some(p.root.name.clone()),
+            _ => text,
+        };
+        if let Some(word) = word
+            && let Some(refusal) = schema.refusal(&word)
+        {
+            self.report(diag::value_refused(attr.value.span, what, &word, refusal));
+        }
     }
 
     /// `call "x.rb.ops"`: the callee's parameters, or why they are unknown.

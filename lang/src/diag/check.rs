@@ -626,6 +626,23 @@ pub fn empty_block(at: Span, what: &str) -> Diagnostic {
     .with_help("add steps or remove it")
 }
 
+/// A value the step refuses although its type allows it (`probe http` with
+/// `method = POST`): why, and the step to use instead.
+pub fn value_refused(
+    at: Span,
+    what: &str,
+    value: &str,
+    refusal: &crate::schema::Refusal,
+) -> Diagnostic {
+    Diagnostic::new(
+        Code::ValueRefused,
+        at,
+        format!("{what} cannot be `{value}`: {}", refusal.why),
+        "refused here",
+    )
+    .with_help(refusal.instead)
+}
+
 /// A number or duration outside its range.
 pub fn value_out_of_range(at: Span, what: &str, range: &str) -> Diagnostic {
     Diagnostic::new(

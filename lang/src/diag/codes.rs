@@ -105,6 +105,7 @@ codes! {
     InvalidJsonPath = 2049, "invalid-json-path", Error;
     LinkNotRunbook = 2050, "link-not-runbook", Error;
     LinkedFileInvalid = 2051, "linked-file-invalid", Error;
+    ValueRefused = 2052, "value-refused", Error;
 
     // ---- plan and run: OPS3xxx
     UnknownParameter = 3001, "unknown-parameter", Error;

@@ -286,6 +286,7 @@ mod scratch;
 mod store;
 mod tools;
 mod verify;
+mod world;
 
 pub use prune::{Entry, Policy, select};
 pub use store::{Manifest, hash_file, list, manifest_path};
@@ -341,13 +342,7 @@ impl Backup {
     }
 
     fn change(self, view: &InputView) -> String {
-        let restore = |kind: &str| {
-            format!(
-                "restores the verified {kind} backup {} into {}",
-                view.target(),
-                view.attr("into")
-            )
-        };
+        let restore = |kind: &str| world::describe_restore(kind, view);
         let backup = |source: &str| {
             format!(
                 "writes a {source} backup of {} into {} (atomically, with a manifest)",
@@ -366,7 +361,7 @@ impl Backup {
                     ))
                     .unwrap_or_default()
             ),
-            Backup::Prune => describe_prune(view),
+            Backup::Prune => world::describe_prune(view),
             Backup::Postgres => backup("postgres"),
             Backup::Redis => backup("redis"),
             Backup::Files => backup("files"),
@@ -429,7 +424,10 @@ impl StepKind for Backup {
                 Err(e) => problems.push(e.message),
             }
         }
-        StepPlan::new(self.change(view)).with_problems(problems)
+        StepPlan {
+            touches: world::touches(*self, view),
+            ..StepPlan::new(self.change(view)).with_problems(problems)
+        }
     }
 
     fn inspect<'a>(
@@ -443,49 +441,5 @@ impl StepKind for Backup {
             }
             _ => None,
         }
-    }
-}
-
-/// The dry-run of a prune: exactly which backups it would delete, and why the rest stay.
-fn describe_prune(view: &InputView) -> String {
-    let Ok(policy) = retention::policy(|n| view.value(n).cloned()) else {
-        return format!("prunes {} (the policy is invalid)", view.target());
-    };
-    let Some(dir) = view.target_value.as_ref().and_then(|v| v.as_str()) else {
-        return format!("prunes {} by policy", view.target());
-    };
-    let set = view
-        .value("set")
-        .and_then(|v| v.as_str().map(str::to_string));
-    match retention::plan_prune(std::path::Path::new(dir), set.as_deref(), &policy) {
-        Ok(decisions) if !policy.is_empty() => {
-            let delete: Vec<String> = decisions
-                .iter()
-                .filter(|(_, k)| k.is_none())
-                .map(|(p, _)| {
-                    p.file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .collect();
-            let kept = decisions.len() - delete.len();
-            let stale = store::stale(std::path::Path::new(dir), set.as_deref()).len();
-            let stale = match stale {
-                0 => String::new(),
-                n => format!("; removes {n} file(s) left by backups that did not finish"),
-            };
-            if delete.is_empty() {
-                format!("deletes nothing in {dir} (keeps all {kept}){stale}")
-            } else {
-                format!(
-                    "deletes {} in {dir}: {} (keeps {kept}, the newest verified among them){stale}",
-                    delete.len(),
-                    delete.join(", ")
-                )
-            }
-        }
-        Ok(_) => format!("prunes {dir}: no policy given"),
-        Err(e) => format!("prunes {dir} (cannot list it now: {})", e.message),
     }
 }

@@ -42,22 +42,7 @@ pub(super) fn set_name(input: &StepInput, fallback: &str) -> Result<String, Step
         Some(set) => set.to_string(),
         None => fallback.chars().take(super::MAX_SET_LEN).collect(),
     };
-    let clean: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let clean = clean.trim_matches('-').to_string();
-    Ok(if clean.is_empty() {
-        String::from("backup")
-    } else {
-        clean
-    })
+    Ok(super::world::clean_set(&raw))
 }
 
 pub(super) fn outputs(path: &Path, size: u64, sha: &str, started: tokio::time::Instant) -> Outputs {

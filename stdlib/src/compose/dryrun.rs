@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use interpreter::step::{InputView, Preflight};
 use interpreter::value::Value;
+use interpreter::world::{Prior, Resource, Touches, Write};
 
 use super::Compose;
 use super::actions::{self, Action};
@@ -24,6 +26,8 @@ pub struct Analysis {
     pub details: Vec<String>,
     /// Preflight problems.
     pub findings: Vec<Preflight>,
+    /// The project and endpoints it touches, and what it leaves for later steps.
+    pub touches: Touches,
 }
 
 /// How long a plan waits for the engine before saying it is unreachable.
@@ -45,6 +49,7 @@ pub fn analyse(variant: Compose, view: &InputView) -> Analysis {
     Analysis {
         change: masks.apply(&analysis.change),
         details: analysis.details.iter().map(|d| masks.apply(d)).collect(),
+        touches: analysis.touches,
         findings: analysis
             .findings
             .into_iter()
@@ -112,6 +117,7 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
                     .iter()
                     .map(|e| error(lang::Code::ComposeFileInvalid, e.to_string()))
                     .collect(),
+                touches: Touches::default(),
             };
         }
     };
@@ -137,9 +143,12 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
                 change: format!("{verb} project {}", project.name),
                 details: Vec::new(),
                 findings,
+                touches: Touches::default(),
             };
         }
     };
+    let resource = Resource::new("compose-project", project.name.clone());
+    let priors = view.priors(&resource);
     let state = engine::block_on(read_engine(&project))
         .unwrap_or_else(|| Err(String::from("the engine could not be queried")));
     let state = match state {
@@ -157,9 +166,15 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
         }
     };
     let mut analysis = match variant {
-        Compose::Up => plan_up(&project, selected, view, state.as_ref(), &mut findings),
-        Compose::Down => plan_down(&project, view, state.as_ref()),
-        Compose::Restart => plan_restart(&project, &selected, state.as_ref()),
+        Compose::Up => plan_up(
+            &project,
+            selected.clone(),
+            view,
+            state.as_ref(),
+            &mut findings,
+        ),
+        Compose::Down => plan_down(&project, view, state.as_ref(), &priors),
+        Compose::Restart => plan_restart(&project, &selected, state.as_ref(), &priors),
         Compose::Ps => Analysis {
             change: format!(
                 "reads the state of project {}'s services ({})",
@@ -170,7 +185,108 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
         },
     };
     analysis.findings = findings;
+    analysis.touches = touches(variant, &project, &selected, resource);
     analysis
+}
+
+/// The project and the endpoints its services publish; `up` leaves the containers of
+/// its services (in start order), `down` none.
+fn touches(
+    variant: Compose,
+    project: &Project,
+    selected: &[String],
+    resource: Resource,
+) -> Touches {
+    let endpoints = || -> Vec<Resource> {
+        let mut out: Vec<Resource> = Vec::new();
+        for (name, svc) in &project.services {
+            if variant == Compose::Up && !selected.contains(name) {
+                continue;
+            }
+            for port in &svc.ports {
+                if let Ok(published) = port.published.parse::<u16>()
+                    && port.protocol != "udp"
+                {
+                    let r = Resource::endpoint(&port.host_ip, published);
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        out
+    };
+    let write = |resource: Resource, state: Value| Write { resource, state };
+    let containers = |services: &[String]| {
+        Value::List(
+            services
+                .iter()
+                .map(|s| {
+                    let mut m = IndexMap::new();
+                    m.insert("service".to_string(), Value::str(s.clone()));
+                    m.insert(
+                        "name".to_string(),
+                        Value::str(actions::container_name(project, s)),
+                    );
+                    Value::Map(m)
+                })
+                .collect(),
+        )
+    };
+    let leaves = |list: Value| {
+        let mut m = IndexMap::new();
+        m.insert("containers".to_string(), list);
+        Value::Map(m)
+    };
+    match variant {
+        Compose::Ps => Touches::reading(vec![resource]),
+        Compose::Up => {
+            let order = model::order(&project.services, selected.to_vec()).unwrap_or_default();
+            let mut writes = vec![write(resource, leaves(containers(&order)))];
+            writes.extend(endpoints().into_iter().map(|e| write(e, Value::Null)));
+            Touches {
+                reads: Vec::new(),
+                writes,
+                opaque: false,
+            }
+        }
+        Compose::Down => {
+            let mut writes = vec![write(resource, leaves(Value::List(Vec::new())))];
+            writes.extend(endpoints().into_iter().map(|e| write(e, Value::Null)));
+            Touches {
+                reads: Vec::new(),
+                writes,
+                opaque: false,
+            }
+        }
+        Compose::Restart => Touches {
+            reads: Vec::new(),
+            writes: vec![write(resource, Value::Null)],
+            opaque: false,
+        },
+    }
+}
+
+/// The containers the latest earlier step that leaves the project in a known state
+/// (`up`, `down`) leaves: (service, name), with that step and whether it is certain.
+fn left_by(priors: &[Prior]) -> Option<(Vec<(String, String)>, &Prior)> {
+    let prior = priors.iter().rev().find(|p| {
+        p.state
+            .as_map()
+            .is_some_and(|m| m.contains_key("containers"))
+    })?;
+    let list = prior.state.as_map()?.get("containers")?.as_list()?;
+    let pairs = list
+        .iter()
+        .filter_map(|c| {
+            let m = c.as_map()?;
+            Some((
+                m.get("service")?.as_str()?.to_string(),
+                m.get("name")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    Some((pairs, prior))
 }
 
 /// What exists in the engine for a project.
@@ -364,13 +480,22 @@ fn plan_up(
         ),
         details,
         findings: Vec::new(),
+        touches: Touches::default(),
     }
 }
 
-fn plan_down(project: &Project, view: &InputView, state: Option<&EngineState>) -> Analysis {
+fn plan_down(
+    project: &Project,
+    view: &InputView,
+    state: Option<&EngineState>,
+    priors: &[Prior],
+) -> Analysis {
     let remove_orphans = matches!(view.value("remove_orphans"), Some(Value::Bool(true)));
     let volumes = matches!(view.value("volumes"), Some(Value::Bool(true)));
     let mut details = Vec::new();
+    if let Some((left, prior)) = left_by(priors) {
+        return down_after(project, state, &left, prior, volumes);
+    }
     let Some(state) = state else {
         return Analysis {
             change: format!(
@@ -441,14 +566,95 @@ fn plan_down(project: &Project, view: &InputView, state: Option<&EngineState>) -
         },
         details,
         findings: Vec::new(),
+        touches: Touches::default(),
     }
 }
 
-fn plan_restart(project: &Project, all: &[String], state: Option<&EngineState>) -> Analysis {
+/// `down` after an earlier `up` or `down` of the same project in the run: what that
+/// step leaves, plus what exists now and stays (a certain `up` keeps other containers).
+fn down_after(
+    project: &Project,
+    state: Option<&EngineState>,
+    left: &[(String, String)],
+    prior: &Prior,
+    volumes: bool,
+) -> Analysis {
+    let mut details = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for (service, name) in left {
+        details.push(format!(
+            "service {service}: stop and remove {name} (left running by {})",
+            prior.provenance()
+        ));
+        names.push(name.clone());
+    }
+    let mut now = 0;
+    for c in state.map_or(&[][..], |s| &s.containers) {
+        if names.contains(&c.name) || (prior.certain && left.is_empty()) {
+            continue;
+        }
+        now += 1;
+        details.push(format!(
+            "service {}: stop and remove {} ({} now)",
+            c.service, c.name, c.state
+        ));
+        names.push(c.name.clone());
+    }
+    if volumes {
+        for vol in project.volumes.values().filter(|v| !v.external) {
+            details.push(format!("volume {}: remove (its data is deleted)", vol.name));
+        }
+    }
+    let count = names.len();
+    let plural = if count == 1 { "" } else { "s" };
+    let change = match (count, prior.certain) {
+        (0, true) => format!(
+            "removes nothing: {} leaves project {} without containers",
+            prior.step, project.name
+        ),
+        (_, true) => format!(
+            "stops and removes {count} container{plural} of project {} (as {} leaves it)",
+            project.name, prior.step
+        ),
+        (_, false) => format!(
+            "stops and removes up to {count} container{plural} of project {}: what {} leaves{}",
+            project.name,
+            prior.provenance(),
+            if now > 0 {
+                format!(", and {now} that exist now")
+            } else {
+                String::new()
+            }
+        ),
+    };
+    Analysis {
+        change,
+        details,
+        ..Analysis::default()
+    }
+}
+
+fn plan_restart(
+    project: &Project,
+    all: &[String],
+    state: Option<&EngineState>,
+    priors: &[Prior],
+) -> Analysis {
     let order = model::order(&project.services, all.to_vec()).unwrap_or_default();
     let mut details = Vec::new();
+    let left = left_by(priors);
     for s in order.iter().filter(|s| all.contains(s)) {
+        let after = left.as_ref().and_then(|(pairs, prior)| {
+            pairs
+                .iter()
+                .find(|(svc, _)| svc == s)
+                .map(|(_, name)| (name.clone(), prior.provenance()))
+        });
         let line = match state.and_then(|st| st.containers.iter().find(|c| &c.service == s)) {
+            _ if after.is_some() => {
+                let (name, by) = after.unwrap_or_default();
+                format!("service {s}: restart {name} (left running by {by})")
+            }
             Some(c) => format!("service {s}: restart {} ({})", c.name, c.state),
             None if state.is_some() => {
                 format!("service {s}: no container now (an earlier `compose up` must create it)")
@@ -465,5 +671,6 @@ fn plan_restart(project: &Project, all: &[String], state: Option<&EngineState>) 
         ),
         details,
         findings: Vec::new(),
+        touches: Touches::default(),
     }
 }

@@ -251,6 +251,7 @@ impl StepKind for Compose {
             change: analysis.change,
             details: analysis.details,
             findings: analysis.findings,
+            touches: analysis.touches,
             ..StepPlan::default()
         }
     }

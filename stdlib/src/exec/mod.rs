@@ -95,7 +95,14 @@ impl StepKind for Exec {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        StepPlan::new(describe(view)).with_problems(preflight(view))
+        StepPlan {
+            // A command may change anything: what the plan cannot name.
+            touches: interpreter::world::Touches {
+                opaque: true,
+                ..Default::default()
+            },
+            ..StepPlan::new(describe(view)).with_problems(preflight(view))
+        }
     }
 }
 

@@ -178,18 +178,18 @@ impl StepKind for Http {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        let problems = match view.value("ca_file").and_then(Value::as_str) {
-            Some(path) if std::fs::File::open(path).is_err() => {
-                vec![format!("ca_file {path} cannot be read")]
-            }
-            _ => Vec::new(),
-        };
-        StepPlan::new(format!(
-            "{} {}",
-            view.attr("method").trim_matches('"'),
-            view.target()
-        ))
-        .with_problems(problems)
+        let mut problems = ca_file_problems(view);
+        let method = view.attr("method").trim_matches('"');
+        if view.value("method").is_some() && !read_only(method) {
+            // A method from a parameter: the checker could not see it.
+            problems.push(format!(
+                "`probe http` with method {method}: a probe only reads (GET, HEAD, OPTIONS); use `http request` for a call that changes something"
+            ));
+        }
+        StepPlan {
+            touches: interpreter::world::Touches::reading(crate::touch::http(view, None)),
+            ..StepPlan::new(format!("{method} {}", view.target())).with_problems(problems)
+        }
     }
 
     fn subject(
@@ -198,6 +198,34 @@ impl StepKind for Http {
         subject: &str,
         arg: Option<&Value>,
     ) -> Result<Value, String> {
+        self::subject(outputs, subject, arg)
+    }
+}
+
+/// True for the methods a probe may send.
+fn read_only(method: &str) -> bool {
+    super::READ_METHODS
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// A `ca_file` that cannot be read, found while planning.
+pub(crate) fn ca_file_problems(view: &InputView) -> Vec<String> {
+    match view.value("ca_file").and_then(Value::as_str) {
+        Some(path) if std::fs::File::open(path).is_err() => {
+            vec![format!("ca_file {path} cannot be read")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The value an expectation of an HTTP request checks.
+pub(crate) fn subject(
+    outputs: &Outputs,
+    subject: &str,
+    arg: Option<&Value>,
+) -> Result<Value, String> {
+    {
         match (subject, arg) {
             ("header", Some(name)) => {
                 let name = name.as_str().unwrap_or_default().to_ascii_lowercase();
@@ -219,7 +247,7 @@ impl StepKind for Http {
             (name, _) => outputs
                 .get(name)
                 .cloned()
-                .ok_or_else(|| format!("the probe produced no `{name}`")),
+                .ok_or_else(|| format!("the request produced no `{name}`")),
         }
     }
 }
@@ -272,10 +300,18 @@ fn walk(json: &Value, path: &str) -> Result<Value, String> {
     Ok(current)
 }
 
-async fn request(input: &StepInput, secrets: &Redactor) -> Result<Outputs, StepError> {
+/// Sends the request of a `probe http` or an `http request`; a probe sends only the
+/// methods that read, whatever reached it.
+pub(crate) async fn request(input: &StepInput, secrets: &Redactor) -> Result<Outputs, StepError> {
     let url = input
         .target_str()
-        .ok_or_else(|| StepError::fatal("`probe http` needs a URL"))?;
+        .ok_or_else(|| StepError::fatal("an HTTP request needs a URL"))?;
+    let method = input.str("method").unwrap_or("GET");
+    if std::ptr::eq(input.variant, &super::HTTP) && !read_only(method) {
+        return Err(StepError::fatal(format!(
+            "`probe http` does not send {method}: a probe only reads (use `http request`)"
+        )));
+    }
     let plain = url.starts_with("http://");
     match send(input, url, plain, secrets).await {
         Err(SendError::NeedsTls) => match send(input, url, false, secrets).await {

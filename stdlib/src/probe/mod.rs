@@ -8,10 +8,90 @@ pub mod redis;
 pub mod tcp;
 
 use lang::schema::{
-    Attribute, Effect, Output, SchemaType as T, StepSchema, Subject, Target, Variant,
+    Attribute, Effect, Output, Refusal, SchemaType as T, StepSchema, Subject, Target, Variant,
 };
 
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The methods that only read (RFC 9110's safe methods, less TRACE): all a probe sends.
+pub const READ_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
+/// The methods that change something on the server: refused in a probe.
+const CHANGING_METHODS: &[&str] = &["POST", "PUT", "PATCH", "DELETE"];
+
+/// The attributes of an HTTP request (`probe http` and `http request`), given the method
+/// attribute and whether redirects are followed by default.
+macro_rules! http_attributes {
+    ($method:expr, $follow:literal) => {
+        &[
+            $method,
+            Attribute::new("headers", T::MapOf(&T::String), "request headers").sensitive(),
+            Attribute::new("body", T::String, "request body as text").sensitive(),
+            Attribute::new("json", T::Any, "request body as JSON (sets content-type)").sensitive(),
+            Attribute::new(
+                "bearer",
+                T::String,
+                "bearer token for the Authorization header",
+            )
+            .sensitive(),
+            Attribute::new("username", T::String, "basic-auth user name"),
+            Attribute::new("password", T::String, "basic-auth password").sensitive(),
+            Attribute::new(
+                "ca_file",
+                T::Path,
+                "PEM file of extra trusted CA certificates",
+            ),
+            Attribute::new(
+                "insecure",
+                T::Bool,
+                "skip TLS certificate verification (explicit opt-in)",
+            )
+            .default("false"),
+            Attribute::new("follow_redirects", T::Bool, "follow redirects").default($follow),
+            Attribute::new(
+                "max_redirects",
+                T::Int,
+                "redirects followed at most (0-100)",
+            )
+            .default("10")
+            .range(0, 100),
+            Attribute::new(
+                "max_body",
+                T::Size,
+                "body bytes kept; the rest is discarded",
+            )
+            .default("1MiB"),
+        ]
+    };
+}
+pub(crate) use http_attributes;
+
+/// What an HTTP request outputs (`probe http`, `http request`).
+pub const HTTP_OUTPUTS: &[Output] = &[
+    Output::new("status", T::Int, "HTTP status code"),
+    Output::tainted(
+        "headers",
+        T::MapOf(&T::String),
+        "response headers (lower-case names)",
+    ),
+    Output::tainted("body", T::String, "response body (capped at max_body)"),
+    Output::tainted("json", T::Any, "the body parsed as JSON"),
+    Output::new("latency", T::Duration, "time to the full response"),
+];
+
+/// What an HTTP request's expectations check.
+pub const HTTP_SUBJECTS: &[Subject] = &[
+    Subject::new("status", T::Int, "the status code"),
+    Subject::with_arg("header", T::String, T::String, "a response header by name"),
+    Subject::new("body", T::String, "the response body"),
+    Subject::with_arg(
+        "json",
+        T::String,
+        T::Any,
+        "a JSON path into the body (`.status`, `.checks[0].name`)",
+    ),
+    Subject::new("latency", T::Duration, "time to the full response"),
+];
 
 /// The `probe` step kind.
 pub static SCHEMA: StepSchema = StepSchema {
@@ -23,7 +103,7 @@ pub static SCHEMA: StepSchema = StepSchema {
 /// `probe http`.
 pub static HTTP: Variant = Variant {
     name: Some("http"),
-    doc: "an HTTP request; expectations on status, headers, body, JSON and latency",
+    doc: "an HTTP request that only reads (GET, HEAD, OPTIONS); expectations on status, headers, body, JSON and latency",
     target: Some(Target {
         name: "url",
         ty: T::Url,
@@ -31,72 +111,25 @@ pub static HTTP: Variant = Variant {
         required: true,
         doc: "the URL to request (may embed credentials from a secret)",
     }),
-    attributes: &[
-        Attribute::new("method", T::Enum(HTTP_METHODS), "HTTP method").default("GET"),
-        Attribute::new("headers", T::MapOf(&T::String), "request headers").sensitive(),
-        Attribute::new("body", T::String, "request body as text").sensitive(),
-        Attribute::new("json", T::Any, "request body as JSON (sets content-type)").sensitive(),
-        Attribute::new(
-            "bearer",
-            T::String,
-            "bearer token for the Authorization header",
-        )
-        .sensitive(),
-        Attribute::new("username", T::String, "basic-auth user name"),
-        Attribute::new("password", T::String, "basic-auth password").sensitive(),
-        Attribute::new(
-            "ca_file",
-            T::Path,
-            "PEM file of extra trusted CA certificates",
-        ),
-        Attribute::new(
-            "insecure",
-            T::Bool,
-            "skip TLS certificate verification (explicit opt-in)",
-        )
-        .default("false"),
-        Attribute::new("follow_redirects", T::Bool, "follow redirects").default("true"),
-        Attribute::new(
-            "max_redirects",
-            T::Int,
-            "redirects followed at most (0-100)",
-        )
-        .default("10")
-        .range(0, 100),
-        Attribute::new(
-            "max_body",
-            T::Size,
-            "body bytes kept; the rest is discarded",
-        )
-        .default("1MiB"),
-    ],
-    outputs: &[
-        Output::new("status", T::Int, "HTTP status code"),
-        Output::tainted(
-            "headers",
-            T::MapOf(&T::String),
-            "response headers (lower-case names)",
-        ),
-        Output::tainted("body", T::String, "response body (capped at max_body)"),
-        Output::tainted("json", T::Any, "the body parsed as JSON"),
-        Output::new("latency", T::Duration, "time to the full response"),
-    ],
-    subjects: &[
-        Subject::new("status", T::Int, "the status code"),
-        Subject::with_arg("header", T::String, T::String, "a response header by name"),
-        Subject::new("body", T::String, "the response body"),
-        Subject::with_arg(
-            "json",
-            T::String,
-            T::Any,
-            "a JSON path into the body (`.status`, `.checks[0].name`)",
-        ),
-        Subject::new("latency", T::Duration, "time to the full response"),
-    ],
+    attributes: http_attributes!(
+        Attribute::new("method", T::Enum(HTTP_METHODS), "HTTP method: GET, HEAD or OPTIONS")
+            .default("GET")
+            .refuse(Refusal {
+                values: CHANGING_METHODS,
+                why: "a probe only reads, and this method changes something on the server",
+                instead: "use `http request URL { method = POST ... }` for an API call that changes something: it is planned as a change, and `ops plan --preflight` never sends it",
+            }),
+        "true"
+    ),
+    outputs: HTTP_OUTPUTS,
+    subjects: HTTP_SUBJECTS,
     effect: Effect::ReadOnly,
     default_timeout: Some(Duration::from_secs(10)),
     ..Variant::BASE
 };
+
+/// `http request`: the methods it accepts.
+pub const REQUEST_METHODS: &[&str] = HTTP_METHODS;
 
 /// `probe tcp`.
 pub static TCP: Variant = Variant {

@@ -11,6 +11,7 @@ use interpreter::step::{
     InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
 };
 use interpreter::value::Value;
+use interpreter::world::Touches;
 use lang::schema::Variant;
 use tokio_postgres::types::Type;
 
@@ -34,11 +35,18 @@ impl StepKind for Postgres {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        StepPlan::new(format!(
-            "runs {} read-only on {}",
-            view.attr("query"),
-            view.target()
-        ))
+        StepPlan {
+            touches: Touches::reading(crate::touch::database(
+                view,
+                None,
+                crate::conn::Flavor::Postgres,
+            )),
+            ..StepPlan::new(format!(
+                "runs {} read-only on {}",
+                view.attr("query"),
+                view.target()
+            ))
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use interpreter::step::{
     InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
 };
 use interpreter::value::Value;
+use interpreter::world::Touches;
 use lang::schema::Variant;
 
 /// `probe redis URL`.
@@ -29,7 +30,14 @@ impl StepKind for Redis {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        StepPlan::new(format!("PING and INFO on {}", view.target()))
+        StepPlan {
+            touches: Touches::reading(crate::touch::database(
+                view,
+                None,
+                crate::conn::Flavor::Redis,
+            )),
+            ..StepPlan::new(format!("PING and INFO on {}", view.target()))
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use interpreter::step::{
     InputView, Outputs, StepContext, StepError, StepInput, StepKind, StepPlan,
 };
 use interpreter::value::Value;
+use interpreter::world::Touches;
 use lang::schema::Variant;
 
 /// `probe tcp ADDRESS`.
@@ -47,6 +48,9 @@ impl StepKind for Tcp {
     }
 
     fn plan(&self, view: &InputView) -> StepPlan {
-        StepPlan::new(format!("connects to {} over TCP", view.target()))
+        StepPlan {
+            touches: Touches::reading(crate::touch::endpoint(view, None)),
+            ..StepPlan::new(format!("connects to {} over TCP", view.target()))
+        }
     }
 }

@@ -74,6 +74,10 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<Diagnostic>> {
         declared_libs: HashSet::new(),
         defaults: std::collections::HashMap::new(),
         in_parallel: false,
+        world: Arc::new(crate::world::World::default()),
+        last_opaque: None,
+        uncertain: 0,
+        started: req.start_at.is_none(),
     };
     let Some(unit) = hir.main_unit() else {
         return Err(vec![diag::not_plannable("the runbook could not be parsed")]);
@@ -190,6 +194,15 @@ struct Planner<'a> {
     in_parallel: bool,
     /// Schema defaults, parsed once per plan.
     defaults: std::collections::HashMap<&'static str, Option<Expr>>,
+    /// What the steps planned so far will have written (the world model).
+    world: Arc<crate::world::World>,
+    /// The latest mutating step whose effects the plan cannot name (an `exec`).
+    last_opaque: Option<String>,
+    /// Above zero while the steps planned may not run on every path (a handler, a
+    /// conditional stage or call, a `parallel` group): their writes are not certain.
+    uncertain: usize,
+    /// False until `--start-at`'s step is reached: what is before it does not run.
+    started: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -307,6 +320,11 @@ impl<'a> Planner<'a> {
             iteration,
             &mut block,
         );
+        // A handler runs after a failure anywhere before it, or not at all: nothing
+        // before it is certain, and nothing it does is certain after it.
+        let in_handler = self.world.in_handler;
+        Arc::make_mut(&mut self.world).in_handler = true;
+        self.uncertain += 1;
         if let Some(handler) = &source.on_failure {
             let inner = self.block(handler, &format!("{prefix}f"), scope.clone(), None);
             block.on_failure = inner.nodes;
@@ -315,7 +333,16 @@ impl<'a> Planner<'a> {
             let inner = self.block(handler, &format!("{prefix}a"), scope.clone(), None);
             block.always = inner.nodes;
         }
+        self.uncertain -= 1;
+        Arc::make_mut(&mut self.world).in_handler = in_handler;
         block
+    }
+
+    /// Notes that plan node `id` is reached: `--start-at` starts at it.
+    fn reach(&mut self, id: &str) {
+        if !self.started && self.req.start_at.as_deref() == Some(id) {
+            self.started = true;
+        }
     }
 
     fn block_into(
@@ -332,6 +359,7 @@ impl<'a> Planner<'a> {
                 hir::Node::Step(step) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
+                    self.reach(&id);
                     let planned = Node::Step(Box::new(self.step_node(step, &id, scope, iteration)));
                     if let Some(name) = step.name {
                         bind(scope, &name.name, &id);
@@ -342,6 +370,7 @@ impl<'a> Planner<'a> {
                 hir::Node::Call(call) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
+                    self.reach(&id);
                     let planned = self.call_node(call, &id, scope, iteration);
                     if let Some(name) = call.name {
                         bind(scope, &name.name, &id);
@@ -352,9 +381,13 @@ impl<'a> Planner<'a> {
                 hir::Node::Stage(stage) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
+                    self.reach(&id);
                     let when = stage.when.map(|w| self.condition(w, scope));
                     let saved = std::mem::replace(&mut self.in_parallel, false);
+                    let conditional = usize::from(when.is_some());
+                    self.uncertain += conditional;
                     let inner = self.block(&stage.body, &format!("{id}."), scope.clone(), None);
+                    self.uncertain -= conditional;
                     self.in_parallel = saved;
                     let title = stage
                         .title
@@ -378,6 +411,7 @@ impl<'a> Planner<'a> {
                 hir::Node::Parallel(par) => {
                     *counter += 1;
                     let id = format!("{prefix}{counter}");
+                    self.reach(&id);
                     let limit = par.limit.and_then(|l| self.known(l, scope));
                     let limit = limit.and_then(|l| l.as_int());
                     if let (Some(l), Some(expr)) = (limit, par.limit)
@@ -387,7 +421,10 @@ impl<'a> Planner<'a> {
                     }
                     let limit = limit.and_then(|l| usize::try_from(l).ok());
                     let saved = std::mem::replace(&mut self.in_parallel, true);
+                    // Branches run concurrently: none is certain to run before another.
+                    self.uncertain += 1;
                     let inner = self.block(&par.body, &format!("{id}."), scope.clone(), iteration);
+                    self.uncertain -= 1;
                     self.in_parallel = saved;
                     let group = Group {
                         limit,
@@ -424,6 +461,7 @@ impl<'a> Planner<'a> {
                             // run in order.
                             *counter += 1;
                             let id = format!("{prefix}{counter}");
+                            self.reach(&id);
                             let mut inner_counter = 0;
                             let saved = std::mem::replace(&mut self.in_parallel, false);
                             self.block_into(

@@ -59,6 +59,9 @@ impl Planner<'_> {
                     .and_then(|v| v.as_str().map(str::to_string))
             }),
             before_start: false,
+            touches: crate::world::Touches::default(),
+            after: None,
+            opaque_after: None,
             scope: scope.clone(),
         };
         if let Some(attr) = step.on_failure
@@ -174,6 +177,7 @@ impl Planner<'_> {
         let mut view = input_view(step);
         view.secret_vars.clone_from(&self.secret_vars);
         view.secrets = self.redactor().clone();
+        view.world = self.world.clone();
         let implementation = self.req.registry.get(step.variant);
         let attempt = match implementation {
             Some(imp) => {
@@ -197,6 +201,7 @@ impl Planner<'_> {
                 if step.retry.is_none() {
                     step.retry = planned.retry;
                 }
+                step.touches = planned.touches;
                 planned.duration.or(step.timeout)
             }
             None => {
@@ -223,6 +228,45 @@ impl Planner<'_> {
             attempt.unwrap_or_default()
         };
         step.worst_case = timing::step_worst_case(attempt, step.retry.as_ref());
+        drop(view);
+        self.link(step);
+    }
+
+    /// Links a step into the world model: what earlier steps write that it touches, and
+    /// what it writes for later steps.
+    fn link(&mut self, step: &mut PlannedStep) {
+        if let Some(nested) = &step.nested {
+            // `wait until` reads what the step it polls reads.
+            step.touches
+                .reads
+                .extend(nested.touches.reads.iter().cloned());
+        }
+        step.after = self.world.latest(step.touches.resources());
+        if step.effect != Effect::Mutating {
+            step.opaque_after.clone_from(&self.last_opaque);
+            return;
+        }
+        if !self.started && !self.world.in_handler {
+            // Before `--start-at`: it does not run.
+            return;
+        }
+        if step.touches.opaque {
+            self.last_opaque = Some(step.id.clone());
+        }
+        let certain =
+            self.uncertain == 0 && step.when.is_none() && step.on_failure == OnFailure::Abort;
+        let world = Arc::make_mut(&mut self.world);
+        for write in &step.touches.writes {
+            world.record(
+                write.resource.clone(),
+                crate::world::Prior {
+                    step: step.id.clone(),
+                    label: step.label.clone(),
+                    state: write.state.clone(),
+                    certain,
+                },
+            );
+        }
     }
 
     /// Plans a `call` as a group holding the called runbook's plan.
@@ -257,6 +301,9 @@ impl Planner<'_> {
         };
         let saved = std::mem::replace(&mut self.file, call.callee);
         let saved_libs = std::mem::take(&mut self.declared_libs);
+        // A conditional call, or one allowed to fail, may not do what its steps say.
+        let conditional = usize::from(when.is_some() || on_failure_mode == OnFailure::Continue);
+        self.uncertain += conditional;
         let mut root = Scope::default();
         self.declare(
             &unit.decls,
@@ -264,6 +311,7 @@ impl Planner<'_> {
             &Given::Call(&call.args, scope.clone()),
         );
         let inner = self.block(&unit.body, &format!("{id}."), Arc::new(root), iteration);
+        self.uncertain -= conditional;
         self.file = saved;
         self.declared_libs = saved_libs;
         let group = Group {
@@ -331,7 +379,15 @@ pub fn input_view(step: &PlannedStep) -> InputView {
     {
         view.target_value = Some(v.clone());
     }
+    let after = |p: &Planned| match &p.state {
+        PlannedState::Unknown(u) => u.ids.iter().cloned().collect(),
+        PlannedState::Known(_) => Vec::new(),
+    };
+    if let Some(t) = &step.target {
+        view.write_down(None, &t.text, after(t));
+    }
     for (name, planned) in &step.attrs {
+        view.write_down(Some(name), &planned.text, after(planned));
         view.attrs.insert(name.clone(), planned.render());
         if let Some(v) = planned.value()
             && !v.is_secret()
