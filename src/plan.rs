@@ -66,48 +66,51 @@ pub fn show(
         }
     }
     let live = if preflight {
-        live_preflight(plan, registry)
+        classify(plan, live_preflight(plan, registry))
     } else {
         Vec::new()
     };
-    let live_failed = live
-        .iter()
-        .any(|(_, _, status, _)| matches!(status, Status::Failed | Status::Cancelled));
+    let live_failed = live.iter().any(|l| l.verdict == Verdict::Failed);
     match format {
         PlanFormat::Human => {
             print!("{}", redactor.redact(&render::human(plan)));
             if preflight {
-                println!("\nPreflight (read-only steps run live):");
+                println!("\nPreflight (every read-only step that can run now, run live):");
                 if live.is_empty() {
                     println!("  no read-only step could run before the mutating ones");
                 }
-                for (id, label, status, message) in &live {
-                    let detail = message
+                for l in &live {
+                    let detail = l
+                        .message
                         .as_deref()
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default();
                     println!(
-                        "  {:<9} {id} {}",
-                        status.as_str(),
-                        redactor.redact(&format!("{label}{detail}"))
+                        "  {:<9} {} {}",
+                        l.verdict.word(),
+                        l.id,
+                        redactor.redact(&format!("{}{detail}", l.label))
                     );
                 }
+                println!("Live preflight: {}.", tally(&live));
             }
         }
         PlanFormat::Md => {
             print!("{}", redactor.redact(&render::markdown(plan)));
             if preflight {
                 println!("\n## Live preflight\n\n| # | Step | Result |\n|---|---|---|");
-                for (id, label, status, message) in &live {
+                for l in &live {
                     println!(
-                        "| {id} | `{}` | {} {} |",
-                        redactor.redact(label).replace('|', "\\|"),
-                        status.as_str(),
+                        "| {} | `{}` | {} {} |",
+                        l.id,
+                        redactor.redact(&l.label).replace('|', "\\|"),
+                        l.verdict.word(),
                         redactor
-                            .redact(message.as_deref().unwrap_or(""))
+                            .redact(l.message.as_deref().unwrap_or(""))
                             .replace('|', "\\|")
                     );
                 }
+                println!("\n{}.", tally(&live));
             }
         }
         PlanFormat::Json => {
@@ -115,8 +118,14 @@ pub fn show(
             if preflight {
                 json["live_preflight"] = serde_json::Value::Array(
                     live.iter()
-                        .map(|(id, label, status, message)| {
-                            serde_json::json!({"id": id, "label": label, "status": status, "message": message.as_deref().map(|m| redactor.redact(m))})
+                        .map(|l| {
+                            serde_json::json!({
+                                "id": l.id,
+                                "label": redactor.redact(&l.label),
+                                "status": l.status,
+                                "verdict": l.verdict.word().trim(),
+                                "message": l.message.as_deref().map(|m| redactor.redact(m)),
+                            })
                         })
                         .collect(),
                 );
@@ -135,6 +144,112 @@ pub fn show(
 }
 
 type LiveResult = (String, String, Status, Option<String>);
+
+/// What a live preflight says of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// It ran and passed (or a mutating step's read-only look found nothing wrong).
+    Ok,
+    /// It failed with nothing before it that could change what it checks: exit 3.
+    Failed,
+    /// It failed now, but an earlier step changes what the plan cannot see (an `exec`),
+    /// or it polls (`wait until`) and is not ready yet: it may pass in the run.
+    Warning,
+    /// Held back: it reads what an earlier step of the run changes.
+    Later,
+    /// Not run: it needs outputs of steps a dry-run does not run.
+    Skipped,
+}
+
+impl Verdict {
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Failed => "FAILED",
+            Verdict::Warning => "warning",
+            Verdict::Later => "later",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// One step of a live preflight, judged.
+struct Live {
+    id: String,
+    label: String,
+    status: Status,
+    message: Option<String>,
+    verdict: Verdict,
+}
+
+/// Judges each live result against the plan: a failure after an opaque change, or of a
+/// poll, is a warning; a check held back for an earlier change says which.
+fn classify(plan: &Plan, results: Vec<LiveResult>) -> Vec<Live> {
+    let steps: std::collections::HashMap<&str, &interpreter::plan::PlannedStep> = plan
+        .steps()
+        .into_iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    results
+        .into_iter()
+        .map(|(id, label, status, message)| {
+            let step = steps.get(id.as_str());
+            let mut message = message;
+            let verdict = match status {
+                Status::Ok | Status::Recorded => Verdict::Ok,
+                Status::Skipped if message.as_deref().is_some_and(|m| m.starts_with("checked after")) => {
+                    Verdict::Later
+                }
+                Status::Skipped => Verdict::Skipped,
+                _ if step.is_some_and(|s| s.nested.is_some()) => Verdict::Warning,
+                _ => match step.and_then(|s| s.opaque_after.as_deref()) {
+                    Some(before) => {
+                        let what = steps.get(before).map(|s| s.label.as_str()).unwrap_or("");
+                        let note = format!(
+                            "{} (but {before} `{what}` runs before it and may change what it checks)",
+                            message.as_deref().unwrap_or("failed")
+                        );
+                        message = Some(note);
+                        Verdict::Warning
+                    }
+                    None => Verdict::Failed,
+                },
+            };
+            Live {
+                id,
+                label,
+                status,
+                message,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// `3 ok, 1 failed, 1 checked later`.
+fn tally(live: &[Live]) -> String {
+    let mut parts = Vec::new();
+    for (verdict, word) in [
+        (Verdict::Ok, "ok"),
+        (Verdict::Failed, "failed"),
+        (Verdict::Warning, "warning(s)"),
+        (Verdict::Later, "checked later in the run"),
+        (
+            Verdict::Skipped,
+            "not checked (they need outputs of earlier steps)",
+        ),
+    ] {
+        let n = live.iter().filter(|l| l.verdict == verdict).count();
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if parts.is_empty() {
+        String::from("nothing to check")
+    } else {
+        parts.join(", ")
+    }
+}
 
 /// Runs the plan as a dry-run with read-only steps live; returns what those did.
 fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
@@ -187,6 +302,15 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
                 message,
                 ..
             } => Some((id, label, status, message)),
+            Event::StepFinished {
+                id,
+                label,
+                status: Status::Skipped,
+                message: Some(message),
+                ..
+            } if message.starts_with("checked after") || message.starts_with("not run in the dry-run") => {
+                Some((id, label, Status::Skipped, Some(message)))
+            }
             Event::StepFinished {
                 id,
                 label,

@@ -661,7 +661,7 @@ fn preflight_runs_read_only_steps_and_records_the_rest() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("Preflight (read-only steps run live):"),
+        out.contains("Preflight (every read-only step that can run now, run live):"),
         "{out}"
     );
     assert!(

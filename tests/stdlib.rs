@@ -11,14 +11,6 @@ use services::*;
 static FLAKY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static BUSY_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn ok(status: &str, body: &str) -> Option<Answer> {
-    Some((
-        status.to_string(),
-        vec![("content-type".into(), "application/json".into())],
-        body.as_bytes().to_vec(),
-    ))
-}
-
 #[test]
 fn http_probe_expectations_and_faults() {
     let server = HttpServer::start(|n, req| match req.path.as_str() {

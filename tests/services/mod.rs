@@ -237,6 +237,15 @@ pub struct Seen {
 /// What a test server answers: status line, extra headers, body.
 pub type Answer = (String, Vec<(String, String)>, Vec<u8>);
 
+/// A JSON answer with this status line.
+pub fn ok(status: &str, body: &str) -> Option<Answer> {
+    Some((
+        status.to_string(),
+        vec![("content-type".into(), "application/json".into())],
+        body.as_bytes().to_vec(),
+    ))
+}
+
 /// An HTTP/1.1 server on 127.0.0.1 answering with `handler` (request number from 0);
 /// it records every request.
 pub struct HttpServer {

@@ -104,6 +104,27 @@ impl<'a> Executor<'a> {
                 }
             }
         }
+        if self.preflight()
+            && step.effect == Effect::ReadOnly
+            && let Some(after) = &step.after
+        {
+            // It checks what an earlier step of the run changes: checked now, it would
+            // judge today's world, not the one it will see.
+            let message = format!("checked after {after} runs (it reads what {after} changes)");
+            self.not_run(step, Status::Skipped, message.clone(), message);
+            return Flow::Ok;
+        }
+        if self.preflight()
+            && step.effect == Effect::ReadOnly
+            && step.nested.is_none()
+            && step.variant.outputs.is_empty()
+            && step.variant.subjects.is_empty()
+        {
+            // A read-only step that produces nothing checks nothing (`wait 45s`).
+            let message = String::from("checks nothing now (a pause)");
+            self.not_run(step, Status::Skipped, message.clone(), message);
+            return Flow::Ok;
+        }
         if recorded(step.effect, self.options.mode) {
             if let Some(problem) = self.inspect(step, &resolver, phase.token).await {
                 self.finish(step, Status::Failed, Duration::ZERO, 0, Some(problem), None);
@@ -266,7 +287,8 @@ impl<'a> Executor<'a> {
         );
         self.set_slot(&step.id, Slot::NotRun(format!("it failed: {message}")));
         self.fail(step, code, message, loc, phase);
-        if continued {
+        // A live preflight reports every check, not only up to the first failure.
+        if continued || self.preflight() {
             return Flow::Ok;
         }
         Flow::Failed(Failure {
@@ -320,6 +342,16 @@ impl<'a> Executor<'a> {
             ),
         };
         Some(format!("would fail: {}", self.redactor.redact(&problem)))
+    }
+
+    /// True in `ops plan --preflight`: read-only steps run live, nothing else does.
+    fn preflight(&self) -> bool {
+        matches!(
+            self.options.mode,
+            Mode::DryRun {
+                live_readonly: true
+            }
+        )
     }
 
     /// In a dry-run a value that depends on an unrun step is expected: record the step.
@@ -559,6 +591,13 @@ impl<'a> Executor<'a> {
                     lang::fmt::duration(limit)
                 ),
             });
+            if self.preflight() {
+                // A preflight looks once: is it ready now?
+                return Err(AttemptError::Step(StepError::fatal(format!(
+                    "not ready now ({last}); the run polls for up to {}",
+                    lang::fmt::duration(limit)
+                ))));
+            }
             if elapsed + delay >= limit {
                 return Err(AttemptError::Step(StepError::new(format!(
                     "not ready within {} ({polls} polls); last: {last}",
