@@ -3,6 +3,7 @@
 //! by PID) and the offline test image `ops-test/busybox:1`. Each test uses its own project
 //! name and ports and removes what it created, even when it fails.
 
+mod common;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -789,4 +790,50 @@ fn secrets_in_a_compose_file_never_print() {
         "the output is shown, masked: {text}"
     );
     assert!(leaks(&text).is_none(), "{text}");
+}
+
+/// The plan of a compose runbook accounts for what its own steps do: a probe of the port
+/// `up` publishes is checked after it, a failure handler's `down` lists what `up` leaves,
+/// an `up` after a `down` creates everything, and `--preflight` creates nothing.
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn compose_plans_account_for_earlier_steps_and_preflight_changes_nothing() {
+    let port = free_port();
+    let stack = Stack::new("ops-world", &platform(port, "hi"));
+    let body = format!(
+        "compose up \"FILE\" as up {{\n  project = \"PROJECT\"\n  wait = healthy\n  timeout 1m\n}}\nprobe http \"http://localhost:{port}/\" {{\n  timeout 5s\n}}\ncompose down \"FILE\" {{\n  project = \"PROJECT\"\n}}\ncompose up \"FILE\" as again {{\n  project = \"PROJECT\"\n  wait = healthy\n  timeout 1m\n}}\non failure {{\n  compose down \"FILE\" {{\n    project = \"PROJECT\"\n  }}\n}}\n"
+    );
+    let (code, out, err) = stack.run(&body, &["plan", "--preflight"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("later     2 probe http"), "{out}");
+    assert!(out.contains("checked after 1 runs"), "{out}");
+    // The down after the up removes what the up leaves; the up after the down creates all.
+    assert!(
+        out.contains("stops and removes 3 containers of project ops-world (as 1 leaves it)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("brings up project ops-world (3 to create)"),
+        "{out}"
+    );
+    // The handler may run after any failure: what 1 or 4 leave, as far as it can tell.
+    assert!(
+        out.contains(
+            "stops and removes up to 3 containers of project ops-world: what 4 (if it runs) leaves"
+        ),
+        "{out}"
+    );
+    assert!(
+        stack.containers().is_empty(),
+        "the preflight created {:?}",
+        stack.containers()
+    );
+    // And the run does what the plan says.
+    let (_, plan, _) = stack.run(&body, &["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan).expect("json");
+    let (code, events, err) = stack.run(&body, &["run", "--format", "json"]);
+    assert_eq!(code, 0, "{events}{err}");
+    let problems = common::fidelity::plan_vs_run(&plan, &events);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(stack.containers().len(), 3);
 }

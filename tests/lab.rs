@@ -3,6 +3,8 @@
 //! pass every one, then a broken lab (Redis stopped, a container stopped) must make the
 //! right runbook fail with the right message. `lab.sh down` runs whatever happens.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -124,6 +126,43 @@ fn every_lab_runbook_passes_and_a_broken_lab_fails_the_right_one() {
     // Secrets of the lab never reach the reports.
     let secret = lab.var("NORNS_SESSION_SECRET");
     assert!(secret.len() > 8 && !xml.contains(secret) && !report.contains(secret));
+
+    // Plan = run for every lab runbook, in path order as `ops test` runs them: what each
+    // plan states as certain happens, nothing else does; and no preflight fails falsely.
+    let mut files: Vec<String> = listed["runbooks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["path"].as_str().map(|p| format!("runbooks/{p}")))
+        .collect();
+    files.sort();
+    let mut problems = Vec::new();
+    for file in &files {
+        let (code, out, err) = lab.ops(&["plan", "--preflight", file]);
+        assert_eq!(code, 0, "{file}: a false preflight failure:\n{out}{err}");
+        assert!(!out.contains("  FAILED "), "{file}:\n{out}");
+        let (code, plan, err) = lab.ops(&["plan", file, "--format", "json"]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let plan: serde_json::Value = serde_json::from_str(&plan).expect("a JSON plan");
+        let (code, events, err) = lab.ops(&[
+            "run",
+            file,
+            "--yes",
+            "--format",
+            "json",
+            "--outside-window",
+            "plan = run harness",
+        ]);
+        assert_eq!(code, 0, "{file}: {events}{err}");
+        for p in common::fidelity::plan_vs_run(&plan, &events) {
+            problems.push(format!("{file}: {p}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the runs contradict their plans:\n{problems:#?}"
+    );
 
     // Broken lab 1: Redis stopped. The Redis backup fails at its source probe and says so;
     // its failure notification reaches the webhook sink.

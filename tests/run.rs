@@ -968,3 +968,84 @@ fn a_run_outside_its_window_is_refused_unless_a_reason_is_given() {
     let (code, _, err) = ops(&["run", &file, "--outside-window", " "], &[]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn plans_state_what_their_runs_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("src")).expect("mkdir");
+    std::fs::write(dir.path().join("src/a.txt"), "a").expect("write");
+    let set = format!("dir={}", dir.path().display());
+    let world = "tests/fixtures/run/world.rb.ops";
+    let mut changes = Vec::new();
+    let mut last = None;
+    for round in 0..4 {
+        let _ = std::fs::remove_dir_all(dir.path().join("restored"));
+        let (code, plan, err) = ops(&["plan", world, "--set", &set, "--format", "json"], &[]);
+        assert_eq!(code, 0, "{err}");
+        let plan: serde_json::Value = serde_json::from_str(&plan).expect("json");
+        let (code, events, err) = ops(&["run", world, "--set", &set, "--format", "json"], &[]);
+        assert_eq!(code, 0, "round {round}: {events}{err}");
+        let problems = common::fidelity::plan_vs_run(&plan, &events);
+        assert!(problems.is_empty(), "round {round}: {problems:#?}");
+        changes.push(
+            plan["steps"][2]["change"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        last = Some((plan, events));
+    }
+    // The check can fail: a plan that ignored the new backup, or lacked a step.
+    let (mut plan, events) = last.expect("four rounds");
+    let change = plan["steps"][2]["change"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    plan["steps"][2]["change"] =
+        serde_json::json!(change.replace("deletes 1 in", "deletes nothing in"));
+    let problems = common::fidelity::plan_vs_run(&plan, &events);
+    assert!(
+        problems.iter().any(|p| p.contains("the run deleted 1")),
+        "{problems:#?}"
+    );
+    plan["steps"].as_array_mut().expect("steps").truncate(3);
+    let problems = common::fidelity::plan_vs_run(&plan, &events);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("4: the run ran a step the plan does not have")),
+        "{problems:#?}"
+    );
+    // The prune counts the backup its own run makes first: nothing to delete until the
+    // third backup, then one per run.
+    assert!(
+        changes[0].contains("after 1 adds a backup, per keep_last = 2: deletes nothing"),
+        "{changes:#?}"
+    );
+    assert!(
+        changes[1].contains("deletes nothing") && changes[1].contains("keeps all 2"),
+        "{changes:#?}"
+    );
+    assert!(changes[2].contains("deletes 1 in"), "{changes:#?}");
+    assert!(changes[3].contains("deletes 1 in"), "{changes:#?}");
+    let backups = std::fs::read_dir(dir.path().join("backups"))
+        .expect("backups")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| !e.file_name().to_string_lossy().ends_with(".json"))
+        })
+        .count();
+    assert_eq!(backups, 2);
+    // The other fixtures that need no service: what they plan is what they do.
+    for fixture in [
+        "tests/fixtures/run/local.rb.ops",
+        "tests/fixtures/run/params.rb.ops",
+    ] {
+        let (_, plan, _) = ops(&["plan", fixture, "--format", "json"], &[]);
+        let plan: serde_json::Value = serde_json::from_str(&plan).expect("json");
+        let (code, events, err) = ops(&["run", fixture, "--format", "json"], &[]);
+        assert_eq!(code, 0, "{err}");
+        let problems = common::fidelity::plan_vs_run(&plan, &events);
+        assert!(problems.is_empty(), "{fixture}: {problems:#?}");
+    }
+}

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
+pub mod fidelity;
+
 use std::path::Path;
 
 use lang::diag::render::{self, RenderOptions};

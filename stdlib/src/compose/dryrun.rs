@@ -165,6 +165,37 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             None
         }
     };
+    // An earlier step of the run that takes the project down leaves no containers (and
+    // none of its networks): `up` is planned against that, not against today's engine.
+    let left = left_by(&priors);
+    let mut state = state;
+    let mut caveat = String::new();
+    if variant == Compose::Up
+        && let Some((containers, prior)) = &left
+    {
+        match (containers.is_empty(), prior.certain) {
+            (true, true) => {
+                if let Some(s) = state.as_mut() {
+                    s.containers.clear();
+                    for n in project.networks.values().filter(|n| !n.external) {
+                        s.networks.insert(n.name.clone(), false);
+                    }
+                }
+            }
+            (true, false) => {
+                caveat = format!(
+                    "; if {} takes it down first, every container is created",
+                    prior.provenance()
+                );
+            }
+            (false, _) => {
+                caveat = format!(
+                    "; after {} brings it up, what that leaves unchanged is kept",
+                    prior.provenance()
+                );
+            }
+        }
+    }
     let mut analysis = match variant {
         Compose::Up => plan_up(
             &project,
@@ -185,6 +216,7 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
         },
     };
     analysis.findings = findings;
+    analysis.change.push_str(&caveat);
     analysis.touches = touches(variant, &project, &selected, resource);
     analysis
 }
