@@ -9,6 +9,7 @@ pub mod dryrun;
 pub mod engine;
 pub mod model;
 pub mod run;
+mod world;
 pub mod yaml;
 
 use std::time::Duration;
