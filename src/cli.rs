@@ -13,8 +13,6 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code: the static (or `--preflight`) checks failed; nothing ran.
 pub const EXIT_PREFLIGHT: i32 = 3;
-/// Exit code: interrupted by Ctrl-C (128 + SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runbooks as code: check, plan and run `.rb.ops` runbooks.
 #[derive(Debug, Parser)]
@@ -129,9 +127,14 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub md: Option<PathBuf>,
 
-    /// Stop a runbook that runs longer than this (Ctrl-C first, then kill).
+    /// Stop a runbook that runs longer than this (SIGTERM first: its steps get `--grace`
+    /// and its handlers run; killed only if it is still there a minute after the grace).
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+
+    /// Each runbook's `--grace`: how long its running steps get to stop after SIGTERM.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
 
     /// Stop at the first runbook that fails.
     #[arg(long)]

@@ -34,6 +34,14 @@ fn main() {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    // A file that outgrows `ulimit -f` must fail its write with EFBIG (a clear error from
+    // the step that wrote it), not kill ops silently with SIGXFSZ.
+    // SAFETY: setting a signal disposition before any thread starts (rustix has no safe
+    // form of signal(2)).
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // A panic message may quote a value: it is redacted like every log line.
     std::panic::set_hook(Box::new(|info| {
         eprintln!(

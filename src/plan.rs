@@ -267,6 +267,7 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
         prompter: Arc::new(crate::prompt::NoOperator),
         secrets,
         outside_window: None,
+        interrupted_by: Arc::default(),
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -67,7 +67,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         .then(|| args.outside_window.clone())
         .flatten();
     let result = execute(args, &plan, &registry, color, outside);
-    let result = match result {
+    let (result, signal) = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ops run: {e}");
@@ -84,7 +84,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
             eprintln!("{}", render::human(&d, &loaded.program().sources, options));
         }
     }
-    result.status.exit_code()
+    match result.status {
+        exec::RunStatus::Interrupted => signal_exit(signal),
+        status => status.exit_code(),
+    }
 }
 
 /// Loads, checks and plans (from the runbook, or from a saved plan with its checks).
@@ -158,7 +161,7 @@ fn execute(
     registry: &Registry,
     color: bool,
     outside_window: Option<String>,
-) -> Result<RunResult, String> {
+) -> Result<(RunResult, Option<&'static str>), String> {
     let secrets = runtime::read_secrets(plan);
     let redactor = Redactor::new(secrets.values().map(String::as_str));
     runtime::protect_secrets(redactor);
@@ -198,7 +201,9 @@ fn execute(
         prompter,
         secrets,
         outside_window,
+        interrupted_by: Arc::default(),
     };
+    let interrupted_by = options.interrupted_by.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -206,16 +211,33 @@ fn execute(
     let token = CancellationToken::new();
     let grace = args.grace;
     let result = rt.block_on(async {
-        let watcher = tokio::spawn(watch_signals(token.clone(), grace));
+        // The handlers are installed before the first step starts: a signal that comes
+        // at once is handled like any other.
+        let watcher = match Signals::install() {
+            Some(signals) => Some(tokio::spawn(watch_signals(
+                signals,
+                token.clone(),
+                grace,
+                interrupted_by.clone(),
+            ))),
+            None => {
+                eprintln!(
+                    "ops: cannot watch for signals; SIGINT, SIGTERM and SIGHUP end the run at once"
+                );
+                None
+            }
+        };
         let result = exec::run(plan, registry, options, sink.clone(), token).await;
-        watcher.abort();
+        if let Some(w) = watcher {
+            w.abort();
+        }
         result
     });
     // A prompt still waiting for input must not keep the process alive.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     sink.finish()
         .map_err(|e| format!("cannot write a report: {e}"))?;
-    Ok(result)
+    Ok((result, interrupted_by.get().copied()))
 }
 
 /// Spinners only on an interactive terminal: not in CI, not when piped, not on `TERM=dumb`.
@@ -225,20 +247,60 @@ fn live_terminal() -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
-/// First Ctrl-C: cancel (nothing new starts, running steps get the grace period, the
-/// handlers run). Second Ctrl-C: exit at once with 130.
-async fn watch_signals(token: CancellationToken, grace: std::time::Duration) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
+/// SIGINT, SIGTERM and SIGHUP, caught from the moment they are installed.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside the runtime); `None` when the system refuses.
+    fn install() -> Option<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Some(Signals {
+            int: signal(SignalKind::interrupt()).ok()?,
+            term: signal(SignalKind::terminate()).ok()?,
+            hup: signal(SignalKind::hangup()).ok()?,
+        })
     }
+
+    /// The next one to arrive, by name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// The exit code of a run a signal stopped: 128 + its number (SIGINT 130, SIGTERM 143,
+/// SIGHUP 129).
+pub fn signal_exit(name: Option<&str>) -> i32 {
+    exec::RunStatus::Interrupted.exit_code_after(name)
+}
+
+/// The first SIGINT, SIGTERM or SIGHUP (Ctrl-C, CI cancelling the job, systemd, `timeout`,
+/// a closed terminal): cancel the run (nothing new starts, running steps get the grace
+/// period, the handlers run, the reports are written) and exit 130, 143 or 129. A second
+/// one of any of them: kill every command's process group and exit at once.
+async fn watch_signals(
+    mut signals: Signals,
+    token: CancellationToken,
+    grace: std::time::Duration,
+    first: Arc<std::sync::OnceLock<&'static str>>,
+) {
+    let name = signals.next().await;
+    let what = if name == "SIGINT" { "Ctrl-C" } else { name };
+    let _ = first.set(what);
     eprintln!(
-        "\nops: interrupted; stopping running steps (grace {}), then running the failure handlers. Press Ctrl-C again to exit at once.",
+        "\nops: {what}: stopping running steps (grace {}), then running the failure handlers. Another signal exits at once.",
         lang::fmt::duration(grace)
     );
     token.cancel();
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("ops: interrupted again; exiting now");
-        stdlib::exec::kill_all();
-        std::process::exit(crate::cli::EXIT_INTERRUPTED);
-    }
+    let again = signals.next().await;
+    eprintln!("ops: {again} again; exiting now");
+    stdlib::exec::kill_all();
+    std::process::exit(signal_exit(Some(name)));
 }

@@ -80,10 +80,11 @@ pub fn run(args: &TestArgs) -> i32 {
         }
     };
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("ops"));
+    adopt_orphans();
     println!("ops test: {} runbooks", selected.len());
     let mut outcomes = Vec::new();
     for (n, (path, id)) in selected.iter().enumerate() {
-        let outcome = run_one(&exe, path, id, n, scratch.path(), args.timeout);
+        let outcome = run_one(&exe, path, id, n, scratch.path(), args.timeout, args.grace);
         let mark = if outcome.passed { "PASS" } else { "FAIL" };
         let why = if outcome.passed {
             String::new()
@@ -131,7 +132,18 @@ fn write(path: &Path, text: &str) -> std::io::Result<()> {
     interpreter::fs::write_atomic(path, text.as_bytes())
 }
 
-fn run_one(exe: &Path, path: &Path, id: &str, n: usize, dir: &Path, limit: Duration) -> Outcome {
+/// How long a stopped runbook's handlers get after its grace, before it is killed.
+const HANDLER_TIME: Duration = Duration::from_secs(60);
+
+fn run_one(
+    exe: &Path,
+    path: &Path,
+    id: &str,
+    n: usize,
+    dir: &Path,
+    limit: Duration,
+    grace: Duration,
+) -> Outcome {
     let (junit_file, md_file) = (dir.join(format!("{n}.xml")), dir.join(format!("{n}.md")));
     let (out_file, err_file) = (dir.join(format!("{n}.out")), dir.join(format!("{n}.err")));
     let started = Instant::now();
@@ -159,6 +171,8 @@ fn run_one(exe: &Path, path: &Path, id: &str, n: usize, dir: &Path, limit: Durat
         // A validation run exercises the runbook against a lab at any hour; the reports
         // say it ran outside the window.
         .args(["--outside-window", TEST_RUN_REASON])
+        .arg("--grace")
+        .arg(lang::fmt::duration(grace))
         .arg("--report-junit")
         .arg(&junit_file)
         .arg("--report-md")
@@ -178,11 +192,15 @@ fn run_one(exe: &Path, path: &Path, id: &str, n: usize, dir: &Path, limit: Durat
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if started.elapsed() >= limit => {
-                // SIGINT first: the run's handlers get to clean up, as with Ctrl-C.
+                // SIGTERM first: its steps get their grace and its handlers run, as when
+                // CI cancels a job; killed only when it outstays that.
                 if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
                 }
-                std::thread::sleep(Duration::from_secs(10).min(limit));
+                let deadline = std::time::Instant::now() + grace + HANDLER_TIME;
+                while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -191,6 +209,9 @@ fn run_one(exe: &Path, path: &Path, id: &str, n: usize, dir: &Path, limit: Durat
             Err(_) => break None,
         }
     };
+    // What the runbook's commands left behind when it was killed came to us (we are their
+    // subreaper): nothing outlives the runbook.
+    reap_orphans();
     outcome.elapsed = started.elapsed();
     outcome.exit = status.and_then(|s| s.code());
     outcome.passed = outcome.exit == Some(0);
@@ -311,6 +332,71 @@ fn markdown(outcomes: &[Outcome]) -> String {
                 if o.passed { "passed" } else { "failed" },
                 md.replace("\n# ", "\n### ").trim_start_matches("# ")
             ));
+        }
+    }
+    out
+}
+
+/// Makes `ops test` the subreaper of everything its runbooks start, so a command that
+/// outlives a killed `ops run` comes to it (and [`reap_orphans`] ends it), not to init.
+pub fn adopt_orphans() {
+    if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+        eprintln!("ops test: cannot become the subreaper of the runbooks' commands: {e}");
+    }
+}
+
+/// Kills (SIGKILL, the whole process group) and reaps every process that was reparented
+/// to us, until none is left.
+fn reap_orphans() {
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    for _ in 0..100 {
+        let orphans = children_of(me);
+        if orphans.is_empty() {
+            return;
+        }
+        for (pid, pgid) in orphans {
+            if let Some(group) = rustix::process::Pid::from_raw(pgid)
+                && pgid != rustix::process::getpgrp().as_raw_nonzero().get()
+            {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        while let Ok(Some(_)) = rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG)
+        {
+        }
+    }
+}
+
+/// The processes whose parent is `parent`, with their process group, from `/proc`.
+fn children_of(parent: i32) -> Vec<(i32, i32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`: the command may hold spaces and parentheses.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(ppid), Some(pgrp)) = (
+            fields.get(1).and_then(|f| f.parse::<i32>().ok()),
+            fields.get(2).and_then(|f| f.parse::<i32>().ok()),
+        ) else {
+            continue;
+        };
+        if ppid == parent {
+            out.push((pid, pgrp));
         }
     }
     out

@@ -32,7 +32,7 @@ impl AttemptError {
             AttemptError::Step(e) => e.message.clone(),
             AttemptError::Expect { message, .. } => message.clone(),
             AttemptError::Timeout(d) => format!("timed out after {}", lang::fmt::duration(*d)),
-            AttemptError::Cancelled => String::from("cancelled (Ctrl-C)"),
+            AttemptError::Cancelled => String::from("cancelled"),
         }
     }
 
@@ -198,7 +198,7 @@ impl<'a> Executor<'a> {
                     self.fail(
                         step,
                         Code::Interrupted,
-                        "cancelled by Ctrl-C before it finished",
+                        &format!("cancelled by {} before it finished", self.interruption()),
                         &step.loc,
                         phase,
                     );
@@ -207,7 +207,7 @@ impl<'a> Executor<'a> {
                         Status::Cancelled,
                         started.elapsed(),
                         attempt,
-                        Some("cancelled (Ctrl-C)".into()),
+                        Some(format!("cancelled ({})", self.interruption())),
                         None,
                     );
                     self.set_slot(&step.id, Slot::NotRun(String::from("it was cancelled")));
@@ -229,7 +229,10 @@ impl<'a> Executor<'a> {
                             Status::Cancelled,
                             started.elapsed(),
                             attempt,
-                            Some("cancelled (Ctrl-C) while waiting to retry".into()),
+                            Some(format!(
+                                "cancelled ({}) while waiting to retry",
+                                self.interruption()
+                            )),
                             None,
                         );
                         self.set_slot(&step.id, Slot::NotRun(String::from("it was cancelled")));
@@ -431,17 +434,27 @@ impl<'a> Executor<'a> {
             prompter: self.options.prompter.clone(),
         };
         let run = imp.run(input, &ctx);
-        let outputs = self.bounded(run, step.timeout, &ctx.cancel, token).await?;
+        // A read-only step has nothing to wind down: on cancellation it stops at once
+        // (a probe waiting on a silent server, a poll); a mutating one gets the grace.
+        let grace = if step.effect == Effect::ReadOnly {
+            Duration::ZERO
+        } else {
+            self.options.grace
+        };
+        let outputs = self
+            .bounded(run, step.timeout, grace, &ctx.cancel, token)
+            .await?;
         let outputs = taint(step, input, outputs);
         self.expectations(step, imp, &outputs, resolver)?;
         Ok(outputs)
     }
 
-    /// Awaits a step future within its timeout; on cancellation it gets the grace period.
+    /// Awaits a step future within its timeout; on cancellation it gets `grace` to stop.
     async fn bounded(
         &self,
         fut: futures_util::future::BoxFuture<'_, Result<Outputs, StepError>>,
         timeout: Option<Duration>,
+        grace: Duration,
         step_token: &CancellationToken,
         token: &CancellationToken,
     ) -> Result<Outputs, AttemptError> {
@@ -452,7 +465,7 @@ impl<'a> Executor<'a> {
                 r = &mut fut => r.map_err(AttemptError::Step),
                 _ = token.cancelled() => {
                     step_token.cancel();
-                    match tokio::time::timeout(self.options.grace, &mut fut).await {
+                    match tokio::time::timeout(grace, &mut fut).await {
                         Ok(Ok(outputs)) => Ok(outputs),
                         Ok(Err(_)) | Err(_) => Err(AttemptError::Cancelled),
                     }

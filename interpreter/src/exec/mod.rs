@@ -60,6 +60,9 @@ pub struct RunOptions {
     /// Why the run goes ahead outside the runbook's window (`--outside-window`); it goes
     /// into every report.
     pub outside_window: Option<String>,
+    /// What interrupted the run (`SIGTERM`), set by whoever cancels its token; messages
+    /// say `Ctrl-C` when nothing is set.
+    pub interrupted_by: Arc<std::sync::OnceLock<&'static str>>,
 }
 
 /// How the run ended.
@@ -76,10 +79,18 @@ pub enum RunStatus {
 impl RunStatus {
     /// The process exit code: 0 ok, 1 a step failed, 130 interrupted (128 + SIGINT).
     pub fn exit_code(self) -> i32 {
-        match self {
-            RunStatus::Ok => 0,
-            RunStatus::Failed => 1,
-            RunStatus::Interrupted => 130,
+        self.exit_code_after(None)
+    }
+
+    /// The exit code when `signal` (`SIGTERM`, `SIGHUP`, `SIGINT`) interrupted the run:
+    /// 128 + its number (143, 129, 130).
+    pub fn exit_code_after(self, signal: Option<&str>) -> i32 {
+        match (self, signal) {
+            (RunStatus::Ok, _) => 0,
+            (RunStatus::Failed, _) => 1,
+            (RunStatus::Interrupted, Some("SIGTERM")) => 143,
+            (RunStatus::Interrupted, Some("SIGHUP")) => 129,
+            (RunStatus::Interrupted, _) => 130,
         }
     }
 
@@ -257,7 +268,7 @@ impl<'a> Executor<'a> {
             Flow::Interrupted => Some(Failure {
                 id: String::new(),
                 step: String::from("(interrupted)"),
-                message: String::from("the run was interrupted (Ctrl-C)"),
+                message: format!("the run was interrupted ({})", self.interruption()),
             }),
             Flow::Ok => None,
         };
@@ -279,7 +290,7 @@ impl<'a> Executor<'a> {
             status: status.as_str().to_string(),
             duration_ms: started.elapsed().as_millis() as u64,
             failed_step: failures.iter().find(|f| !f.continued).map(|f| f.id.clone()),
-            exit_code: status.exit_code(),
+            exit_code: status.exit_code_after(self.options.interrupted_by.get().copied()),
         });
         RunResult {
             status,
@@ -432,7 +443,7 @@ impl<'a> Executor<'a> {
             Flow::Interrupted => Some(Failure {
                 id: group.id.clone(),
                 step: String::from("(interrupted)"),
-                message: String::from("the run was interrupted (Ctrl-C)"),
+                message: format!("the run was interrupted ({})", self.interruption()),
             }),
             Flow::Ok => None,
         };
@@ -585,6 +596,15 @@ impl<'a> Executor<'a> {
                 in_handler: phase.handler,
             });
         }
+    }
+
+    /// What interrupted the run: `SIGTERM`, `SIGHUP`, or `Ctrl-C`.
+    fn interruption(&self) -> &'static str {
+        self.options
+            .interrupted_by
+            .get()
+            .copied()
+            .unwrap_or("Ctrl-C")
     }
 
     /// A jitter fraction in [0, 1).

@@ -317,6 +317,7 @@ pub fn options(mode: Mode) -> RunOptions {
         prompter: Arc::new(Yes),
         secrets: HashMap::new(),
         outside_window: None,
+        interrupted_by: Arc::default(),
     }
 }
 
