@@ -212,6 +212,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub yes: bool,
 
+    /// Where runs keep their locks (default: `.ops/` at the runbook's repository root,
+    /// or `OPS_STATE_DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Wait up to this long for a lock another run holds, instead of failing at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
+
     /// Run although the runbook's `window` is closed now; the reason goes into every
     /// report (without it, a run outside the window is refused with exit 3).
     #[arg(long, value_name = "REASON", value_parser = non_empty)]

@@ -14,6 +14,7 @@ mod plan;
 mod prompt;
 mod run;
 mod runtime;
+mod state;
 mod term;
 mod test;
 

@@ -66,7 +66,36 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         .outside_window()
         .then(|| args.outside_window.clone())
         .flatten();
+    // One run at a time per runbook, and per named lock it declares.
+    let run_id = crate::state::run_id();
+    let me = crate::state::Holder::me(&run_id, &plan.runbook.id);
+    let state = crate::state::state_dir(args.state_dir.as_deref(), Path::new(&plan.runbook.file));
+    let mut names = vec![format!("runbook:{}", plan.runbook.id)];
+    names.extend(plan.runbook.locks.iter().map(|l| format!("lock:{l}")));
+    let locks = match crate::state::acquire(&state, &names, &me, args.wait_lock) {
+        Ok(locks) => locks,
+        Err(crate::state::LockError::Busy { name, holder }) => {
+            let holder = holder.map_or_else(
+                || String::from("another run (its lock file says nothing yet)"),
+                |h| h.describe(),
+            );
+            let d = lang::diag::plan::run_locked(&format!("lock `{name}`"), &holder);
+            runtime::print_plan_errors(&[d], loaded.program(), color);
+            return EXIT_PREFLIGHT;
+        }
+        Err(crate::state::LockError::Io(why)) => {
+            eprintln!("ops run: {why}");
+            return EXIT_USAGE;
+        }
+    };
+    for (name, previous) in &locks.taken_over {
+        eprintln!(
+            "ops run: took over lock `{name}` from {}, which ended without releasing it",
+            previous.describe()
+        );
+    }
     let result = execute(args, &plan, &registry, color, outside);
+    drop(locks);
     let (result, signal) = match result {
         Ok(r) => r,
         Err(e) => {

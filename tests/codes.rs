@@ -126,6 +126,11 @@ const ASSERTED_BY: &[(Code, &str, &str)] = &[
         "run_time_problems_have_their_codes",
     ),
     (
+        Code::RunLocked,
+        "tests/locks.rs",
+        "a_second_run_fails_at_once_naming_the_holder_and_named_locks_are_shared",
+    ),
+    (
         Code::Interrupted,
         "interpreter/tests/executor.rs",
         "cancel_stops_in_flight_steps_then_runs_handlers",

@@ -181,12 +181,15 @@ fn concurrent_backups_of_one_set_never_share_a_file() {
         ),
     )
     .expect("write");
-    for _ in 0..3 {
+    for round in 0..3 {
         let children: Vec<_> = (0..2)
-            .map(|_| {
+            .map(|n| {
+                // Two hosts' runs: each with its own lock state, so they really overlap.
                 Command::new(env!("CARGO_BIN_EXE_ops"))
                     .arg("run")
                     .arg(&file)
+                    .arg("--state-dir")
+                    .arg(work.path().join(format!("state-{round}-{n}")))
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()

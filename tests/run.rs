@@ -12,10 +12,19 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A state directory of its own for each command: tests run the same fixtures at once,
+/// and each run would otherwise wait for the others' run locks.
+fn state_dir() -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir().join(format!("ops-run-tests-{}/{n}", std::process::id()))
+}
+
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ops"));
     cmd.args(args)
         .current_dir(root())
+        .env("OPS_STATE_DIR", state_dir())
         .env("OPS_TODAY", "2026-11-22")
         .env("OPS_NOW", "2026-12-01T19:30:00Z")
         .env_remove("GITHUB_ACTIONS")
@@ -544,7 +553,9 @@ fn a_second_ctrl_c_exits_at_once() {
 #[test]
 fn exit_codes_are_documented() {
     let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("cli.md");
-    for code in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |", "| 129 |"] {
+    for code in [
+        "| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |", "| 129 |",
+    ] {
         assert!(doc.contains(code), "docs/cli.md documents exit code {code}");
     }
     let _ = Path::new("");

@@ -438,6 +438,8 @@ pub struct RunbookInfo {
     pub window_state: Option<lang::check::WindowState>,
     /// The window's time zone name, as the plan shows moments.
     pub window_zone: String,
+    /// `lock`: the named locks a run holds besides the runbook's own.
+    pub locks: Vec<String>,
 }
 
 impl RunbookInfo {

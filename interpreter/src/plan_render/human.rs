@@ -30,6 +30,13 @@ pub fn human(plan: &Plan) -> String {
     if let Some(owner) = &rb.owner {
         let _ = writeln!(out, "  owner    {owner}");
     }
+    if !rb.locks.is_empty() {
+        let _ = writeln!(
+            out,
+            "  locks    {} (and the runbook's own)",
+            rb.locks.join(", ")
+        );
+    }
     let width = plan.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
     for (i, p) in plan.params.iter().enumerate() {
         let head = if i == 0 { "params" } else { "" };

@@ -22,6 +22,7 @@ pub fn json(plan: &Plan) -> J {
             "budget": plan.runbook.budget.map(dur),
             "window": plan.runbook.window,
             "window_now": window_now(&plan.runbook),
+            "locks": plan.runbook.locks,
         },
         "hash": plan.hash,
         "start_at": plan.start_at,

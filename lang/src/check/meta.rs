@@ -75,6 +75,9 @@ pub struct Metadata {
     pub window: Option<Window>,
     /// `escalation`: who to call when it fails.
     pub escalation: Option<String>,
+    /// `lock`: named locks for shared resources (`["postgres-main"]`), held by a run
+    /// together with the lock of the runbook itself.
+    pub locks: Vec<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -89,6 +92,7 @@ const KEYS: &[&str] = &[
     "budget",
     "window",
     "escalation",
+    "lock",
 ];
 
 const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -189,6 +193,25 @@ impl Checker<'_> {
                         match parse_window(&text) {
                             Ok(window) => meta.window = Some(window),
                             Err(why) => self.report(diag::invalid_window(value.span, &text, &why)),
+                        }
+                    }
+                }
+                "lock" => {
+                    self.check_value(value, &Type::List(Box::new(Type::String)), false, &what);
+                    if let ExprKind::List(items) = &value.kind {
+                        for item in items {
+                            match plain_string(item) {
+                                Some(name) if valid_id(&name) => {
+                                    if !meta.locks.contains(&name) {
+                                        meta.locks.push(name);
+                                    }
+                                }
+                                Some(name) => {
+                                    self.report(diag::invalid_lock_name(item.span, &name))
+                                }
+                                None => self
+                                    .report(diag::plain_string_required(item.span, "a lock name")),
+                            }
                         }
                     }
                 }

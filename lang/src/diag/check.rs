@@ -872,6 +872,17 @@ pub fn invalid_runbook_id(at: Span, id: &str) -> Diagnostic {
     .with_help("ids are lower-case letters, digits, `-`, `_` and `.`, start with a letter or digit, at most 64 characters: e.g. `summit-ga-smoke`")
 }
 
+/// A lock name that is not an id.
+pub fn invalid_lock_name(at: Span, name: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::InvalidRunbookId,
+        at,
+        format!("invalid lock name `{name}`"),
+        "invalid name",
+    )
+    .with_help("lock names are written like runbook ids: lower-case letters, digits, `-`, `_` and `.`, at most 64 characters: e.g. `postgres-main`")
+}
+
 /// A date that is not `YYYY-MM-DD`.
 pub fn invalid_date(at: Span, text: &str) -> Diagnostic {
     Diagnostic::new(

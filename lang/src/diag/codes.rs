@@ -127,6 +127,7 @@ codes! {
     SavedPlanVersionChanged = 3023, "saved-plan-version-changed", Error;
     SavedPlanDiffers = 3024, "saved-plan-differs", Error;
     OutsideWindow = 3025, "outside-window", Error;
+    RunLocked = 3026, "run-locked", Error;
     StepFailed = 3030, "step-failed", Error;
     ExpectationFailed = 3031, "expectation-failed", Error;
     StepTimedOut = 3032, "step-timed-out", Error;

@@ -183,3 +183,14 @@ pub fn outside_window(window: &str, now: &str) -> Diagnostic {
         "run it inside the window, or give `--outside-window \"REASON\"` (the reason goes into the run report); `ops plan` shows the window",
     )
 }
+
+/// OPS3026: another run holds a lock this run needs.
+pub fn run_locked(lock: &str, holder: &str) -> Diagnostic {
+    Diagnostic::unlocated(
+        Code::RunLocked,
+        format!("{lock} is held by {holder}; nothing was run"),
+    )
+    .with_help(
+        "wait for that run to end, or give `--wait-lock 10m` to wait for it (a lock of a process that died is taken over)",
+    )
+}

@@ -100,6 +100,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<Diagnostic>> {
         window_length: window.map(lang::check::Window::length),
         window_state: window.and_then(|w| w.state(req.now)),
         window_zone: window.map(|w| w.tz.clone()).unwrap_or_default(),
+        locks: meta.map(|m| m.locks.clone()).unwrap_or_default(),
     };
     let mut plan = Plan {
         ops_version: req.ops_version.clone(),
