@@ -7,9 +7,10 @@
 //! plan through the same code, but every mutating (and interactive) step is replaced
 //! by a recorder; read-only steps run live only with `--preflight`.
 //!
-//! Cancellation (Ctrl-C): the run's token is cancelled; nothing new starts, in-flight
-//! attempts get a grace period to stop, then they are dropped; handlers still run
-//! (with their own token), and the result is [`RunStatus::Interrupted`].
+//! Cancellation (SIGINT, SIGTERM, SIGHUP): the run's token is cancelled; nothing new
+//! starts, in-flight mutating attempts get a grace period to stop and read-only ones are
+//! dropped at once; handlers still run (with their own token), and the result is
+//! [`RunStatus::Interrupted`], its exit code 128 + the signal.
 
 mod attempt;
 mod resolve;
