@@ -201,6 +201,8 @@ fn classify(plan: &Plan, results: Vec<LiveResult>) -> Vec<Live> {
                     Verdict::Later
                 }
                 Status::Skipped => Verdict::Skipped,
+                // `on_failure = continue`: the run goes on past it.
+                Status::FailedContinued => Verdict::Warning,
                 _ if step.is_some_and(|s| s.nested.is_some()) => Verdict::Warning,
                 _ => match step.and_then(|s| s.opaque_after.as_deref()) {
                     Some(before) => {

@@ -65,6 +65,10 @@ stage "change" {{
     timeout 1m
   }}
 }}
+probe tcp "127.0.0.1:{closed}" {{
+  on_failure = continue
+  timeout 2s
+}}
 "#,
         ok = url("/ok"),
         fail = url("/fail"),
@@ -139,9 +143,11 @@ fn preflight_reports_every_check_and_never_changes_anything() {
         !preflight.contains(" 2.10 "),
         "the pause is not a check: {preflight}"
     );
+    // A check allowed to fail only warns (after the exec, and by its own `continue`).
+    assert!(line(preflight, "3").starts_with("  warning"), "{preflight}");
     assert!(
         preflight
-            .contains("Live preflight: 2 ok, 2 failed, 2 warning(s), 1 checked later in the run"),
+            .contains("Live preflight: 2 ok, 2 failed, 3 warning(s), 1 checked later in the run"),
         "{preflight}"
     );
     // Nothing was changed: only GETs reached the server, no sentinel exists.

@@ -319,7 +319,9 @@ impl<'a> Executor<'a> {
                 live_readonly: true
             }
         ) || step.effect != Effect::Mutating
+            || step.after.is_some()
         {
+            // What an earlier step of the run changes first is not looked at now.
             return None;
         }
         let imp = self.registry.get(step.variant)?;

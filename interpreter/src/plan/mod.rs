@@ -224,8 +224,8 @@ pub struct PlannedStep {
     /// The latest earlier step that writes what this step reads or writes: a read-only
     /// step after it checks the world that step leaves, not today's.
     pub after: Option<String>,
-    /// For a read-only step: the latest earlier step that changes what the plan cannot
-    /// name (an `exec`), which may change what this step sees.
+    /// The latest earlier step that changes what the plan cannot name (an `exec`), which
+    /// may change what this step sees (a check, or a mutating step's read-only look).
     pub opaque_after: Option<String>,
     /// Names visible to the step (not serialised).
     pub scope: Arc<Scope>,

@@ -58,8 +58,9 @@ pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Step
     }
     // Under a lock on every backup of the set: no verification changes a manifest
     // between the decision and the deletion.
-    let locks = store::lock_set(&dir, input.str("set"))?;
-    let decisions = plan_prune(&dir, input.str("set"), &policy)?;
+    let set = limit_set(input);
+    let locks = store::lock_set(&dir, set.as_deref())?;
+    let decisions = plan_prune(&dir, set.as_deref(), &policy)?;
     let (mut deleted, mut kept) = (0i64, 0i64);
     for (path, keep) in decisions {
         match keep {
@@ -77,7 +78,7 @@ pub async fn prune(input: &StepInput, ctx: &StepContext) -> Result<Outputs, Step
     drop(locks);
     // What writers that died left behind: their temporary files, and manifests whose
     // backup never arrived.
-    for path in store::stale(&dir, input.str("set")) {
+    for path in store::stale(&dir, set.as_deref()) {
         if std::fs::remove_file(&path).is_ok() {
             ctx.log(format!(
                 "removed {} (left by a backup that did not finish)",

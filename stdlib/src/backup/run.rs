@@ -27,6 +27,12 @@ pub(super) fn target(input: &StepInput) -> Result<String, StepError> {
         .ok_or_else(|| StepError::fatal("the step needs its target"))
 }
 
+/// The set a verify, prune or restore is limited to, named as backups store it (`set =
+/// "orders db"` means the set `orders-db`); `None`: every set.
+pub(super) fn limit_set(input: &StepInput) -> Option<String> {
+    input.str("set").map(super::world::clean_set)
+}
+
 /// The set name: `set = ...` (at most [`super::MAX_SET_LEN`] characters), else derived from
 /// the source (cut to that length).
 pub(super) fn set_name(input: &StepInput, fallback: &str) -> Result<String, StepError> {
@@ -182,7 +188,7 @@ pub(super) async fn restorable(
     ctx: &StepContext,
 ) -> Result<PathBuf, StepError> {
     let from = PathBuf::from(target(input)?);
-    let (file, manifest) = resolve(&from, input.str("set"), true)?;
+    let (file, manifest) = resolve(&from, limit_set(input).as_deref(), true)?;
     if manifest.kind != kind {
         return Err(StepError::fatal(format!(
             "{} is a {} backup, not {kind}",

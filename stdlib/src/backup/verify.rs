@@ -12,8 +12,8 @@ use super::store::{self, Verification};
 /// `backup verify PATH`: checks a backup and records the result in its manifest.
 pub async fn verify(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError> {
     let path = PathBuf::from(target(input)?);
-    let set = input.str("set");
-    let (file, mut manifest) = resolve(&path, set, false)?;
+    let set = limit_set(input);
+    let (file, mut manifest) = resolve(&path, set.as_deref(), false)?;
     let mut result = check(&file, &manifest, ctx).await;
     if input.attr("deep").and_then(Value::as_bool) == Some(true)
         && let Ok(method) = &result

@@ -200,11 +200,14 @@ fn same_set(written: &Value, limit: Option<&str>) -> Option<bool> {
 /// The backups the run adds to `dir` (of `set`) before this step, with their verifies.
 fn added(priors: &[Prior], set: Option<&str>) -> Vec<Added> {
     let mut out: Vec<Added> = Vec::new();
+    // Every backup the run adds to the directory, of any set: what `verify DIR` means.
+    let mut every: Vec<(String, Value)> = Vec::new();
     for p in priors {
         let Some(state) = p.state.as_map() else {
             continue;
         };
         if let Some(written) = state.get("adds") {
+            every.push((p.step.clone(), written.clone()));
             let Some(sure) = same_set(written, set) else {
                 continue;
             };
@@ -214,13 +217,26 @@ fn added(priors: &[Prior], set: Option<&str>) -> Vec<Added> {
                 verified_by: None,
             });
         } else if let Some(verifies) = state.get("verifies") {
-            // `verify dump.path` checks that backup; `verify DIR` the newest one there.
+            // `verify dump.path` checks that backup; `verify DIR` the newest one there (of
+            // its set): the last one the run adds, only when that one is surely of it.
             let targets: Vec<String> = match verifies {
                 Value::List(ids) => ids
                     .iter()
                     .filter_map(|v| v.as_str().map(str::to_string))
                     .collect(),
-                _ => out.last().map(|a| vec![a.step.clone()]).unwrap_or_default(),
+                _ => {
+                    let limit = state.get("set").and_then(Value::as_str);
+                    let newest = every.iter().rev().find(|(_, w)| match limit {
+                        None => true,
+                        Some(l) => w.as_str().is_none_or(|w| w == l),
+                    });
+                    match newest {
+                        Some((step, w)) if limit.is_none() || w.as_str() == limit => {
+                            vec![step.clone()]
+                        }
+                        _ => Vec::new(),
+                    }
+                }
             };
             for a in out.iter_mut().filter(|a| targets.contains(&a.step)) {
                 a.verified_by = Some((p.step.clone(), p.certain));
@@ -270,6 +286,7 @@ fn simulate(
     existing: &[(std::path::PathBuf, store::Manifest)],
     adds: &[&Added],
     policy: &Policy,
+    certain_only: bool,
 ) -> (Vec<String>, usize) {
     let now = jiff::Timestamp::now();
     let mut entries: Vec<Entry> = existing
@@ -294,7 +311,10 @@ fn simulate(
             .unwrap_or(now);
         entries.push(Entry {
             finished: at,
-            verified: a.verified_by.is_some(),
+            verified: a
+                .verified_by
+                .as_ref()
+                .is_some_and(|(_, certain)| *certain || !certain_only),
         });
         names.push(format!("the backup {} makes", a.step));
     }
@@ -345,6 +365,11 @@ pub fn describe_prune(view: &InputView) -> String {
     let all = added(&view.priors(&resource), set.as_deref());
     let adds: Vec<&Added> = all.iter().collect();
     let sure: Vec<&Added> = all.iter().filter(|a| a.certain).collect();
+    // Certain only when every backup and every verify of them surely happens.
+    let all_certain = sure.len() == adds.len()
+        && adds
+            .iter()
+            .all(|a| a.verified_by.as_ref().is_none_or(|(_, c)| *c));
     let stale = match store::stale(Path::new(dir), set.as_deref()).len() {
         0 => String::new(),
         n => format!("; removes {n} file(s) left by backups that did not finish"),
@@ -355,18 +380,18 @@ pub fn describe_prune(view: &InputView) -> String {
     } else {
         ""
     };
-    let (deleted, kept) = simulate(&existing, &adds, &policy);
+    let (deleted, kept) = simulate(&existing, &adds, &policy, false);
     if adds.is_empty() {
         return format!("{}{stale}{timed}", deletes(dir, &deleted, kept));
     }
     let head = format!("{}, per {}", provenance(&adds), policy_words(&policy));
-    if sure.len() == adds.len() {
+    if all_certain {
         return format!("{head}: {}{stale}{timed}", deletes(dir, &deleted, kept));
     }
-    // Some of the backups may not be made: both outcomes, with their provenance.
-    let (without, kept_without) = simulate(&existing, &sure, &policy);
+    // Some of the backups or their verifies may not happen: both outcomes.
+    let (without, kept_without) = simulate(&existing, &sure, &policy, true);
     format!(
-        "{head}: {}; if only the certain ones are made: {}{stale}{timed}",
+        "{head}: {}; if only the steps sure to run do: {}{stale}{timed}",
         deletes(dir, &deleted, kept),
         deletes(dir, &without, kept_without)
     )

@@ -427,7 +427,7 @@ fn plan_down(
     let volumes = matches!(view.value("volumes"), Some(Value::Bool(true)));
     let mut details = Vec::new();
     if let Some((left, prior)) = left_by(priors) {
-        return down_after(project, state, &left, prior, volumes);
+        return down_after(project, state, &left, prior, volumes, remove_orphans);
     }
     let Some(state) = state else {
         return Analysis {

@@ -118,8 +118,14 @@ pub(super) fn down_after(
     left: &[(String, String)],
     prior: &Prior,
     volumes: bool,
+    remove_orphans: bool,
 ) -> Analysis {
     let mut details = Vec::new();
+    let containers = state.map_or(&[][..], |s| &s.containers);
+    let orphans: Vec<String> = actions::orphans(project, containers)
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     let mut names: Vec<String> = Vec::new();
     for (service, name) in left {
         details.push(format!(
@@ -129,8 +135,15 @@ pub(super) fn down_after(
         names.push(name.clone());
     }
     let mut now = 0;
-    for c in state.map_or(&[][..], |s| &s.containers) {
+    for c in containers {
         if names.contains(&c.name) || (prior.certain && left.is_empty()) {
+            continue;
+        }
+        if orphans.contains(&c.name) && !remove_orphans {
+            details.push(format!(
+                "container {} (orphan, service {}): kept (remove_orphans = false)",
+                c.name, c.service
+            ));
             continue;
         }
         now += 1;

@@ -242,8 +242,8 @@ impl Planner<'_> {
                 .extend(nested.touches.reads.iter().cloned());
         }
         step.after = self.world.latest(step.touches.resources());
+        step.opaque_after.clone_from(&self.last_opaque);
         if step.effect != Effect::Mutating {
-            step.opaque_after.clone_from(&self.last_opaque);
             return;
         }
         if !self.started && !self.world.in_handler {
