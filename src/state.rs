@@ -168,10 +168,7 @@ pub fn acquire(
     loop {
         match try_all(&dir, &names, me) {
             Ok(locks) => return Ok(locks),
-            Err(LockError::Busy { name, holder })
-                if deadline.is_some_and(|d| Instant::now() < d) =>
-            {
-                let _ = (name, holder);
+            Err(LockError::Busy { .. }) if deadline.is_some_and(|d| Instant::now() < d) => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => return Err(e),

@@ -2,8 +2,10 @@
 //! a second run fails at once naming the holder or waits with `--wait-lock`, 20 runs
 //! started at once never overlap, and the lock of a run that died is taken over.
 
+mod services;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 fn runbook(dir: &Path, name: &str, extra: &str, body: &str) -> String {
@@ -17,17 +19,10 @@ fn runbook(dir: &Path, name: &str, extra: &str, body: &str) -> String {
 }
 
 fn spawn(args: &[&str], state: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .env("NO_COLOR", "1")
-        .env_remove("OPS_STATE_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ops starts")
+    let state = state.to_str().expect("utf-8");
+    let mut all = args.to_vec();
+    all.extend(["--state-dir", state]);
+    services::spawn_ops(&all)
 }
 
 fn output(child: Child) -> (Option<i32>, String) {

@@ -3,8 +3,10 @@
 //! command a runbook started outlives it, handlers run, and the exit code says which
 //! signal stopped it.
 
+mod services;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
@@ -58,15 +60,7 @@ fn write_runbook(dir: &Path, body: &str) -> String {
 }
 
 fn ops(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ops starts")
+    services::spawn_ops(args)
 }
 
 fn signal(child: &Child, sig: Signal) {
@@ -178,10 +172,7 @@ fn read_only_steps_stop_at_once_not_after_the_grace() {
     // A server that accepts and never answers, and a port nothing listens on.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("addr").port();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let closed = services::free_port();
     for body in [
         format!("probe http \"http://127.0.0.1:{port}/\" {{\n  timeout 5m\n}}\n"),
         format!(

@@ -11,9 +11,9 @@ use interpreter::step::{
 };
 use interpreter::value::Value;
 use interpreter::world::{Touches, Write};
-use lang::schema::{Attribute, Effect, SchemaType as T, StepSchema, Target, Variant};
+use lang::schema::{Attribute, Effect, SchemaType as T, StepSchema, Variant};
 
-use crate::probe::{HTTP_OUTPUTS, HTTP_SUBJECTS, REQUEST_METHODS, http_attributes};
+use crate::probe::{HTTP_OUTPUTS, HTTP_SUBJECTS, HTTP_URL, REQUEST_METHODS, http_attributes};
 
 /// The `http` step kind.
 pub static SCHEMA: StepSchema = StepSchema {
@@ -26,13 +26,7 @@ pub static SCHEMA: StepSchema = StepSchema {
 pub static REQUEST: Variant = Variant {
     name: Some("request"),
     doc: "an HTTP request that changes something (POST, PUT, PATCH, DELETE, or any method): planned as a change, never sent by a dry-run; outputs and expectations as `probe http`",
-    target: Some(Target {
-        name: "url",
-        ty: T::Url,
-        sensitive: true,
-        required: true,
-        doc: "the URL to request (may embed credentials from a secret)",
-    }),
+    target: Some(HTTP_URL),
     attributes: http_attributes!(
         Attribute::new("method", T::Enum(REQUEST_METHODS), "HTTP method").required(),
         "false"

@@ -550,3 +550,18 @@ pub fn children_max_rss_kib() -> i64 {
         usage.assume_init().ru_maxrss
     }
 }
+
+/// Starts `ops ARGS` in the background (no colour, no inherited state directory or
+/// step summary), its output piped.
+pub fn spawn_ops(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ops"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("OPS_STATE_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ops starts")
+}

@@ -11,7 +11,7 @@ use interpreter::step::{InputView, Preflight};
 use interpreter::value::Value;
 use interpreter::world::{Prior, Resource, Touches};
 
-use super::world::{down_after, left_by, touches};
+use super::world::{down_after, left_by, orphan_kept, touches};
 
 use super::Compose;
 use super::actions::{self, Action};
@@ -458,10 +458,7 @@ fn plan_down(
     let mut count = 0;
     for c in containers {
         if orphans.contains(&c.id) && !remove_orphans {
-            details.push(format!(
-                "container {} (orphan, service {}): kept (remove_orphans = false)",
-                c.name, c.service
-            ));
+            details.push(orphan_kept(c));
             continue;
         }
         count += 1;

@@ -140,10 +140,7 @@ pub(super) fn down_after(
             continue;
         }
         if orphans.contains(&c.name) && !remove_orphans {
-            details.push(format!(
-                "container {} (orphan, service {}): kept (remove_orphans = false)",
-                c.name, c.service
-            ));
+            details.push(orphan_kept(c));
             continue;
         }
         now += 1;
@@ -185,4 +182,12 @@ pub(super) fn down_after(
         details,
         ..Analysis::default()
     }
+}
+
+/// The plan line of an orphan container a `down` keeps (`remove_orphans = false`).
+pub(super) fn orphan_kept(c: &super::engine::Existing) -> String {
+    format!(
+        "container {} (orphan, service {}): kept (remove_orphans = false)",
+        c.name, c.service
+    )
 }

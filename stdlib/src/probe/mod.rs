@@ -100,17 +100,20 @@ pub static SCHEMA: StepSchema = StepSchema {
     variants: &[&HTTP, &TCP, &EXEC, &POSTGRES, &REDIS],
 };
 
+/// The target of an HTTP request (`probe http`, `http request`).
+pub const HTTP_URL: Target = Target {
+    name: "url",
+    ty: T::Url,
+    sensitive: true,
+    required: true,
+    doc: "the URL to request (may embed credentials from a secret)",
+};
+
 /// `probe http`.
 pub static HTTP: Variant = Variant {
     name: Some("http"),
     doc: "an HTTP request that only reads (GET, HEAD, OPTIONS); expectations on status, headers, body, JSON and latency",
-    target: Some(Target {
-        name: "url",
-        ty: T::Url,
-        sensitive: true,
-        required: true,
-        doc: "the URL to request (may embed credentials from a secret)",
-    }),
+    target: Some(HTTP_URL),
     attributes: http_attributes!(
         Attribute::new("method", T::Enum(HTTP_METHODS), "HTTP method: GET, HEAD or OPTIONS")
             .default("GET")
