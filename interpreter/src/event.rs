@@ -134,6 +134,10 @@ pub enum Event {
         /// Its outputs (secrets redacted).
         #[serde(skip_serializing_if = "Option::is_none")]
         outputs: Option<serde_json::Value>,
+        /// The same outputs typed (durations, sizes), for the run journal and resume:
+        /// not part of the event stream. Secrets are `{"secret": null}`.
+        #[serde(skip)]
+        values: Option<serde_json::Value>,
     },
     /// Last event.
     RunFinished {
@@ -184,11 +188,12 @@ impl Event {
             }
         }
         if let Event::StepFinished {
-            outputs: Some(json),
-            ..
+            outputs, values, ..
         } = self
         {
-            redactor.redact_json(json);
+            for json in [outputs, values].into_iter().flatten() {
+                redactor.redact_json(json);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod event;
 pub mod exec;
 pub mod fs;
+pub mod journal;
 pub mod plan;
 pub mod plan_render;
 pub mod redact;

@@ -13,7 +13,11 @@ use indexmap::IndexMap;
 pub const REDACTED: &str = "(secret)";
 
 /// A value at run time (or a value known when the plan is made).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Its serde form is typed (`{"duration": {"secs": 5, "nanos": 0}}`), for the run
+/// journal; a secret serialises as `{"secret": null}`: its content is never written.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Value {
     /// JSON `null`, or an absent optional value.
     Null,
@@ -34,7 +38,19 @@ pub enum Value {
     /// A map in insertion order.
     Map(IndexMap<String, Value>),
     /// A secret, or a value built from one.
+    #[serde(serialize_with = "withheld", deserialize_with = "lost")]
     Secret(Box<Value>),
+}
+
+/// A secret's content is never serialised.
+fn withheld<S: serde::Serializer>(_: &Value, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_unit()
+}
+
+/// A secret read back from the journal has no content: it was never written.
+fn lost<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Value>, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(d)?;
+    Ok(Box::new(Value::Null))
 }
 
 impl Value {
@@ -204,6 +220,16 @@ impl Value {
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
                     .collect(),
             ),
+        }
+    }
+
+    /// True when a secret is anywhere inside (a list item, a map value).
+    pub fn holds_secret(&self) -> bool {
+        match self {
+            Value::Secret(_) => true,
+            Value::List(items) => items.iter().any(Value::holds_secret),
+            Value::Map(map) => map.values().any(Value::holds_secret),
+            _ => false,
         }
     }
 

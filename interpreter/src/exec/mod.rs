@@ -582,6 +582,7 @@ impl<'a> Executor<'a> {
             message,
             location: step.loc.to_string(),
             outputs: outputs.map(|o| o.to_json(false)),
+            values: outputs.and_then(|o| serde_json::to_value(o).ok()),
         });
     }
 

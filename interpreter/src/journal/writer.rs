@@ -1,0 +1,208 @@
+//! Appending to a journal: records chained by hash, fsync'd at step boundaries.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{Header, Journal, genesis, hash_line};
+use crate::event::{Event, Reporter};
+
+/// Appends records to one run's journal. One writer per journal: the run holds its
+/// runbook lock while it writes.
+pub struct Writer {
+    file: File,
+    path: PathBuf,
+    seq: u64,
+    prev: String,
+    /// The first write error: the run goes on, but says its journal is incomplete.
+    failed: Option<String>,
+}
+
+impl Writer {
+    /// Creates the journal of a new run (never replaces one) and writes its header.
+    pub fn create(state: &Path, header: &Header) -> Result<Writer, String> {
+        let dir = super::runs_dir(state);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = super::path(state, &header.run);
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("cannot create the journal {}: {e}", path.display()))?;
+        let _ = File::open(&dir).and_then(|d| d.sync_all());
+        let mut writer = Writer {
+            file,
+            path,
+            seq: 0,
+            prev: genesis(&header.run),
+            failed: None,
+        };
+        let entry = serde_json::json!({ "event": "journal_started" });
+        let mut entry = entry.as_object().cloned().unwrap_or_default();
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(header) {
+            entry.extend(fields);
+        }
+        writer.append_object(&serde_json::Value::Object(entry), true);
+        match writer.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(writer),
+        }
+    }
+
+    /// Opens an existing journal to go on with it (resume). Its chain must verify; a torn
+    /// last line (a crash while writing it, so an event that was never recorded) is cut
+    /// off, and a `torn_line_dropped` note keeps its hash.
+    pub fn reopen(state: &Path, run: &str) -> Result<(Writer, Journal), String> {
+        let path = super::path(state, run);
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let journal = Journal::parse(&bytes);
+        let verdict = super::verify::check(&journal, run);
+        if !verdict.ok() {
+            return Err(format!(
+                "the journal {} does not verify: {}",
+                path.display(),
+                verdict.problems.join("; ")
+            ));
+        }
+        let last = journal
+            .records
+            .last()
+            .ok_or_else(|| format!("the journal {} has no records", path.display()))?;
+        let keep = line_end(&bytes, last.line);
+        let torn = (keep < bytes.len()).then(|| (last.line + 1, hash_line(&bytes[keep..])));
+        let file = OpenOptions::new()
+            .write(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if torn.is_some() {
+            file.set_len(keep as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("cannot cut the torn line of {}: {e}", path.display()))?;
+        }
+        let mut writer = Writer {
+            file,
+            path,
+            seq: last.seq + 1,
+            prev: journal.line_hashes[last.line - 1].clone(),
+            failed: None,
+        };
+        if let Some((line, sha256)) = torn {
+            writer.note(
+                "torn_line_dropped",
+                serde_json::json!({ "line": line, "sha256": sha256 }),
+            );
+        }
+        Ok((writer, journal))
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The hash of the last record written (the chain's head).
+    pub fn head(&self) -> &str {
+        &self.prev
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.seq
+    }
+
+    /// The first write error, if any.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    /// Appends a journal note (`lock_taken_over`, `resumed`, ...), fsync'd.
+    pub fn note(&mut self, event: &str, fields: serde_json::Value) {
+        let mut entry = serde_json::Map::new();
+        entry.insert("event".into(), event.into());
+        if let serde_json::Value::Object(fields) = fields {
+            entry.extend(fields);
+        }
+        self.append_object(&serde_json::Value::Object(entry), true);
+    }
+
+    /// Appends one run event; fsync'd at step and run boundaries.
+    pub fn event(&mut self, event: &Event) {
+        let sync = !matches!(event, Event::StepLog { .. });
+        let Ok(mut json) = serde_json::to_value(event) else {
+            return;
+        };
+        if let (Event::StepFinished { values: Some(values), .. }, Some(map)) =
+            (event, json.as_object_mut())
+        {
+            map.insert("values".into(), values.clone());
+        }
+        self.append_object(&json, sync);
+    }
+
+    fn append_object(&mut self, entry: &serde_json::Value, sync: bool) {
+        if self.failed.is_some() {
+            return;
+        }
+        let Ok(body) = serde_json::to_string(entry) else {
+            return;
+        };
+        // `{"seq":..,"at":..,"prev":..,` then the entry's own fields.
+        let at = jiff::Timestamp::now().to_string();
+        let mut line = format!(
+            "{{\"seq\":{},\"at\":\"{at}\",\"prev\":\"{}\",",
+            self.seq, self.prev
+        );
+        line.push_str(body.strip_prefix('{').unwrap_or("}"));
+        let hash = hash_line(line.as_bytes());
+        line.push('\n');
+        // One write(2) of the whole line on an O_APPEND file.
+        let written = self.file.write_all(line.as_bytes()).and_then(|()| {
+            if sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match written {
+            Ok(()) => {
+                self.seq += 1;
+                self.prev = hash;
+            }
+            Err(e) => {
+                self.failed = Some(format!("cannot write the journal {}: {e}", self.path.display()));
+            }
+        }
+    }
+}
+
+/// The byte offset just after line `line` (1-based).
+fn line_end(bytes: &[u8], line: usize) -> usize {
+    let mut seen = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' {
+            seen += 1;
+            if seen == line {
+                return i + 1;
+            }
+        }
+    }
+    bytes.len()
+}
+
+/// Writes every run event to the journal (shared with the command, which adds notes).
+#[derive(Clone)]
+pub struct JournalReporter(pub Arc<Mutex<Writer>>);
+
+impl Reporter for JournalReporter {
+    fn event(&mut self, event: &Event) {
+        if let Ok(mut writer) = self.0.lock() {
+            writer.event(event);
+        }
+    }
+}
