@@ -48,6 +48,116 @@ pub enum Command {
     Init(InitArgs),
     /// Run every runbook under a directory (e.g. `--tag lab`) with JUnit and Markdown reports.
     Test(TestArgs),
+    /// Go on with an interrupted or failed run from its journal.
+    Resume(ResumeArgs),
+    /// List runs from the journals: id, runbook, who, start, duration, outcome.
+    History(HistoryArgs),
+    /// Print a run's report from its journal alone.
+    Show(ShowArgs),
+    /// Check run journals (`ops audit verify RUN`).
+    Audit(AuditArgs),
+}
+
+/// `ops resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run id (default: the latest run that did not end ok).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Answer yes: re-run a step that was cut off, and every `confirm` and `manual`.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// The state directory (default: `.ops/` at the current repository root, or
+    /// `OPS_STATE_DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Wait up to this long for a lock another run holds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
+
+    /// Go on although the runbook's `window` is closed now (the reason is recorded).
+    #[arg(long, value_name = "REASON", value_parser = non_empty)]
+    pub outside_window: Option<String>,
+
+    /// Output: `human` progress or `json` (JSON Lines events).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Write a JUnit XML report of this attempt.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+
+    /// Write a Markdown report of this attempt.
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+
+    /// After a signal, how long running steps get to stop.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
+}
+
+/// `ops history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only runs of this runbook id.
+    #[arg(value_name = "RUNBOOK")]
+    pub runbook: Option<String>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// At most this many runs, latest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+
+    /// The state directory (default: `.ops/` at the current repository root, or
+    /// `OPS_STATE_DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `ops show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run id, or `last`.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// `human`, `json` (the events as JSON Lines) or `md` (the Markdown run report).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// The state directory.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `ops audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to check.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// `ops audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify a run's journal: every record chained to the one before it, none missing
+    /// at the end (against the run index). Exit 0 intact, 1 tampered.
+    Verify {
+        /// The run id, or `last`.
+        #[arg(value_name = "RUN")]
+        run: String,
+
+        /// The state directory.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 /// `ops list`.
@@ -142,7 +252,7 @@ pub struct TestArgs {
 }
 
 /// Parameters and starting point, shared by `plan` and `run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct InputArgs {
     /// Set a parameter (repeatable); wins over `--vars-file` and `OPS_VAR_<name>`.
     #[arg(long = "set", value_name = "NAME=VALUE")]

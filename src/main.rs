@@ -8,10 +8,14 @@ mod cli;
 mod explain;
 mod files;
 mod fmt;
+mod history;
+mod index;
 mod init;
+mod journaled;
 mod logging;
 mod plan;
 mod prompt;
+mod resume;
 mod run;
 mod runtime;
 mod state;
@@ -26,7 +30,10 @@ fn main() {
     // head`), like other Unix tools. A real run keeps running to its handlers: its
     // reporters ignore write errors instead.
     let only_prints = !matches!(&cli.command, cli::Command::Run(args) if !args.dry_run)
-        && !matches!(&cli.command, cli::Command::Test(_));
+        && !matches!(
+            &cli.command,
+            cli::Command::Test(_) | cli::Command::Resume(_)
+        );
     if only_prints {
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts
         // (rustix has no safe form of signal(2)).
@@ -64,6 +71,10 @@ fn main() {
         cli::Command::Catalog(args) => catalog::catalog(args),
         cli::Command::Init(args) => init::run(args),
         cli::Command::Test(args) => test::run(args),
+        cli::Command::Resume(args) => resume::run(&cli, args),
+        cli::Command::History(args) => history::history(args),
+        cli::Command::Show(args) => history::show(&cli, args),
+        cli::Command::Audit(args) => history::audit(args),
     };
     std::process::exit(code);
 }

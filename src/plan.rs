@@ -262,6 +262,7 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
         secrets.values().map(String::as_str),
     ));
     let options = RunOptions {
+        earlier: Arc::default(),
         mode: Mode::DryRun {
             live_readonly: true,
         },

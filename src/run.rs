@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use interpreter::event::{EventSink, Reporter};
 use interpreter::exec::{self, Mode, RunOptions, RunResult};
+use interpreter::plan::params::ParamInput;
 use interpreter::plan::{self, FindingLevel, Plan, saved};
 use interpreter::redact::Redactor;
 use interpreter::run_report::{JsonLines, Junit, MarkdownReport, Spinners, Terminal};
@@ -22,11 +23,15 @@ use crate::runtime::{self, Loaded};
 pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
     let color = cli.color.enabled();
     let registry = stdlib::registry();
-    let (loaded, plan) = match prepare(args, &registry, color) {
+    let (loaded, source) = match load(args, color) {
         Ok(p) => p,
         Err(code) => return code,
     };
     if args.dry_run {
+        let plan = match plan_from(&loaded, &source, &registry, color) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
         return crate::plan::show(
             &plan,
             &registry,
@@ -41,6 +46,71 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
+    let run_id = crate::state::run_id();
+    launch(cli, args, &loaded, &source, &registry, Attempt::New(run_id))
+}
+
+/// A new run, or the next attempt of a journaled one.
+pub enum Attempt {
+    /// A new run with this id.
+    New(String),
+    /// `ops resume`: this run, with what its earlier attempts finished.
+    Resume(Box<crate::resume::Resuming>),
+}
+
+impl Attempt {
+    fn run_id(&self) -> &str {
+        match self {
+            Attempt::New(id) => id,
+            Attempt::Resume(r) => &r.run,
+        }
+    }
+}
+
+/// Takes the run's locks, plans (after the locks: what another run changed while this
+/// one waited is planned), journals and executes; the exit code.
+pub fn launch(
+    cli: &Cli,
+    args: &RunArgs,
+    loaded: &Loaded,
+    source: &Source,
+    registry: &Registry,
+    attempt: Attempt,
+) -> i32 {
+    let color = cli.color.enabled();
+    let run_id = attempt.run_id().to_string();
+    let (runbook_id, lock_names) = runtime::run_locks(loaded);
+    let file = loaded.program().path(loaded.program().main).to_string();
+    let state = crate::state::state_dir(args.state_dir.as_deref(), Path::new(&file));
+    let me = crate::state::Holder::me(&run_id, &runbook_id);
+    let mut names = vec![format!("runbook:{runbook_id}")];
+    names.extend(lock_names.iter().map(|l| format!("lock:{l}")));
+    let locks = match crate::state::acquire(&state, &names, &me, args.wait_lock) {
+        Ok(locks) => locks,
+        Err(crate::state::LockError::Busy { name, holder }) => {
+            let holder = holder.map_or_else(
+                || String::from("another run (its lock file says nothing yet)"),
+                |h| h.describe(),
+            );
+            let d = lang::diag::plan::run_locked(&format!("lock `{name}`"), &holder);
+            runtime::print_plan_errors(&[d], loaded.program(), color);
+            return EXIT_PREFLIGHT;
+        }
+        Err(crate::state::LockError::Io(why)) => {
+            eprintln!("ops run: {why}");
+            return EXIT_USAGE;
+        }
+    };
+    for (name, previous) in &locks.taken_over {
+        eprintln!(
+            "ops run: took over lock `{name}` from {}, which ended without releasing it",
+            previous.describe()
+        );
+    }
+    let plan = match plan_from(loaded, source, registry, color) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     if plan.has_errors() {
         eprintln!("ops run: preflight failed; nothing was run:");
         for f in plan
@@ -66,35 +136,12 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         .outside_window()
         .then(|| args.outside_window.clone())
         .flatten();
-    // One run at a time per runbook, and per named lock it declares.
-    let run_id = crate::state::run_id();
-    let me = crate::state::Holder::me(&run_id, &plan.runbook.id);
-    let state = crate::state::state_dir(args.state_dir.as_deref(), Path::new(&plan.runbook.file));
-    let mut names = vec![format!("runbook:{}", plan.runbook.id)];
-    names.extend(plan.runbook.locks.iter().map(|l| format!("lock:{l}")));
-    let locks = match crate::state::acquire(&state, &names, &me, args.wait_lock) {
-        Ok(locks) => locks,
-        Err(crate::state::LockError::Busy { name, holder }) => {
-            let holder = holder.map_or_else(
-                || String::from("another run (its lock file says nothing yet)"),
-                |h| h.describe(),
-            );
-            let d = lang::diag::plan::run_locked(&format!("lock `{name}`"), &holder);
-            runtime::print_plan_errors(&[d], loaded.program(), color);
-            return EXIT_PREFLIGHT;
-        }
-        Err(crate::state::LockError::Io(why)) => {
-            eprintln!("ops run: {why}");
-            return EXIT_USAGE;
-        }
+    let journal = match crate::journaled::open(&state, &plan, &me, &locks, attempt, args.yes) {
+        Ok(j) => j,
+        Err(code) => return code,
     };
-    for (name, previous) in &locks.taken_over {
-        eprintln!(
-            "ops run: took over lock `{name}` from {}, which ended without releasing it",
-            previous.describe()
-        );
-    }
-    let result = execute(args, &plan, &registry, color, outside);
+    let result = execute(args, &plan, registry, color, outside, &journal);
+    let ended = journal.close(result.as_ref().ok().map(|(r, s)| (r, *s)));
     drop(locks);
     let (result, signal) = match result {
         Ok(r) => r,
@@ -113,14 +160,25 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
             eprintln!("{}", render::human(&d, &loaded.program().sources, options));
         }
     }
+    if let Some(note) = ended {
+        eprintln!("{note}");
+    }
     match result.status {
         exec::RunStatus::Interrupted => signal_exit(signal),
         status => status.exit_code(),
     }
 }
 
-/// Loads, checks and plans (from the runbook, or from a saved plan with its checks).
-fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, Plan), i32> {
+/// Where the plan comes from: the runbook with parameters, or a saved plan.
+pub enum Source {
+    /// Parameters and `--start-at`.
+    Fresh(Vec<ParamInput>, Option<String>),
+    /// `--plan FILE`, read and hash-checked.
+    Saved(Box<saved::Saved>),
+}
+
+/// Loads and checks the runbook (of a saved plan, after checking its content hash).
+fn load(args: &RunArgs, color: bool) -> Result<(Loaded, Source), i32> {
     if let Some(path) = &args.plan {
         let text = std::fs::read_to_string(path).map_err(|e| {
             eprintln!(
@@ -147,24 +205,7 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
             return Err(EXIT_USAGE);
         }
         let loaded = runtime::check_program(program, &saved.file, color).ok_or(EXIT_USAGE)?;
-        let fresh = runtime::make_plan(
-            &loaded,
-            registry,
-            saved.params.clone(),
-            saved.start_at.clone(),
-        )
-        .and_then(|p| {
-            saved::verify_plan(&saved, &p, &runtime::redactor(&p))
-                .map(|()| p)
-                .map_err(|e| vec![e])
-        });
-        return match fresh {
-            Ok(p) => Ok((loaded, p)),
-            Err(errors) => {
-                runtime::print_plan_errors(&errors, loaded.program(), color);
-                Err(EXIT_USAGE)
-            }
-        };
+        return Ok((loaded, Source::Saved(Box::new(saved))));
     }
     let Some(file) = &args.file else {
         eprintln!("ops run: give a runbook FILE or --plan PLAN");
@@ -175,13 +216,36 @@ fn prepare(args: &RunArgs, registry: &Registry, color: bool) -> Result<(Loaded, 
         eprintln!("ops run: {e}");
         EXIT_USAGE
     })?;
-    match runtime::make_plan(&loaded, registry, inputs, args.inputs.start_at.clone()) {
-        Ok(p) => Ok((loaded, p)),
-        Err(errors) => {
-            runtime::print_plan_errors(&errors, loaded.program(), color);
-            Err(EXIT_USAGE)
+    Ok((loaded, Source::Fresh(inputs, args.inputs.start_at.clone())))
+}
+
+/// Plans (a saved plan: re-planned and compared with what was saved).
+pub fn plan_from(
+    loaded: &Loaded,
+    source: &Source,
+    registry: &Registry,
+    color: bool,
+) -> Result<Plan, i32> {
+    let planned = match source {
+        Source::Fresh(inputs, start_at) => {
+            runtime::make_plan(loaded, registry, inputs.clone(), start_at.clone())
         }
-    }
+        Source::Saved(saved) => runtime::make_plan(
+            loaded,
+            registry,
+            saved.params.clone(),
+            saved.start_at.clone(),
+        )
+        .and_then(|p| {
+            saved::verify_plan(saved, &p, &runtime::redactor(&p))
+                .map(|()| p)
+                .map_err(|e| vec![e])
+        }),
+    };
+    planned.map_err(|errors| {
+        runtime::print_plan_errors(&errors, loaded.program(), color);
+        EXIT_USAGE
+    })
 }
 
 fn execute(
@@ -190,6 +254,7 @@ fn execute(
     registry: &Registry,
     color: bool,
     outside_window: Option<String>,
+    journal: &crate::journaled::Journaled,
 ) -> Result<(RunResult, Option<&'static str>), String> {
     let secrets = runtime::read_secrets(plan);
     let redactor = Redactor::new(secrets.values().map(String::as_str));
@@ -216,6 +281,7 @@ fn execute(
             started,
         )));
     }
+    reporters.push(Box::new(journal.reporter()));
     let sink = EventSink::new(reporters);
     let prompter: Arc<dyn Prompter> = if args.yes {
         Arc::new(crate::prompt::AssumeYes)
@@ -225,6 +291,7 @@ fn execute(
         Arc::new(crate::prompt::NoOperator)
     };
     let options = RunOptions {
+        earlier: Arc::new(journal.earlier()),
         mode: Mode::Run,
         grace: args.grace,
         prompter,

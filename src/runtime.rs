@@ -220,3 +220,14 @@ fn read_secret(source: &SecretSource) -> Option<String> {
             .map(|t| t.strip_suffix('\r').map(str::to_string).unwrap_or(t)),
     }
 }
+
+/// The runbook id and the named locks it declares (`lock = [...]`), from its metadata:
+/// known before planning, so a run takes its locks first.
+pub fn run_locks(loaded: &Loaded) -> (String, Vec<String>) {
+    let Ok(hir) = loaded.hir() else {
+        return (String::new(), Vec::new());
+    };
+    hir.meta
+        .map(|m| (m.id.clone(), m.locks.clone()))
+        .unwrap_or_default()
+}

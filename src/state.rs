@@ -15,16 +15,23 @@ use std::time::{Duration, Instant};
 
 /// The state directory for a runbook file.
 pub fn state_dir(explicit: Option<&Path>, runbook: &Path) -> PathBuf {
+    let start = std::fs::canonicalize(runbook)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    state_dir_in(explicit, &start)
+}
+
+/// The state directory for commands run in directory `start` (`ops history`): the
+/// explicit one, `OPS_STATE_DIR`, or `.ops/` at the repository root above `start`.
+pub fn state_dir_in(explicit: Option<&Path>, start: &Path) -> PathBuf {
     if let Some(dir) = explicit {
         return dir.to_path_buf();
     }
     if let Some(dir) = std::env::var_os("OPS_STATE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let start = std::fs::canonicalize(runbook)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."));
+    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
     // The repository root: the nearest directory above the runbook that holds `.git`.
     let root = start
         .ancestors()

@@ -12,7 +12,7 @@ use crate::redact::Redactor;
 pub const EVENTS_VERSION: u32 = 1;
 
 /// How a step or group ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// It ran and its expectations held.
@@ -27,6 +27,9 @@ pub enum Status {
     Recorded,
     /// Ctrl-C stopped it.
     Cancelled,
+    /// `ops resume`: an earlier attempt of the run finished it; its outputs come from the
+    /// journal.
+    Reused,
 }
 
 impl Status {
@@ -39,12 +42,13 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Recorded => "recorded",
             Status::Cancelled => "cancelled",
+            Status::Reused => "done earlier",
         }
     }
 }
 
 /// One thing that happened during a run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// First event: what runs.

@@ -12,6 +12,7 @@ fn header(run: &str) -> Header {
         runbook: "demo".into(),
         title: "Demo".into(),
         file: "demo.rb.ops".into(),
+        cwd: "/repo".into(),
         hash: "sha256:abc".into(),
         ops_version: "0.1.0".into(),
         user: "alice".into(),

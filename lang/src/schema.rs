@@ -297,6 +297,9 @@ pub struct Variant {
     pub effect: Effect,
     /// `readonly = true` turns a mutating step read-only (`exec`).
     pub readonly_attr: bool,
+    /// Running it again after it ran, or after it was cut off half-way, leaves the same
+    /// state (`compose up`, `backup prune`): `ops resume` re-runs it without asking.
+    pub idempotent: bool,
     /// Time limit when the runbook sets none; `None` only for steps bounded otherwise.
     pub default_timeout: Option<Duration>,
     /// Without an explicit `timeout` the step could wait forever (`wait until`).
@@ -318,6 +321,7 @@ impl Variant {
         subjects: &[],
         effect: Effect::ReadOnly,
         readonly_attr: false,
+        idempotent: false,
         default_timeout: None,
         requires_timeout: false,
         nested: Nested::None,

@@ -82,6 +82,12 @@ impl<'a> Executor<'a> {
             );
             return Flow::Ok;
         }
+        if !phase.handler
+            && let Some(earlier) = self.options.earlier.get(&step.id)
+        {
+            self.reuse(step, earlier);
+            return Flow::Ok;
+        }
         let resolver = self.resolver(phase.failure);
         if let Some(when) = &step.when {
             match eval_known(&when.expr, &step.scope, &resolver) {
@@ -263,6 +269,29 @@ impl<'a> Executor<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// A step an earlier attempt of a resumed run finished: reported, not run; its
+    /// outputs feed later steps unless they held a secret (never journaled).
+    fn reuse(&self, step: &PlannedStep, earlier: &super::Earlier) {
+        let message = format!("done in an earlier attempt of this run (at {})", earlier.at);
+        self.finish(
+            step,
+            Status::Reused,
+            Duration::ZERO,
+            0,
+            Some(message),
+            earlier.outputs.as_ref(),
+        );
+        let slot = match &earlier.outputs {
+            Some(v) if v.holds_secret() => Slot::NotRun(format!(
+                "step {} ran in an earlier attempt of this run and its outputs held a secret, which the journal does not keep; `ops resume` cannot pass it on (start a new run)",
+                step.id
+            )),
+            Some(v) => Slot::Done(v.clone()),
+            None => Slot::Done(Value::Map(IndexMap::new())),
+        };
+        self.set_slot(&step.id, slot);
+    }
+
     fn failed(
         &self,
         step: &PlannedStep,

@@ -64,6 +64,18 @@ pub struct RunOptions {
     /// What interrupted the run (`SIGTERM`), set by whoever cancels its token; messages
     /// say `Ctrl-C` when nothing is set.
     pub interrupted_by: Arc<std::sync::OnceLock<&'static str>>,
+    /// `ops resume`: the steps an earlier attempt of this run finished, by plan id; they
+    /// are not run again.
+    pub earlier: Arc<HashMap<String, Earlier>>,
+}
+
+/// A step an earlier attempt of a resumed run finished.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Earlier {
+    /// Its outputs from the journal (typed); secrets in them were never written.
+    pub outputs: Option<Value>,
+    /// When it finished (RFC 3339).
+    pub at: String,
 }
 
 /// How the run ended.

@@ -12,7 +12,7 @@
 mod verify;
 mod writer;
 
-pub use verify::{Verdict, verify};
+pub use verify::{Verdict, check, verify};
 pub use writer::{JournalReporter, Writer};
 
 use std::path::{Path, PathBuf};
@@ -76,6 +76,9 @@ pub struct Header {
     pub title: String,
     /// Its file, as given.
     pub file: String,
+    /// The working directory the run started in (resume goes on from there: the file and
+    /// relative parameters mean what they meant).
+    pub cwd: String,
     /// The content hash of the runbook and every file it reaches.
     pub hash: String,
     /// The `ops` version.

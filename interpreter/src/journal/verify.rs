@@ -32,7 +32,7 @@ pub fn verify(path: &std::path::Path, run: &str) -> Result<Verdict, String> {
 /// Verifies a journal read back: every record's `prev` is the hash of the line before
 /// it (of `ops-journal RUN` for the first), `seq` counts up from 0 by one, the first
 /// record is the header of this run, and no line in the middle is unreadable.
-pub(crate) fn check(journal: &Journal, run: &str) -> Verdict {
+pub fn check(journal: &Journal, run: &str) -> Verdict {
     let mut verdict = Verdict::default();
     for bad in &journal.unreadable {
         if bad.torn {

@@ -72,7 +72,7 @@ impl Junit {
                     s.set_message(message.as_str());
                     s
                 }
-                Status::Ok => TestCaseStatus::success(),
+                Status::Ok | Status::Reused => TestCaseStatus::success(),
             };
             let mut test_case = TestCase::new(format!("{id} {label}"), outcome);
             test_case

@@ -72,7 +72,7 @@ impl MarkdownReport {
                     ..
                 } => {
                     let icon = match status {
-                        Status::Ok => "✅",
+                        Status::Ok | Status::Reused => "✅",
                         Status::Failed | Status::Cancelled => "❌",
                         Status::FailedContinued => "⚠️",
                         Status::Skipped | Status::Recorded => "⏭️",

@@ -133,6 +133,7 @@ impl<W: Write + Send> Reporter for Terminal<W> {
                         self.paint(DIM, &format!("  - {id} {label} skipped{detail}"))
                     }
                     Status::Recorded => format!("  ~ {id} {label}{detail}"),
+                    Status::Reused => self.paint(GREEN, &format!("  ✓ {id} {label}{detail}")),
                     Status::Cancelled => {
                         self.paint(YELLOW, &format!("  ! {id} {label} cancelled{detail}"))
                     }

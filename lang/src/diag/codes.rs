@@ -128,6 +128,8 @@ codes! {
     SavedPlanDiffers = 3024, "saved-plan-differs", Error;
     OutsideWindow = 3025, "outside-window", Error;
     RunLocked = 3026, "run-locked", Error;
+    ResumeRefused = 3027, "resume-refused", Error;
+    JournalTampered = 3028, "journal-tampered", Error;
     StepFailed = 3030, "step-failed", Error;
     ExpectationFailed = 3031, "expectation-failed", Error;
     StepTimedOut = 3032, "step-timed-out", Error;

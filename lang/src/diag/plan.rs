@@ -194,3 +194,26 @@ pub fn run_locked(lock: &str, holder: &str) -> Diagnostic {
         "wait for that run to end, or give `--wait-lock 10m` to wait for it (a lock of a process that died is taken over)",
     )
 }
+
+/// OPS3027: `ops resume` will not continue this run (`why` says what changed or is wrong).
+pub fn resume_refused(run: &str, why: &str, help: &str) -> Diagnostic {
+    Diagnostic::unlocated(
+        Code::ResumeRefused,
+        format!("run {run} cannot be resumed: {why}; nothing was run"),
+    )
+    .with_help(help.to_string())
+}
+
+/// OPS3028: a journal's hash chain does not hold (`problems` name the lines).
+pub fn journal_tampered(run: &str, problems: &[String]) -> Diagnostic {
+    Diagnostic::unlocated(
+        Code::JournalTampered,
+        format!(
+            "the journal of run {run} was changed after it was written: {}",
+            problems.join("; ")
+        ),
+    )
+    .with_help(
+        "each journal record carries the sha256 of the one before it; a break means a record was edited, removed, inserted or reordered at or before the line named. Keep the file as evidence; the run index still has the run's row",
+    )
+}

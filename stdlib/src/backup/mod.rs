@@ -154,6 +154,7 @@ pub static VERIFY: Variant = Variant {
         "age of the newest verified backup",
     )],
     effect: Effect::Mutating,
+    idempotent: true,
     default_timeout: Some(Duration::from_secs(3600)),
     ..Variant::BASE
 };
@@ -186,6 +187,7 @@ pub static PRUNE: Variant = Variant {
         Output::new("kept", T::Int, "backups kept"),
     ],
     effect: Effect::Mutating,
+    idempotent: true,
     default_timeout: Some(Duration::from_secs(600)),
     ..Variant::BASE
 };

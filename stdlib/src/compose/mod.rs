@@ -87,6 +87,7 @@ pub static UP: Variant = Variant {
         Output::new("kept", T::Int, "containers kept unchanged"),
     ],
     effect: Effect::Mutating,
+    idempotent: true,
     default_timeout: Some(Duration::from_secs(300)),
     ..Variant::BASE
 };
@@ -112,6 +113,7 @@ pub static DOWN: Variant = Variant {
         Output::new("volumes_removed", T::Int, "named volumes removed"),
     ],
     effect: Effect::Mutating,
+    idempotent: true,
     default_timeout: Some(Duration::from_secs(120)),
     ..Variant::BASE
 };

@@ -1,0 +1,275 @@
+//! The run index (`STATE/index.sqlite`): one row per run, written when a run starts and
+//! when it ends, so `ops history` answers without reading every journal. The journals
+//! stay the record: a journal the index does not know (a run that died before its row
+//! was written, a journal copied in) is read and added on the next `ops history`, and the
+//! index keeps each run's chain head so `ops audit verify` finds records cut from a
+//! journal's end.
+//!
+//! SQLite (WAL, a 5 s busy timeout) serialises the writers: runs of different runbooks
+//! may end at the same moment.
+
+use std::path::Path;
+use std::time::Duration;
+
+use interpreter::journal::{self, Journal};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// One run as the index has it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Row {
+    /// Run id.
+    pub run: String,
+    /// Runbook id.
+    pub runbook: String,
+    /// Runbook file.
+    pub file: String,
+    /// Who started it.
+    pub user: String,
+    /// Where.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// When it last ended (RFC 3339), if it did.
+    pub ended: Option<String>,
+    /// Wall time of the last attempt, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// `running`, `ok`, `failed`, `interrupted`.
+    pub status: String,
+    /// The exit code, when it ended.
+    pub exit_code: Option<i32>,
+    /// The step that failed it.
+    pub failed_step: Option<String>,
+    /// Times it was resumed.
+    pub resumes: u32,
+    /// Records in its journal when it last ended.
+    pub records: Option<i64>,
+    /// The hash of its journal's last record then.
+    pub head: Option<String>,
+}
+
+/// The open index.
+pub struct Index {
+    db: Connection,
+}
+
+impl Index {
+    /// Opens (creating) the index of a state directory.
+    pub fn open(state: &Path) -> Result<Index, String> {
+        std::fs::create_dir_all(state)
+            .map_err(|e| format!("cannot create {}: {e}", state.display()))?;
+        let path = state.join("index.sqlite");
+        let db = Connection::open(&path)
+            .map_err(|e| format!("cannot open the run index {}: {e}", path.display()))?;
+        let setup = || -> rusqlite::Result<()> {
+            db.busy_timeout(Duration::from_secs(5))?;
+            db.pragma_update(None, "journal_mode", "WAL")?;
+            db.pragma_update(None, "synchronous", "NORMAL")?;
+            db.execute_batch(
+                "CREATE TABLE IF NOT EXISTS runs (
+                    run TEXT PRIMARY KEY, runbook TEXT NOT NULL, file TEXT NOT NULL,
+                    user TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+                    started TEXT NOT NULL, ended TEXT, duration_ms INTEGER,
+                    status TEXT NOT NULL, exit_code INTEGER, failed_step TEXT,
+                    resumes INTEGER NOT NULL DEFAULT 0, records INTEGER, head TEXT);
+                 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started);
+                 CREATE INDEX IF NOT EXISTS runs_by_runbook ON runs (runbook, started);",
+            )
+        };
+        setup().map_err(|e| format!("cannot use the run index {}: {e}", path.display()))?;
+        Ok(Index { db })
+    }
+
+    /// Records a run that starts (or is resumed: its row goes back to `running`).
+    pub fn started(&self, row: &Row) -> Result<(), String> {
+        self.db
+            .execute(
+                "INSERT INTO runs (run, runbook, file, user, host, pid, started, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')
+                 ON CONFLICT(run) DO UPDATE SET status = 'running', pid = ?6,
+                   resumes = resumes + 1, ended = NULL, exit_code = NULL",
+                params![
+                    row.run, row.runbook, row.file, row.user, row.host, row.pid, row.started
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("cannot write the run index: {e}"))
+    }
+
+    /// Records how a run ended and its journal's head.
+    pub fn ended(&self, row: &Row) -> Result<(), String> {
+        self.db
+            .execute(
+                "UPDATE runs SET ended = ?2, duration_ms = ?3, status = ?4, exit_code = ?5,
+                   failed_step = ?6, records = ?7, head = ?8 WHERE run = ?1",
+                params![
+                    row.run,
+                    row.ended,
+                    row.duration_ms,
+                    row.status,
+                    row.exit_code,
+                    row.failed_step,
+                    row.records,
+                    row.head
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("cannot write the run index: {e}"))
+    }
+
+    /// One run.
+    pub fn get(&self, run: &str) -> Result<Option<Row>, String> {
+        self.db
+            .query_row(&format!("{SELECT} WHERE run = ?1"), [run], row)
+            .optional()
+            .map_err(|e| format!("cannot read the run index: {e}"))
+    }
+
+    /// The latest runs first, of one runbook or all, at most `limit`.
+    pub fn list(&self, runbook: Option<&str>, limit: usize) -> Result<Vec<Row>, String> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let read = || -> rusqlite::Result<Vec<Row>> {
+            match runbook {
+                Some(id) => {
+                    let mut q = self.db.prepare(&format!(
+                        "{SELECT} WHERE runbook = ?1 ORDER BY started DESC, run DESC LIMIT ?2"
+                    ))?;
+                    q.query_map(params![id, limit], row)?.collect()
+                }
+                None => {
+                    let mut q = self.db.prepare(&format!(
+                        "{SELECT} ORDER BY started DESC, run DESC LIMIT ?1"
+                    ))?;
+                    q.query_map(params![limit], row)?.collect()
+                }
+            }
+        };
+        read().map_err(|e| format!("cannot read the run index: {e}"))
+    }
+
+    /// Adds every journal of the state directory the index does not know yet (read from
+    /// the journal alone); returns how many.
+    pub fn sweep(&mut self, state: &Path) -> Result<usize, String> {
+        let dir = journal::runs_dir(state);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut known = std::collections::HashSet::new();
+        {
+            let mut q = self
+                .db
+                .prepare("SELECT run FROM runs")
+                .map_err(|e| format!("cannot read the run index: {e}"))?;
+            let ids = q
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| format!("cannot read the run index: {e}"))?;
+            for id in ids.flatten() {
+                known.insert(id);
+            }
+        }
+        let mut added = 0;
+        let tx = self
+            .db
+            .transaction()
+            .map_err(|e| format!("cannot write the run index: {e}"))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(run) = name.strip_suffix(".jsonl") else {
+                continue;
+            };
+            if known.contains(run) || !journal::valid_run_id(run) {
+                continue;
+            }
+            let Ok(j) = Journal::read(&entry.path()) else {
+                continue;
+            };
+            let Some(r) = from_journal(&j) else {
+                continue;
+            };
+            let done = tx.execute(
+                "INSERT OR IGNORE INTO runs (run, runbook, file, user, host, pid, started,
+                   ended, duration_ms, status, exit_code, failed_step, resumes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    r.run,
+                    r.runbook,
+                    r.file,
+                    r.user,
+                    r.host,
+                    r.pid,
+                    r.started,
+                    r.ended,
+                    r.duration_ms,
+                    r.status,
+                    r.exit_code,
+                    r.failed_step,
+                    r.resumes
+                ],
+            );
+            added += done.unwrap_or(0);
+        }
+        tx.commit()
+            .map_err(|e| format!("cannot write the run index: {e}"))?;
+        Ok(added)
+    }
+}
+
+const SELECT: &str = "SELECT run, runbook, file, user, host, pid, started, ended, duration_ms,
+    status, exit_code, failed_step, resumes, records, head FROM runs";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        run: r.get(0)?,
+        runbook: r.get(1)?,
+        file: r.get(2)?,
+        user: r.get(3)?,
+        host: r.get(4)?,
+        pid: r.get(5)?,
+        started: r.get(6)?,
+        ended: r.get(7)?,
+        duration_ms: r.get(8)?,
+        status: r.get(9)?,
+        exit_code: r.get(10)?,
+        failed_step: r.get(11)?,
+        resumes: r.get(12)?,
+        records: r.get(13)?,
+        head: r.get(14)?,
+    })
+}
+
+/// A run's row from its journal alone (`ops show`, and journals the index lacks).
+pub fn from_journal(j: &Journal) -> Option<Row> {
+    let header = j.header()?;
+    let started = j.records.first()?.at.clone();
+    let resumed = j.events("resumed").last().map(|r| r.line);
+    // A resume after the last end is running (or died): that end is not the run's.
+    let finished = j
+        .events("run_finished")
+        .last()
+        .filter(|f| resumed.is_none_or(|r| f.line > r));
+    let resumes = j.events("resumed").count() as u32;
+    Some(Row {
+        run: header.run,
+        runbook: header.runbook,
+        file: header.file,
+        user: header.user,
+        host: header.host,
+        pid: header.pid,
+        started,
+        ended: finished.map(|f| f.at.clone()),
+        duration_ms: finished.and_then(|f| f.json["duration_ms"].as_i64()),
+        status: finished
+            .and_then(|f| f.json["status"].as_str())
+            .map_or_else(|| "running".to_string(), str::to_string),
+        exit_code: finished
+            .and_then(|f| f.json["exit_code"].as_i64())
+            .and_then(|c| i32::try_from(c).ok()),
+        failed_step: finished
+            .and_then(|f| f.json["failed_step"].as_str())
+            .map(str::to_string),
+        resumes,
+        records: None,
+        head: None,
+    })
+}
