@@ -174,12 +174,14 @@ fn pick(state: &Path, named: Option<&str>) -> Result<String, String> {
     }
     let mut index = Index::open(state)?;
     index.sweep(state)?;
-    index
-        .list(None, 200)?
-        .into_iter()
-        .find(|r| r.status != "ok")
-        .map(|r| r.run)
-        .ok_or_else(|| format!("no run in {} can be resumed", state.display()))
+    match index.list(None, 1)?.into_iter().next() {
+        None => Err(format!("there are no runs in {}", state.display())),
+        Some(r) if r.status == "ok" => Err(format!(
+            "the latest run, {}, ended ok; nothing to resume (name an earlier run to resume it)",
+            r.run
+        )),
+        Some(r) => Ok(r.run),
+    }
 }
 
 /// True when the journal's last attempt ended ok.

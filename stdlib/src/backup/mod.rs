@@ -286,7 +286,7 @@ mod retention;
 mod run;
 mod scratch;
 mod store;
-mod tools;
+pub(crate) mod tools;
 mod verify;
 mod world;
 

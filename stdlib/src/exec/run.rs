@@ -90,6 +90,9 @@ pub async fn run(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepEr
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // A `kill -9` of ops takes the command with it: it must not go on unrecorded while
+    // a resume runs the step again.
+    crate::backup::tools::die_with_parent(&mut cmd);
     if let Some(cwd) = input.str("cwd") {
         cmd.current_dir(cwd);
     }
