@@ -8,7 +8,9 @@ use interpreter::event::{Event, Reporter};
 use interpreter::journal::{self, Journal};
 use interpreter::run_report::{MarkdownReport, Terminal};
 
-use crate::cli::{AuditArgs, AuditCommand, Cli, EXIT_FAILED, EXIT_USAGE, HistoryArgs, PlanFormat, ShowArgs};
+use crate::cli::{
+    AuditArgs, AuditCommand, Cli, EXIT_FAILED, EXIT_USAGE, HistoryArgs, PlanFormat, ShowArgs,
+};
 use crate::index::{Index, Row};
 use crate::resume::state_here;
 
@@ -44,15 +46,28 @@ pub fn history(args: &HistoryArgs) -> i32 {
                 r.run.clone(),
                 r.runbook.clone(),
                 format!("{}@{}", r.user, r.host),
-                r.started.chars().take(19).collect::<String>().replace('T', " "),
+                r.started
+                    .chars()
+                    .take(19)
+                    .collect::<String>()
+                    .replace('T', " "),
                 r.duration_ms
-                    .map(|ms| lang::fmt::duration(std::time::Duration::from_millis(ms.max(0) as u64)))
+                    .map(|ms| {
+                        lang::fmt::duration(std::time::Duration::from_millis(ms.max(0) as u64))
+                    })
                     .unwrap_or_else(|| "-".into()),
                 outcome,
             ]
         })
         .collect();
-    let head = ["RUN", "RUNBOOK", "WHO", "STARTED (UTC)", "DURATION", "OUTCOME"];
+    let head = [
+        "RUN",
+        "RUNBOOK",
+        "WHO",
+        "STARTED (UTC)",
+        "DURATION",
+        "OUTCOME",
+    ];
     let mut widths = head.map(str::len);
     for row in &table {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -95,7 +110,11 @@ fn rows(state: &Path, runbook: Option<&str>, limit: usize) -> Result<Vec<Row>, S
 /// True when process `pid` is an `ops` still running.
 fn alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| c.split(|b| *b == 0).next().is_some_and(|a| a.ends_with(b"ops")))
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .next()
+                .is_some_and(|a| a.ends_with(b"ops"))
+        })
         .unwrap_or(false)
 }
 
@@ -231,9 +250,10 @@ pub fn audit(args: &AuditArgs) -> i32 {
     };
     let mut verdict = journal::check(&j, &run);
     // The chain cannot show records cut from its end: the index kept the head.
-    if let Ok(Some(row)) = Index::open(&state).and_then(|i| i.get(&run)) {
-        if let (Some(records), Some(head)) = (row.records, row.head.as_deref()) {
-            match j.records.iter().find(|r| i64::try_from(r.seq + 1).ok() == Some(records)) {
+    if let Ok(Some(row)) = Index::open(&state).and_then(|i| i.get(&run))
+        && let (Some(records), Some(head)) = (row.records, row.head.as_deref())
+    {
+        match j.records.iter().find(|r| i64::try_from(r.seq + 1).ok() == Some(records)) {
                 None => verdict.problems.push(format!(
                     "the index recorded {records} records when the run last ended, the journal has {}: records were cut from its end",
                     verdict.records
@@ -244,7 +264,6 @@ pub fn audit(args: &AuditArgs) -> i32 {
                 )),
                 Some(_) => {}
             }
-        }
     }
     for n in &verdict.notes {
         eprintln!("ops audit: note: {n}");

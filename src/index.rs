@@ -90,7 +90,13 @@ impl Index {
                  ON CONFLICT(run) DO UPDATE SET status = 'running', pid = ?6,
                    resumes = resumes + 1, ended = NULL, exit_code = NULL",
                 params![
-                    row.run, row.runbook, row.file, row.user, row.host, row.pid, row.started
+                    row.run,
+                    row.runbook,
+                    row.file,
+                    row.user,
+                    row.host,
+                    row.pid,
+                    row.started
                 ],
             )
             .map(|_| ())

@@ -135,7 +135,11 @@ impl Journaled {
     /// did not succeed, or that the journal could not be written.
     pub fn close(&self, result: Option<(&RunResult, Option<&str>)>) -> Option<String> {
         let (records, head, failed) = match self.writer.lock() {
-            Ok(w) => (w.records(), w.head().to_string(), w.failed().map(str::to_string)),
+            Ok(w) => (
+                w.records(),
+                w.head().to_string(),
+                w.failed().map(str::to_string),
+            ),
             Err(_) => return None,
         };
         let mut row = self.row.clone();
@@ -147,7 +151,11 @@ impl Journaled {
                 row.status = r.status.as_str().to_string();
                 row.exit_code = Some(r.status.exit_code_after(signal));
                 row.duration_ms = i64::try_from(r.duration.as_millis()).ok();
-                row.failed_step = r.failures.iter().find(|f| !f.continued).map(|f| f.id.clone());
+                row.failed_step = r
+                    .failures
+                    .iter()
+                    .find(|f| !f.continued)
+                    .map(|f| f.id.clone());
             }
             None => row.status = "failed".into(),
         }
@@ -166,7 +174,10 @@ impl Journaled {
             } else {
                 String::new()
             };
-            format!("ops: to go on from where this run stopped: ops resume {}{state}", row.run)
+            format!(
+                "ops: to go on from where this run stopped: ops resume {}{state}",
+                row.run
+            )
         })
     }
 }
@@ -243,7 +254,11 @@ fn confirm_cut_off(
             eprintln!(
                 "ops resume: step {id} {} was cut off; it is {} and runs again",
                 step.label,
-                if step.variant.idempotent { "idempotent" } else { "read-only" }
+                if step.variant.idempotent {
+                    "idempotent"
+                } else {
+                    "read-only"
+                }
             );
             continue;
         }

@@ -52,7 +52,10 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
     let verdict = journal::check(&read, &run);
     if !verdict.ok() {
         return refuse(
-            &format!("its journal does not verify ({})", verdict.problems.join("; ")),
+            &format!(
+                "its journal does not verify ({})",
+                verdict.problems.join("; ")
+            ),
             "`ops audit verify RUN` shows where the chain breaks; start a new run",
         );
     }
@@ -76,7 +79,10 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
     let state = std::path::absolute(&state).unwrap_or(state);
     if let Err(e) = std::env::set_current_dir(&header.cwd) {
         return refuse(
-            &format!("it started in {}, which cannot be entered now: {e}", header.cwd),
+            &format!(
+                "it started in {}, which cannot be entered now: {e}",
+                header.cwd
+            ),
             "resume it on the machine and checkout it started in",
         );
     }
@@ -205,11 +211,7 @@ pub fn progress(j: &Journal) -> (HashMap<String, Earlier>, Vec<String>) {
         match r.event.as_str() {
             // A new attempt: what the last one left running is what it left cut off.
             "resumed" => open.clear(),
-            "step_started" => {
-                if !open.contains(&id) {
-                    open.push(id);
-                }
-            }
+            "step_started" if !open.contains(&id) => open.push(id),
             "step_finished" => {
                 open.retain(|o| o != &id);
                 let status = r.json["status"].as_str().unwrap_or_default();
@@ -227,11 +229,7 @@ pub fn progress(j: &Journal) -> (HashMap<String, Earlier>, Vec<String>) {
                         );
                     }
                     // Stopped half-way: it may have done part of its work.
-                    "cancelled" => {
-                        if r.json["attempts"].as_u64().unwrap_or(0) > 0 {
-                            open.push(id);
-                        }
-                    }
+                    "cancelled" if r.json["attempts"].as_u64().unwrap_or(0) > 0 => open.push(id),
                     _ => {}
                 }
             }

@@ -126,6 +126,16 @@ const ASSERTED_BY: &[(Code, &str, &str)] = &[
         "run_time_problems_have_their_codes",
     ),
     (
+        Code::ResumeRefused,
+        "tests/resume.rs",
+        "a_failed_run_prints_its_resume_command_and_resume_refuses_what_it_must",
+    ),
+    (
+        Code::JournalTampered,
+        "tests/resume.rs",
+        "audit_verify_finds_edited_removed_and_cut_records",
+    ),
+    (
         Code::RunLocked,
         "tests/locks.rs",
         "a_second_run_fails_at_once_naming_the_holder_and_named_locks_are_shared",

@@ -80,8 +80,8 @@ fn only_run(state: &Path) -> String {
 
 /// Steps `ops resume` said it runs again because they were cut off, over all notes.
 fn reruns(state: &Path, run: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(state.join("runs").join(format!("{run}.jsonl")))
-        .expect("journal");
+    let text =
+        std::fs::read_to_string(state.join("runs").join(format!("{run}.jsonl"))).expect("journal");
     let mut ids = Vec::new();
     for line in text.lines() {
         let Ok(j) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -118,7 +118,7 @@ fn kill_9_at_many_points_then_resume_runs_every_recorded_step_once() {
                 vec!["resume", "--yes", "--state-dir", &state_s]
             };
             let mut child = services::spawn_ops(&args);
-            let kill = attempt < 3 && (attempt == 0 || rng.next() % 2 == 0);
+            let kill = attempt < 3 && (attempt == 0 || rng.next().is_multiple_of(2));
             if kill {
                 // Somewhere inside the ~0.4 s the run takes (start-up included).
                 let at = Duration::from_millis(20 + rng.next() % 420);
@@ -187,7 +187,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -228,7 +231,8 @@ fn a_failed_run_prints_its_resume_command_and_resume_refuses_what_it_must() {
     assert_eq!(code, 1, "{err}");
     let run = only_run(&state);
     assert!(
-        err.contains(&format!("ops resume {run} --state-dir")) || err.contains(&format!("ops resume {run}")),
+        err.contains(&format!("ops resume {run} --state-dir"))
+            || err.contains(&format!("ops resume {run}")),
         "{err}"
     );
 
@@ -237,14 +241,20 @@ fn a_failed_run_prints_its_resume_command_and_resume_refuses_what_it_must() {
     std::fs::write(&file, format!("{original}# edited\n")).expect("write");
     let (code, _, err) = ops(&["resume", &run, "--state-dir", state_s], dir);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("OPS3027 resume-refused") && err.contains("changed since the run started"), "{err}");
+    assert!(
+        err.contains("OPS3027 resume-refused") && err.contains("changed since the run started"),
+        "{err}"
+    );
     std::fs::write(&file, &original).expect("write");
 
     // Fixed: the resume runs steps 2 and 3 only.
     std::fs::write(dir.join("fixed"), "").expect("write");
     let (code, out, err) = ops(&["resume", "--state-dir", state_s], dir);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("done in an earlier attempt of this run"), "{out}");
+    assert!(
+        out.contains("done in an earlier attempt of this run"),
+        "{out}"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("effects")).expect("effects"),
         "1\n2\n3\n"
@@ -291,7 +301,10 @@ fn a_cut_off_mutating_step_runs_again_only_with_the_operators_yes() {
     // No operator and no --yes: refused, exit 3, naming the step.
     let (code, _, err) = ops(&["resume", &run, "--state-dir", state_s], dir);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("step 2") && err.contains("cut off and is not idempotent"), "{err}");
+    assert!(
+        err.contains("step 2") && err.contains("cut off and is not idempotent"),
+        "{err}"
+    );
     // With --yes it runs again (quick now), and step 1 is not repeated.
     std::fs::write(dir.join("quick"), "").expect("write");
     let mut child = services::spawn_ops(&["resume", &run, "--yes", "--state-dir", state_s]);
@@ -333,7 +346,10 @@ fn audit_verify_finds_edited_removed_and_cut_records() {
 
     // An outcome edited in the middle.
     let lines: Vec<&str> = original.lines().collect();
-    let n = lines.iter().position(|l| l.contains("\"status\":\"ok\"")).expect("ok step");
+    let n = lines
+        .iter()
+        .position(|l| l.contains("\"status\":\"ok\""))
+        .expect("ok step");
     let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     edited[n] = edited[n].replace("\"attempts\":1", "\"attempts\":2");
     std::fs::write(&path, edited.join("\n") + "\n").expect("write");
@@ -380,31 +396,48 @@ fn history_and_show_read_the_journals_and_no_secret_reaches_one() {
     let file_s = file.to_str().expect("utf-8");
     let env = [("OPS_STATE_DIR", ""), ("CANARY", secret)];
     for _ in 0..3 {
-        let (code, _, err) =
-            services::ops_in(&["run", file_s, "--state-dir", state_s], dir, &env);
+        let (code, _, err) = services::ops_in(&["run", file_s, "--state-dir", state_s], dir, &env);
         assert_eq!(code, 1, "{err}");
     }
-    for entry in std::fs::read_dir(state.join("runs")).expect("runs").flatten() {
+    for entry in std::fs::read_dir(state.join("runs"))
+        .expect("runs")
+        .flatten()
+    {
         let text = std::fs::read_to_string(entry.path()).expect("journal");
         assert!(!text.contains(secret), "{text}");
         assert!(!text.contains("czNjcjN0"), "base64 of the secret: {text}");
     }
     let (code, out, _) = ops(&["history", "--state-dir", state_s], dir);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().filter(|l| l.contains("failed (exit 1)")).count(), 3, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("failed (exit 1)"))
+            .count(),
+        3,
+        "{out}"
+    );
     // The index is only an index: rebuilt from the journals when it is gone.
     std::fs::remove_file(state.join("index.sqlite")).expect("rm");
     let _ = std::fs::remove_file(state.join("index.sqlite-wal"));
     let _ = std::fs::remove_file(state.join("index.sqlite-shm"));
-    let (code, out, _) = ops(&["history", "canary", "--json", "--state-dir", state_s], dir);
+    let (code, out, _) = ops(
+        &["history", "canary", "--json", "--state-dir", state_s],
+        dir,
+    );
     assert_eq!(code, 0);
     let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(rows.as_array().map(Vec::len), Some(3), "{out}");
     assert_eq!(rows[0]["status"], "failed");
     assert_eq!(rows[0]["failed_step"], "2");
-    let (code, out, _) = ops(&["show", "last", "--format", "md", "--state-dir", state_s], dir);
+    let (code, out, _) = ops(
+        &["show", "last", "--format", "md", "--state-dir", state_s],
+        dir,
+    );
     assert_eq!(code, 0);
-    assert!(out.contains("# Run report: canary") && out.contains("❌ failed"), "{out}");
+    assert!(
+        out.contains("# Run report: canary") && out.contains("❌ failed"),
+        "{out}"
+    );
     assert!(!out.contains(secret), "{out}");
     let (_, out, _) = ops(&["history", "nothing-here", "--state-dir", state_s], dir);
     assert!(out.contains("no runs"), "{out}");

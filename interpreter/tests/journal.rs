@@ -74,7 +74,11 @@ fn an_untouched_journal_verifies_and_reads_back() {
     // The chain is bound to the run id: the same file under another name fails.
     let other = journal::verify(&path, "r2").unwrap();
     assert!(!other.ok());
-    assert!(other.problems[0].contains("does not belong to run r2"), "{:?}", other.problems);
+    assert!(
+        other.problems[0].contains("does not belong to run r2"),
+        "{:?}",
+        other.problems
+    );
 }
 
 #[test]
@@ -98,7 +102,11 @@ fn a_removed_or_reordered_record_is_found() {
     write_lines(&path, &removed);
     let v = journal::verify(&path, "r1").unwrap();
     assert!(!v.ok());
-    assert!(v.problems[0].contains("line 3: record seq 3 where seq 2 should be"), "{:?}", v.problems);
+    assert!(
+        v.problems[0].contains("line 3: record seq 3 where seq 2 should be"),
+        "{:?}",
+        v.problems
+    );
 
     let mut swapped = original.clone();
     swapped.swap(1, 2);
@@ -111,7 +119,11 @@ fn a_removed_or_reordered_record_is_found() {
     damaged[1] = String::from("{not json");
     write_lines(&path, &damaged);
     let v = journal::verify(&path, "r1").unwrap();
-    assert!(v.problems.iter().any(|p| p.starts_with("line 2: not JSON")), "{:?}", v.problems);
+    assert!(
+        v.problems.iter().any(|p| p.starts_with("line 2: not JSON")),
+        "{:?}",
+        v.problems
+    );
 }
 
 #[test]
@@ -134,7 +146,13 @@ fn a_torn_last_line_is_ignored_then_cut_with_a_note_on_reopen() {
     let events: Vec<&str> = j.records.iter().map(|r| r.event.as_str()).collect();
     assert_eq!(
         events,
-        ["journal_started", "step_finished", "step_finished", "torn_line_dropped", "step_finished"]
+        [
+            "journal_started",
+            "step_finished",
+            "step_finished",
+            "torn_line_dropped",
+            "step_finished"
+        ]
     );
     assert_eq!(j.records[3].json["line"], 4);
 }
@@ -154,9 +172,15 @@ fn typed_outputs_read_back_and_secrets_are_never_written() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = Writer::create(dir.path(), &header("r1")).unwrap();
     let mut map = indexmap::IndexMap::new();
-    map.insert("took".to_string(), Value::Duration(std::time::Duration::from_millis(1500)));
+    map.insert(
+        "took".to_string(),
+        Value::Duration(std::time::Duration::from_millis(1500)),
+    );
     map.insert("size".to_string(), Value::Size(2048));
-    map.insert("token".to_string(), Value::str("hunter2-value").into_secret());
+    map.insert(
+        "token".to_string(),
+        Value::str("hunter2-value").into_secret(),
+    );
     let value = Value::Map(map);
     w.event(&finished("1", Some(&value)));
     let text = std::fs::read_to_string(w.path()).unwrap();
@@ -165,7 +189,10 @@ fn typed_outputs_read_back_and_secrets_are_never_written() {
     let rec = j.events("step_finished").next().unwrap();
     let back: Value = serde_json::from_value(rec.json["values"].clone()).unwrap();
     let m = back.as_map().unwrap();
-    assert_eq!(m["took"], Value::Duration(std::time::Duration::from_millis(1500)));
+    assert_eq!(
+        m["took"],
+        Value::Duration(std::time::Duration::from_millis(1500))
+    );
     assert_eq!(m["size"], Value::Size(2048));
     assert!(back.holds_secret());
     assert_eq!(m["token"], Value::Secret(Box::new(Value::Null)));

@@ -268,7 +268,6 @@ impl<'a> Executor<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     /// A step an earlier attempt of a resumed run finished: reported, not run; its
     /// outputs feed later steps unless they held a secret (never journaled).
     fn reuse(&self, step: &PlannedStep, earlier: &super::Earlier) {
@@ -292,6 +291,7 @@ impl<'a> Executor<'a> {
         self.set_slot(&step.id, slot);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn failed(
         &self,
         step: &PlannedStep,

@@ -170,7 +170,8 @@ pub struct Journal {
 impl Journal {
     /// Reads a journal file.
     pub fn read(path: &Path) -> Result<Journal, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Journal::parse(&bytes))
     }
 
@@ -193,7 +194,9 @@ impl Journal {
                 torn,
             };
             if line.len() > LINE_LIMIT {
-                journal.unreadable.push(bad("longer than a journal line can be"));
+                journal
+                    .unreadable
+                    .push(bad("longer than a journal line can be"));
                 continue;
             }
             match serde_json::from_slice::<serde_json::Value>(line) {

@@ -40,7 +40,9 @@ pub fn check(journal: &Journal, run: &str) -> Verdict {
                 .notes
                 .push(format!("line {}: {}; ignored", bad.line, bad.why));
         } else {
-            verdict.problems.push(format!("line {}: {}", bad.line, bad.why));
+            verdict
+                .problems
+                .push(format!("line {}: {}", bad.line, bad.why));
         }
     }
     let mut expected_prev = genesis(run);
@@ -61,7 +63,9 @@ pub fn check(journal: &Journal, run: &str) -> Verdict {
                     record.seq
                 )
             };
-            verdict.problems.push(format!("line {}: {what}", record.line));
+            verdict
+                .problems
+                .push(format!("line {}: {what}", record.line));
         } else if record.seq != expected_seq {
             verdict.problems.push(format!(
                 "line {}: record seq {} where seq {expected_seq} should be",
@@ -71,14 +75,16 @@ pub fn check(journal: &Journal, run: &str) -> Verdict {
             verdict.records += 1;
         }
         if record.seq == 0 && record.event != "journal_started" {
-            verdict
-                .problems
-                .push(format!("line {}: the first record is not the journal header", record.line));
+            verdict.problems.push(format!(
+                "line {}: the first record is not the journal header",
+                record.line
+            ));
         }
         if record.seq == 0 && record.json["run"].as_str() != Some(run) {
-            verdict
-                .problems
-                .push(format!("line {}: the header names another run", record.line));
+            verdict.problems.push(format!(
+                "line {}: the header names another run",
+                record.line
+            ));
         }
         expected_prev = journal.line_hashes[record.line - 1].clone();
         expected_seq = record.seq + 1;

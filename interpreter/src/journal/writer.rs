@@ -76,7 +76,6 @@ impl Writer {
         let keep = line_end(&bytes, last.line);
         let torn = (keep < bytes.len()).then(|| (last.line + 1, hash_line(&bytes[keep..])));
         let file = OpenOptions::new()
-            .write(true)
             .append(true)
             .open(&path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -137,8 +136,13 @@ impl Writer {
         let Ok(mut json) = serde_json::to_value(event) else {
             return;
         };
-        if let (Event::StepFinished { values: Some(values), .. }, Some(map)) =
-            (event, json.as_object_mut())
+        if let (
+            Event::StepFinished {
+                values: Some(values),
+                ..
+            },
+            Some(map),
+        ) = (event, json.as_object_mut())
         {
             map.insert("values".into(), values.clone());
         }
@@ -162,20 +166,20 @@ impl Writer {
         let hash = hash_line(line.as_bytes());
         line.push('\n');
         // One write(2) of the whole line on an O_APPEND file.
-        let written = self.file.write_all(line.as_bytes()).and_then(|()| {
-            if sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let written = self
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         match written {
             Ok(()) => {
                 self.seq += 1;
                 self.prev = hash;
             }
             Err(e) => {
-                self.failed = Some(format!("cannot write the journal {}: {e}", self.path.display()));
+                self.failed = Some(format!(
+                    "cannot write the journal {}: {e}",
+                    self.path.display()
+                ));
             }
         }
     }
