@@ -6,7 +6,8 @@
 # Installs what the tests need when it is missing (apt, as root): PostgreSQL server
 # binaries, redis-server and openssl (stdlib, backup and hardening tests), docker.io and
 # busybox-static (a private Docker engine and its offline test image), docker-compose
-# (Compose v1, the peer that must recognise our stacks). PostgreSQL, Redis and the
+# (Compose v1, the peer that must recognise our stacks), openssh-client (ssh-keygen signs
+# approvals). PostgreSQL, Redis and the
 # HTTP/TLS servers are started by the tests themselves on 127.0.0.1 and stopped by PID
 # (tests/services/mod.rs). The Docker engine is started here on a private socket
 # (scripts/engine.sh) unless one already answers there, and then stopped by the PID in its
@@ -24,6 +25,7 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v script >/dev/null || need+=(bsdutils)
 command -v curl >/dev/null || need+=(curl)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} (apt)"
   # No cluster of our own: the tests create throwaway ones.

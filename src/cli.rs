@@ -56,6 +56,45 @@ pub enum Command {
     Show(ShowArgs),
     /// Check run journals (`ops audit verify RUN`).
     Audit(AuditArgs),
+    /// Approve (or reject) a run waiting at an approval gate, signed with your SSH key.
+    Approve(ApproveArgs),
+}
+
+/// `ops approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The run id (`ops history` lists them; the gate's log line names it).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+
+    /// The SSH private key to sign with (`ssh-keygen -Y sign`; an agent-backed key's
+    /// public half works too).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// The gate's step id (default: the gate the run waits at now).
+    #[arg(long, value_name = "ID")]
+    pub step: Option<String>,
+
+    /// Your principal in `allowed_signers` (default: your user name).
+    #[arg(long = "as", value_name = "NAME")]
+    pub as_principal: Option<String>,
+
+    /// Reject instead: the run stops at the gate and its failure handlers run.
+    #[arg(long)]
+    pub reject: bool,
+
+    /// Why (recorded with the approval and in the journal).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// How long the approval stays valid.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub expires: std::time::Duration,
+
+    /// The state directory of the run.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `ops resume`.

@@ -34,7 +34,7 @@ pub fn history(args: &HistoryArgs) -> i32 {
         let _ = writeln!(out, "no runs in {}", state.display());
         return 0;
     }
-    let table: Vec<[String; 6]> = rows
+    let table: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
             let outcome = match (r.exit_code, r.resumes) {
@@ -57,6 +57,7 @@ pub fn history(args: &HistoryArgs) -> i32 {
                     })
                     .unwrap_or_else(|| "-".into()),
                 outcome,
+                r.approvals.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -67,6 +68,7 @@ pub fn history(args: &HistoryArgs) -> i32 {
         "STARTED (UTC)",
         "DURATION",
         "OUTCOME",
+        "APPROVALS",
     ];
     let mut widths = head.map(str::len);
     for row in &table {

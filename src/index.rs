@@ -14,6 +14,9 @@ use std::time::Duration;
 use interpreter::journal::{self, Journal};
 use rusqlite::{Connection, OptionalExtension, params};
 
+/// The index layout; another one is dropped and rebuilt from the journals.
+const INDEX_VERSION: i64 = 1;
+
 /// One run as the index has it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Row {
@@ -47,6 +50,8 @@ pub struct Row {
     pub records: Option<i64>,
     /// The hash of its journal's last record then.
     pub head: Option<String>,
+    /// Approval gates passed or stopped (`bob approved 1`, `rejected by bob at 1`).
+    pub approvals: Option<String>,
 }
 
 /// The open index.
@@ -66,13 +71,20 @@ impl Index {
             db.busy_timeout(Duration::from_secs(5))?;
             db.pragma_update(None, "journal_mode", "WAL")?;
             db.pragma_update(None, "synchronous", "NORMAL")?;
+            // The index is rebuilt from the journals when its layout is not this one.
+            let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if version != INDEX_VERSION {
+                db.execute_batch("DROP TABLE IF EXISTS runs;")?;
+                db.pragma_update(None, "user_version", INDEX_VERSION)?;
+            }
             db.execute_batch(
                 "CREATE TABLE IF NOT EXISTS runs (
                     run TEXT PRIMARY KEY, runbook TEXT NOT NULL, file TEXT NOT NULL,
                     user TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
                     started TEXT NOT NULL, ended TEXT, duration_ms INTEGER,
                     status TEXT NOT NULL, exit_code INTEGER, failed_step TEXT,
-                    resumes INTEGER NOT NULL DEFAULT 0, records INTEGER, head TEXT);
+                    resumes INTEGER NOT NULL DEFAULT 0, records INTEGER, head TEXT,
+                    approvals TEXT);
                  CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started);
                  CREATE INDEX IF NOT EXISTS runs_by_runbook ON runs (runbook, started);",
             )
@@ -108,7 +120,7 @@ impl Index {
         self.db
             .execute(
                 "UPDATE runs SET ended = ?2, duration_ms = ?3, status = ?4, exit_code = ?5,
-                   failed_step = ?6, records = ?7, head = ?8 WHERE run = ?1",
+                   failed_step = ?6, records = ?7, head = ?8, approvals = ?9 WHERE run = ?1",
                 params![
                     row.run,
                     row.ended,
@@ -117,7 +129,8 @@ impl Index {
                     row.exit_code,
                     row.failed_step,
                     row.records,
-                    row.head
+                    row.head,
+                    row.approvals
                 ],
             )
             .map(|_| ())
@@ -195,8 +208,8 @@ impl Index {
             };
             let done = tx.execute(
                 "INSERT OR IGNORE INTO runs (run, runbook, file, user, host, pid, started,
-                   ended, duration_ms, status, exit_code, failed_step, resumes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                   ended, duration_ms, status, exit_code, failed_step, resumes, approvals)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     r.run,
                     r.runbook,
@@ -210,7 +223,8 @@ impl Index {
                     r.status,
                     r.exit_code,
                     r.failed_step,
-                    r.resumes
+                    r.resumes,
+                    r.approvals
                 ],
             );
             added += done.unwrap_or(0);
@@ -222,7 +236,7 @@ impl Index {
 }
 
 const SELECT: &str = "SELECT run, runbook, file, user, host, pid, started, ended, duration_ms,
-    status, exit_code, failed_step, resumes, records, head FROM runs";
+    status, exit_code, failed_step, resumes, records, head, approvals FROM runs";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -241,6 +255,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         resumes: r.get(12)?,
         records: r.get(13)?,
         head: r.get(14)?,
+        approvals: r.get(15)?,
     })
 }
 
@@ -277,5 +292,40 @@ pub fn from_journal(j: &Journal) -> Option<Row> {
         resumes,
         records: None,
         head: None,
+        approvals: approvals(j),
     })
+}
+
+/// What the approval gates of a journal decided: `1 approved by bob, alice`, or
+/// `1 rejected by bob`, `; `-separated.
+pub fn approvals(j: &Journal) -> Option<String> {
+    let mut out = Vec::new();
+    for r in j.events("step_log") {
+        let (Some(id), Some(line)) = (r.json["id"].as_str(), r.json["line"].as_str()) else {
+            continue;
+        };
+        if let Some(rest) = line.strip_prefix("rejected by ") {
+            let who = rest.split(' ').next().unwrap_or_default();
+            out.push(format!("{id} rejected by {who}"));
+        }
+    }
+    for r in j.events("step_finished") {
+        if r.json["status"] != "ok"
+            || !r.json["label"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("approve "))
+        {
+            continue;
+        }
+        let by: Vec<&str> = r.json["outputs"]["approved_by"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        out.push(format!(
+            "{} approved by {}",
+            r.json["id"].as_str().unwrap_or_default(),
+            by.join(", ")
+        ));
+    }
+    (!out.is_empty()).then(|| out.join("; "))
 }

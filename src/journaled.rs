@@ -23,6 +23,7 @@ pub struct Journaled {
     row: Row,
     earlier: HashMap<String, Earlier>,
     explicit_state: bool,
+    plan_hash: String,
 }
 
 /// Opens the run's journal: a new one with its header, or the interrupted run's to go on
@@ -37,17 +38,21 @@ pub fn open(
     yes: bool,
 ) -> Result<Journaled, i32> {
     let redactor = crate::runtime::redactor(plan);
-    let (writer, earlier) = match attempt {
+    let (writer, earlier, plan_hash) = match attempt {
         Attempt::New(run) => {
             let header = header(plan, me, &run, &redactor);
             let writer = Writer::create(state, &header).map_err(|e| {
                 eprintln!("ops run: {e}; nothing was run");
                 EXIT_USAGE
             })?;
-            (writer, HashMap::new())
+            (writer, HashMap::new(), header.plan_hash)
         }
         Attempt::Resume(resuming) => {
-            let now = journal::shape(plan);
+            // Compared as it was written: labels redacted.
+            let mut now = journal::shape(plan);
+            for s in &mut now {
+                redactor.redact_in_place(&mut s.label);
+            }
             if now != resuming.header.shape {
                 let diff = shape_diff(&resuming.header.shape, &now);
                 let d = lang::diag::plan::resume_refused(
@@ -75,7 +80,7 @@ pub fn open(
                     "reused": reused, "rerun": rerun,
                 }),
             );
-            (writer, resuming.earlier)
+            (writer, resuming.earlier, resuming.header.plan_hash)
         }
     };
     let mut writer = writer;
@@ -105,6 +110,7 @@ pub fn open(
         resumes: 0,
         records: None,
         head: None,
+        approvals: None,
     };
     // The index is a convenience: a run goes on without it (`ops history` reads the
     // journal later).
@@ -117,6 +123,7 @@ pub fn open(
         row,
         earlier,
         explicit_state: std::env::var_os("OPS_STATE_DIR").is_some(),
+        plan_hash,
     })
 }
 
@@ -124,6 +131,16 @@ impl Journaled {
     /// The reporter that writes every run event to the journal.
     pub fn reporter(&self) -> JournalReporter {
         JournalReporter(self.writer.clone())
+    }
+
+    /// The run's identity for its steps (`approve`).
+    pub fn identity(&self) -> interpreter::step::RunIdentity {
+        interpreter::step::RunIdentity {
+            id: self.row.run.clone(),
+            plan_hash: self.plan_hash.clone(),
+            state: std::path::absolute(&self.state).unwrap_or_else(|_| self.state.clone()),
+            user: self.row.user.clone(),
+        }
     }
 
     /// What earlier attempts finished (empty for a new run).
@@ -145,6 +162,9 @@ impl Journaled {
         let mut row = self.row.clone();
         row.ended = Some(jiff::Timestamp::now().to_string());
         row.records = i64::try_from(records).ok();
+        row.approvals = interpreter::journal::Journal::read(&journal::path(&self.state, &row.run))
+            .ok()
+            .and_then(|j| crate::index::approvals(&j));
         row.head = Some(head);
         match result {
             Some((r, signal)) => {
@@ -199,7 +219,7 @@ fn header(plan: &Plan, me: &Holder, run: &str, redactor: &interpreter::redact::R
     for s in &mut shape {
         redactor.redact_in_place(&mut s.label);
     }
-    Header {
+    let mut header = Header {
         journal_version: journal::JOURNAL_VERSION,
         run: run.to_string(),
         runbook: plan.runbook.id.clone(),
@@ -216,7 +236,10 @@ fn header(plan: &Plan, me: &Holder, run: &str, redactor: &interpreter::redact::R
         params,
         start_at: plan.start_at.clone(),
         shape,
-    }
+        plan_hash: String::new(),
+    };
+    header.plan_hash = journal::plan_hash(&header);
+    header
 }
 
 /// `-`/`+` lines for the steps that differ.

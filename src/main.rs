@@ -1,6 +1,7 @@
 //! `ops`: check, plan and run `.rb.ops` runbooks. This file only dispatches; each
 //! subcommand lives in its own module.
 
+mod approve;
 mod catalog;
 mod check;
 mod check_report;
@@ -75,6 +76,7 @@ fn main() {
         cli::Command::History(args) => history::history(args),
         cli::Command::Show(args) => history::show(&cli, args),
         cli::Command::Audit(args) => history::audit(args),
+        cli::Command::Approve(args) => approve::run(args),
     };
     std::process::exit(code);
 }

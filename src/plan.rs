@@ -263,6 +263,7 @@ fn live_preflight(plan: &Plan, registry: &Registry) -> Vec<LiveResult> {
     ));
     let options = RunOptions {
         earlier: Arc::default(),
+        identity: None,
         mode: Mode::DryRun {
             live_readonly: true,
         },

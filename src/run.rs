@@ -292,6 +292,7 @@ fn execute(
     };
     let options = RunOptions {
         earlier: Arc::new(journal.earlier()),
+        identity: Some(Arc::new(journal.identity())),
         mode: Mode::Run,
         grace: args.grace,
         prompter,

@@ -278,6 +278,22 @@ pub struct StepContext {
     pub secrets: Arc<Redactor>,
     /// Asks the operator (`confirm`, `manual`).
     pub prompter: Arc<dyn Prompter>,
+    /// The journaled run this step is part of (`None` in dry-runs and bare executions).
+    pub run: Option<Arc<RunIdentity>>,
+}
+
+/// Who and what a real run is, for steps that deal with the world outside the process
+/// (`approve` reads approvals for this run and this plan from the state directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunIdentity {
+    /// The run id.
+    pub id: String,
+    /// The plan hash approvals name (`sha256:...`).
+    pub plan_hash: String,
+    /// The state directory.
+    pub state: std::path::PathBuf,
+    /// The user who started the run.
+    pub user: String,
 }
 
 impl StepContext {

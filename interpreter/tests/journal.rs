@@ -21,6 +21,7 @@ fn header(run: &str) -> Header {
         params: Vec::new(),
         start_at: None,
         shape: Vec::new(),
+        plan_hash: String::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! step's schema: variants, target, attributes (types, defaults, required-ness,
 //! sensitivity), typed outputs, expectation subjects, effect and default timeout.
 
+pub mod approve;
 pub mod backup;
 pub mod call;
 pub mod compose;
@@ -33,6 +34,7 @@ pub static STEPS: &[&StepSchema] = &[
     &http::SCHEMA,
     &interactive::CONFIRM_SCHEMA,
     &interactive::MANUAL_SCHEMA,
+    &approve::SCHEMA,
     &call::SCHEMA,
 ];
 
@@ -63,6 +65,7 @@ pub fn registry() -> interpreter::step::Registry {
     }
     registry.register(interactive::Ask(PromptKind::Confirm));
     registry.register(interactive::Ask(PromptKind::Manual));
+    registry.register(approve::Approve);
     registry
 }
 

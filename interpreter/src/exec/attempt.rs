@@ -361,6 +361,7 @@ impl<'a> Executor<'a> {
             events: self.sink.clone(),
             secrets: self.redactor.clone(),
             prompter: self.options.prompter.clone(),
+            run: self.options.identity.clone(),
         };
         let look = imp.inspect(&input, &ctx)?;
         let limit = step.timeout.unwrap_or(INSPECT_LIMIT).min(INSPECT_LIMIT);
@@ -463,6 +464,7 @@ impl<'a> Executor<'a> {
             events: self.sink.clone(),
             secrets: self.redactor.clone(),
             prompter: self.options.prompter.clone(),
+            run: self.options.identity.clone(),
         };
         let run = imp.run(input, &ctx);
         // A read-only step has nothing to wind down: on cancellation it stops at once

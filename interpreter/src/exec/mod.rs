@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// `ops resume`: the steps an earlier attempt of this run finished, by plan id; they
     /// are not run again.
     pub earlier: Arc<HashMap<String, Earlier>>,
+    /// The journaled run (real runs only): steps such as `approve` need its id, plan
+    /// hash and state directory.
+    pub identity: Option<Arc<crate::step::RunIdentity>>,
 }
 
 /// A step an earlier attempt of a resumed run finished.

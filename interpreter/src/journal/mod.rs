@@ -96,6 +96,20 @@ pub struct Header {
     pub start_at: Option<String>,
     /// The plan's steps as run (id, label, effect), what resume compares.
     pub shape: Vec<ShapeStep>,
+    /// The plan hash approvals name: [`plan_hash`] of the fields above.
+    pub plan_hash: String,
+}
+
+/// The hash of what a run runs: runbook id, file, content hash, `ops` version,
+/// parameters, `--start-at` and every step (`sha256:HEX`). An approval signs it, so an
+/// approval of one plan never opens the gate of another.
+pub fn plan_hash(h: &Header) -> String {
+    let canonical = serde_json::json!({
+        "runbook": h.runbook, "file": h.file, "hash": h.hash,
+        "ops_version": h.ops_version, "params": h.params,
+        "start_at": h.start_at, "shape": h.shape,
+    });
+    format!("sha256:{}", hash_line(canonical.to_string().as_bytes()))
 }
 
 /// One resolved parameter.

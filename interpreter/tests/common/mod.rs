@@ -313,6 +313,7 @@ impl Prompter for Yes {
 pub fn options(mode: Mode) -> RunOptions {
     RunOptions {
         earlier: std::sync::Arc::default(),
+        identity: None,
         mode,
         grace: Duration::from_secs(1),
         prompter: Arc::new(Yes),
