@@ -24,6 +24,7 @@ pub struct Journaled {
     earlier: HashMap<String, Earlier>,
     explicit_state: bool,
     plan_hash: String,
+    durable: Arc<std::collections::HashSet<String>>,
 }
 
 /// Opens the run's journal: a new one with its header, or the interrupted run's to go on
@@ -124,13 +125,25 @@ pub fn open(
         earlier,
         explicit_state: std::env::var_os("OPS_STATE_DIR").is_some(),
         plan_hash,
+        // A read-only step's records need not reach the disk before it runs: lost in a
+        // crash, resume runs that step again, which changes nothing.
+        durable: Arc::new(
+            plan.steps()
+                .into_iter()
+                .filter(|s| s.effect != lang::schema::Effect::ReadOnly)
+                .map(|s| s.id.clone())
+                .collect(),
+        ),
     })
 }
 
 impl Journaled {
     /// The reporter that writes every run event to the journal.
     pub fn reporter(&self) -> JournalReporter {
-        JournalReporter(self.writer.clone())
+        JournalReporter {
+            writer: self.writer.clone(),
+            durable: self.durable.clone(),
+        }
     }
 
     /// The run's identity for its steps (`approve`).

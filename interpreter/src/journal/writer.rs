@@ -13,6 +13,9 @@ use crate::event::{Event, Reporter};
 /// runbook lock while it writes.
 pub struct Writer {
     file: File,
+    /// Lines not written yet: records that need not be durable wait here for the next
+    /// one that must be (or the end), then go out in one `write(2)`.
+    pending: Vec<u8>,
     path: PathBuf,
     seq: u64,
     prev: String,
@@ -36,6 +39,7 @@ impl Writer {
         let _ = File::open(&dir).and_then(|d| d.sync_all());
         let mut writer = Writer {
             file,
+            pending: Vec::new(),
             path,
             seq: 0,
             prev: genesis(&header.run),
@@ -86,6 +90,7 @@ impl Writer {
         }
         let mut writer = Writer {
             file,
+            pending: Vec::new(),
             path,
             seq: last.seq + 1,
             prev: journal.line_hashes[last.line - 1].clone(),
@@ -130,9 +135,11 @@ impl Writer {
         self.append_object(&serde_json::Value::Object(entry), true);
     }
 
-    /// Appends one run event; fsync'd at step and run boundaries.
-    pub fn event(&mut self, event: &Event) {
-        let sync = !matches!(event, Event::StepLog { .. });
+    /// Appends one run event; `durable` ones (the run's start and end, records of
+    /// mutating and interactive steps) are fsync'd, with everything before them, before
+    /// this returns.
+    pub fn event(&mut self, event: &Event, durable: bool) {
+        let sync = durable || matches!(event, Event::RunStarted { .. } | Event::RunFinished { .. });
         let Ok(mut json) = serde_json::to_value(event) else {
             return;
         };
@@ -165,11 +172,14 @@ impl Writer {
         line.push_str(body.strip_prefix('{').unwrap_or("}"));
         let hash = hash_line(line.as_bytes());
         line.push('\n');
-        // One write(2) of the whole line on an O_APPEND file.
-        let written = self
-            .file
-            .write_all(line.as_bytes())
-            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
+        self.pending.extend_from_slice(line.as_bytes());
+        // Lines go out in order, many in one write(2) on an O_APPEND file; a crash can
+        // only cut the last one.
+        let written = if sync || self.pending.len() >= PENDING_LIMIT {
+            self.flush(sync)
+        } else {
+            Ok(())
+        };
         match written {
             Ok(()) => {
                 self.seq += 1;
@@ -182,6 +192,27 @@ impl Writer {
                 ));
             }
         }
+    }
+}
+
+/// Lines that need not be durable are written once this many bytes wait.
+const PENDING_LIMIT: usize = 64 * 1024;
+
+impl Writer {
+    /// Writes what waits, and with `sync` makes it durable.
+    pub fn flush(&mut self, sync: bool) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let result = self.file.write_all(&self.pending);
+            self.pending.clear();
+            result?;
+        }
+        if sync { self.file.sync_data() } else { Ok(()) }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.flush(true);
     }
 }
 
@@ -199,14 +230,33 @@ fn line_end(bytes: &[u8], line: usize) -> usize {
     bytes.len()
 }
 
-/// Writes every run event to the journal (shared with the command, which adds notes).
+/// Writes every run event to the journal (the writer is shared with the command, which
+/// adds notes); records of the steps in `durable` are fsync'd.
 #[derive(Clone)]
-pub struct JournalReporter(pub Arc<Mutex<Writer>>);
+pub struct JournalReporter {
+    /// The journal.
+    pub writer: Arc<Mutex<Writer>>,
+    /// Ids of the steps whose records must be durable before the run goes on.
+    pub durable: Arc<std::collections::HashSet<String>>,
+}
 
 impl Reporter for JournalReporter {
     fn event(&mut self, event: &Event) {
-        if let Ok(mut writer) = self.0.lock() {
-            writer.event(event);
+        let durable = match event {
+            Event::StepStarted { id, .. }
+            | Event::StepRetry { id, .. }
+            | Event::StepFinished { id, .. } => self.durable.contains(id),
+            _ => false,
+        };
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.event(event, durable);
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self.writer.lock() {
+            Ok(mut writer) => writer.flush(true),
+            Err(_) => Ok(()),
         }
     }
 }
