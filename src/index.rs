@@ -6,7 +6,9 @@
 //! journal's end.
 //!
 //! SQLite (WAL, a 5 s busy timeout) serialises the writers: runs of different runbooks
-//! may end at the same moment.
+//! may end at the same moment. It is written without fsync (`synchronous = OFF`): a
+//! `kill -9` loses nothing, a power loss may lose the latest rows (found again in the
+//! journals; their end anchors for `ops audit verify` are then gone).
 
 use std::path::Path;
 use std::time::Duration;
@@ -69,8 +71,10 @@ impl Index {
             .map_err(|e| format!("cannot open the run index {}: {e}", path.display()))?;
         let setup = || -> rusqlite::Result<()> {
             db.busy_timeout(Duration::from_secs(5))?;
-            db.pragma_update(None, "journal_mode", "WAL")?;
-            db.pragma_update(None, "synchronous", "NORMAL")?;
+            db.pragma_update(None, "journal_mode", "DELETE")?;
+            // No fsync: the journals are the record; after a power loss the index may
+            // lack its latest rows, which the next `ops history` reads from the journals.
+            db.pragma_update(None, "synchronous", "OFF")?;
             // The index is rebuilt from the journals when its layout is not this one.
             let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if version != INDEX_VERSION {
@@ -93,14 +97,14 @@ impl Index {
         Ok(Index { db })
     }
 
-    /// Records a run that starts (or is resumed: its row goes back to `running`).
+    /// Records a resumed run that starts again: its row goes back to `running`.
     pub fn started(&self, row: &Row) -> Result<(), String> {
         self.db
             .execute(
                 "INSERT INTO runs (run, runbook, file, user, host, pid, started, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')
                  ON CONFLICT(run) DO UPDATE SET status = 'running', pid = ?6,
-                   resumes = resumes + 1, ended = NULL, exit_code = NULL",
+                   ended = NULL, exit_code = NULL",
                 params![
                     row.run,
                     row.runbook,
@@ -115,14 +119,25 @@ impl Index {
             .map_err(|e| format!("cannot write the run index: {e}"))
     }
 
-    /// Records how a run ended and its journal's head.
+    /// Records how a run ended and its journal's head (a new run's row is written here:
+    /// while it runs, `ops history` finds it by its journal).
     pub fn ended(&self, row: &Row) -> Result<(), String> {
         self.db
             .execute(
-                "UPDATE runs SET ended = ?2, duration_ms = ?3, status = ?4, exit_code = ?5,
-                   failed_step = ?6, records = ?7, head = ?8, approvals = ?9 WHERE run = ?1",
+                "INSERT INTO runs (run, runbook, file, user, host, pid, started, ended,
+                   duration_ms, status, exit_code, failed_step, records, head, approvals, resumes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT(run) DO UPDATE SET pid = ?6, ended = ?8, duration_ms = ?9,
+                   status = ?10, exit_code = ?11, failed_step = ?12, records = ?13, head = ?14,
+                   approvals = ?15, resumes = ?16",
                 params![
                     row.run,
+                    row.runbook,
+                    row.file,
+                    row.user,
+                    row.host,
+                    row.pid,
+                    row.started,
                     row.ended,
                     row.duration_ms,
                     row.status,
@@ -130,7 +145,8 @@ impl Index {
                     row.failed_step,
                     row.records,
                     row.head,
-                    row.approvals
+                    row.approvals,
+                    row.resumes
                 ],
             )
             .map(|_| ())

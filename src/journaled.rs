@@ -25,6 +25,10 @@ pub struct Journaled {
     explicit_state: bool,
     plan_hash: String,
     durable: Arc<std::collections::HashSet<String>>,
+    /// The run index, opened once for the run (`None` when it cannot be used).
+    index: Option<Index>,
+    /// The plan has approval gates (their outcome goes into the index).
+    gates: bool,
 }
 
 /// Opens the run's journal: a new one with its header, or the interrupted run's to go on
@@ -39,6 +43,7 @@ pub fn open(
     yes: bool,
 ) -> Result<Journaled, i32> {
     let redactor = crate::runtime::redactor(plan);
+    let (mut started, mut resumes) = (jiff::Timestamp::now().to_string(), 0);
     let (writer, earlier, plan_hash) = match attempt {
         Attempt::New(run) => {
             let header = header(plan, me, &run, &redactor);
@@ -81,6 +86,8 @@ pub fn open(
                     "reused": reused, "rerun": rerun,
                 }),
             );
+            started = resuming.started.clone();
+            resumes = resuming.resumes + 1;
             (writer, resuming.earlier, resuming.header.plan_hash)
         }
     };
@@ -102,22 +109,33 @@ pub fn open(
         user: me.user.clone(),
         host: me.host.clone(),
         pid: me.pid,
-        started: jiff::Timestamp::now().to_string(),
+        started,
         ended: None,
         duration_ms: None,
         status: "running".into(),
         exit_code: None,
         failed_step: None,
-        resumes: 0,
+        resumes,
         records: None,
         head: None,
         approvals: None,
     };
     // The index is a convenience: a run goes on without it (`ops history` reads the
     // journal later).
-    if let Err(e) = Index::open(state).and_then(|i| i.started(&row)) {
-        eprintln!("ops run: {e}; `ops history` will read this run from its journal");
-    }
+    // A resumed run's row goes back to `running`; a new run's row is written at its end
+    // (until then `ops history` finds it by its journal).
+    let index = match Index::open(state).and_then(|i| {
+        if row.resumes > 0 {
+            i.started(&row)?;
+        }
+        Ok(i)
+    }) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            eprintln!("ops run: {e}; `ops history` will read this run from its journal");
+            None
+        }
+    };
     Ok(Journaled {
         writer: Arc::new(Mutex::new(writer)),
         state: state.to_path_buf(),
@@ -127,6 +145,8 @@ pub fn open(
         plan_hash,
         // A read-only step's records need not reach the disk before it runs: lost in a
         // crash, resume runs that step again, which changes nothing.
+        index,
+        gates: plan.steps().iter().any(|s| s.kind == "approve"),
         durable: Arc::new(
             plan.steps()
                 .into_iter()
@@ -175,9 +195,12 @@ impl Journaled {
         let mut row = self.row.clone();
         row.ended = Some(jiff::Timestamp::now().to_string());
         row.records = i64::try_from(records).ok();
-        row.approvals = interpreter::journal::Journal::read(&journal::path(&self.state, &row.run))
-            .ok()
-            .and_then(|j| crate::index::approvals(&j));
+        if self.gates {
+            row.approvals =
+                interpreter::journal::Journal::read(&journal::path(&self.state, &row.run))
+                    .ok()
+                    .and_then(|j| crate::index::approvals(&j));
+        }
         row.head = Some(head);
         match result {
             Some((r, signal)) => {
@@ -192,7 +215,7 @@ impl Journaled {
             }
             None => row.status = "failed".into(),
         }
-        if let Err(e) = Index::open(&self.state).and_then(|i| i.ended(&row)) {
+        if let Some(Err(e)) = self.index.as_ref().map(|i| i.ended(&row)) {
             eprintln!("ops run: {e}");
         }
         if let Some(e) = failed {

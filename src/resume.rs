@@ -26,6 +26,10 @@ pub struct Resuming {
     pub earlier: HashMap<String, Earlier>,
     /// Steps that were running (or were cancelled half-way) when the last attempt ended.
     pub cut_off: Vec<String>,
+    /// When the run first started (RFC 3339).
+    pub started: String,
+    /// Resumes before this one.
+    pub resumes: u32,
 }
 
 /// Runs `ops resume`.
@@ -152,6 +156,8 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
         header,
         earlier,
         cut_off,
+        started: read.records[0].at.clone(),
+        resumes: read.events("resumed").count() as u32,
     };
     crate::run::launch(
         cli,

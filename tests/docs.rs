@@ -99,6 +99,7 @@ fn schema_defaults_parse_and_fit_their_types() {
                         s.as_plain().is_some_and(|w| words.contains(&w.as_str()))
                     }
                     (lang::schema::SchemaType::String, lang::ast::ExprKind::Str(_))
+                    | (lang::schema::SchemaType::Path, lang::ast::ExprKind::Str(_))
                     | (lang::schema::SchemaType::Bool, lang::ast::ExprKind::Bool(_))
                     | (lang::schema::SchemaType::Int, lang::ast::ExprKind::Int(_))
                     | (lang::schema::SchemaType::Size, lang::ast::ExprKind::Size(_))

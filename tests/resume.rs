@@ -3,7 +3,10 @@
 //! finds tampering; `ops history` and `ops show` read the journals; no secret reaches a
 //! journal.
 
+mod common;
 mod services;
+
+use common::durable;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,20 +51,6 @@ fn effects(dir: &Path) -> BTreeMap<String, usize> {
     counts
 }
 
-/// Processes whose command line mentions `marker` (left behind by a killed run).
-fn leftovers(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(marker) && !cmd.contains("cargo") {
-                found.push(cmd);
-            }
-        }
-    }
-    found
-}
-
 /// The run id in the journals directory (there is one per trial).
 fn only_run(state: &Path) -> String {
     let mut ids: Vec<String> = std::fs::read_dir(state.join("runs"))
@@ -78,27 +67,9 @@ fn only_run(state: &Path) -> String {
     ids.remove(0)
 }
 
-/// Steps `ops resume` said it runs again because they were cut off, over all notes.
-fn reruns(state: &Path, run: &str) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(state.join("runs").join(format!("{run}.jsonl"))).expect("journal");
-    let mut ids = Vec::new();
-    for line in text.lines() {
-        let Ok(j) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if j["event"] == "resumed" {
-            for id in j["rerun"].as_array().cloned().unwrap_or_default() {
-                ids.push(id.as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
-    ids
-}
-
 #[test]
 fn kill_9_at_many_points_then_resume_runs_every_recorded_step_once() {
-    let mut rng = fastrand_seed();
+    let mut rng = durable::Lcg::from_env();
     let trials = 16;
     let (mut kills, mut doubles, mut cut_off_reruns) = (0, 0, 0);
     for trial in 0..trials {
@@ -109,103 +80,53 @@ fn kill_9_at_many_points_then_resume_runs_every_recorded_step_once() {
         let state_s = state.to_str().expect("utf-8").to_string();
         let dir_s = dir.to_str().expect("utf-8").to_string();
         let set = format!("dir={dir_s}");
-        // The first attempt and some resumes are killed at a random moment.
-        let mut attempt = 0;
-        loop {
-            let args: Vec<&str> = if attempt == 0 {
-                vec!["run", &file, "--set", &set, "--state-dir", &state_s]
-            } else {
-                vec!["resume", "--yes", "--state-dir", &state_s]
-            };
-            let mut child = services::spawn_ops(&args);
-            let kill = attempt < 3 && (attempt == 0 || rng.next().is_multiple_of(2));
-            if kill {
-                // Somewhere inside the ~0.4 s the run takes (start-up included).
-                let at = Duration::from_millis(20 + rng.next() % 420);
-                std::thread::sleep(at);
-                let _ = child.kill();
-                kills += 1;
-            }
-            let out = child.wait_with_output().expect("ops ends");
-            attempt += 1;
-            if String::from_utf8_lossy(&out.stderr).contains("ended ok") {
-                // The kill landed after the run had recorded its end.
-                break;
-            }
-            if !kill || out.status.success() {
-                if !out.status.success() && !state.join("runs").exists() {
-                    // Killed before the journal existed: nothing to resume, run again.
-                    attempt = 0;
-                    continue;
-                }
-                if out.status.success() {
-                    break;
-                }
-                panic!(
-                    "trial {trial}: attempt {attempt} failed: {}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            if !state.join("runs").exists() {
-                attempt = 0;
-            }
-            assert!(attempt < 20, "trial {trial}: no end");
-        }
+        let t = durable::trial(
+            &|args| services::spawn_ops(args),
+            &["run", &file, "--set", &set, "--state-dir", &state_s],
+            &["resume", "--yes", "--state-dir", &state_s],
+            &state,
+            // Somewhere inside the ~0.4 s the run takes (start-up included).
+            Duration::from_millis(420),
+            &mut rng,
+        );
+        kills += t.kills;
+        cut_off_reruns += t.cut_off_reruns.len();
+        assert!(
+            t.recorded_twice.is_empty(),
+            "trial {trial}: {:?}",
+            t.recorded_twice
+        );
         // Nothing a killed run started is still running.
         std::thread::sleep(Duration::from_millis(100));
-        assert!(leftovers(&dir_s).is_empty(), "{:?}", leftovers(&dir_s));
-        let run = only_run(&state);
-        let rerun = reruns(&state, &run);
-        cut_off_reruns += rerun.len();
+        assert!(
+            durable::leftovers(&dir_s).is_empty(),
+            "{:?}",
+            durable::leftovers(&dir_s)
+        );
         let counts = effects(dir);
         for i in 1..=STEPS {
             let n = counts.get(&i.to_string()).copied().unwrap_or(0);
             assert!(n >= 1, "trial {trial}: step {i} never ran: {counts:?}");
             if n > 1 {
-                // Only a step cut off between its effect and its journal record may run
-                // twice, and only because `--yes` confirmed it.
+                // Only a step cut off between its effect and its journal record may have
+                // its effect twice, and only because `--yes` confirmed the re-run.
                 assert!(
-                    rerun.contains(&format!("{i}")),
-                    "trial {trial}: step {i} ran {n}× but was recorded as done: {counts:?} {rerun:?}"
+                    t.cut_off_reruns.contains(&format!("{i}")),
+                    "trial {trial}: step {i} ran {n}× but was recorded as done: {counts:?} {:?}",
+                    t.cut_off_reruns
                 );
                 doubles += n - 1;
             }
         }
+        // The final state is an uninterrupted run's: outputs crossed the kills.
         let carried = std::fs::read_to_string(dir.join("carried")).expect("carried");
         assert_eq!(carried.trim(), "carried-from-1", "trial {trial}");
-        let (code, out, err) = ops(&["audit", "verify", &run, "--state-dir", &state_s], dir);
+        let (code, out, err) = ops(&["audit", "verify", &t.run, "--state-dir", &state_s], dir);
         assert_eq!(code, 0, "trial {trial}: {out}{err}");
     }
     eprintln!(
         "kill-and-resume: {trials} trials, {kills} kill -9 points, {cut_off_reruns} cut-off steps re-run with --yes, {doubles} effects repeated by those re-runs, 0 recorded steps run twice"
     );
-}
-
-/// A small deterministic generator (the seed is printed, so a failure can be replayed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
-fn fastrand_seed() -> Lcg {
-    let seed = std::env::var("OPS_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_secs())
-        });
-    eprintln!("OPS_TEST_SEED={seed}");
-    Lcg(seed)
 }
 
 /// Runs the chain runbook with a step that fails until `dir/fixed` exists.
@@ -294,7 +215,7 @@ fn a_cut_off_mutating_step_runs_again_only_with_the_operators_yes() {
     let _ = child.wait();
     std::thread::sleep(Duration::from_millis(100));
     // The step's command died with ops.
-    assert!(leftovers(&dir.display().to_string()).is_empty());
+    assert!(durable::leftovers(&dir.display().to_string()).is_empty());
     let run = only_run(&state);
     let (_, out, _) = ops(&["history", "--state-dir", state_s], dir);
     assert!(out.contains("died (no end recorded)"), "{out}");
@@ -441,4 +362,61 @@ fn history_and_show_read_the_journals_and_no_secret_reaches_one() {
     assert!(!out.contains(secret), "{out}");
     let (_, out, _) = ops(&["history", "nothing-here", "--state-dir", state_s], dir);
     assert!(out.contains("no runs"), "{out}");
+}
+
+#[test]
+fn a_sigterm_run_journals_its_end_and_resumes_from_the_cancelled_step() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let body = "runbook \"term\" {\n  title = \"t\"\n  owner = \"qa\"\n}\n\nparam dir: path\n\n\
+        exec [\"sh\", \"-c\", \"echo 1 >> ${dir}/effects\"]\n\
+        exec [\"sh\", \"-c\", \"touch ${dir}/started; test -e ${dir}/quick || sleep 30; echo 2 >> ${dir}/effects\"]\n";
+    let file = dir.join("term.rb.ops");
+    std::fs::write(&file, body).expect("write");
+    let state = dir.join("state");
+    let state_s = state.to_str().expect("utf-8");
+    let set = format!("dir={}", dir.display());
+    let file_s = file.to_str().expect("utf-8");
+    let child = services::spawn_ops(&[
+        "run",
+        file_s,
+        "--set",
+        &set,
+        "--state-dir",
+        state_s,
+        "--grace",
+        "1s",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dir.join("started").exists() {
+        assert!(Instant::now() < deadline, "step 2 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    let out = child.wait_with_output().expect("ends");
+    assert_eq!(out.status.code(), Some(143));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ops resume"), "{err}");
+    let run = only_run(&state);
+    let text =
+        std::fs::read_to_string(state.join("runs").join(format!("{run}.jsonl"))).expect("journal");
+    let last: serde_json::Value =
+        serde_json::from_str(text.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["event"], "run_finished", "{text}");
+    assert_eq!(last["status"], "interrupted");
+    assert_eq!(last["exit_code"], 143);
+    let (_, hist, _) = ops(&["history", "--state-dir", state_s], dir);
+    assert!(hist.contains("interrupted (exit 143)"), "{hist}");
+    std::fs::write(dir.join("quick"), "").expect("write");
+    let (code, out, err) = ops(&["resume", "--yes", "--state-dir", state_s], dir);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("step 2") && err.contains("yes (--yes)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("effects")).expect("effects"),
+        "1\n2\n"
+    );
 }

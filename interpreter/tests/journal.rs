@@ -44,7 +44,7 @@ fn written(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let mut w = Writer::create(dir.path(), &header("r1")).unwrap();
     for i in 1..=n {
-        w.event(&finished(&i.to_string(), None), true);
+        w.event(&finished(&i.to_string(), None), journal::Durability::Sync);
     }
     let path = w.path().to_path_buf();
     assert!(w.failed().is_none());
@@ -140,7 +140,7 @@ fn a_torn_last_line_is_ignored_then_cut_with_a_note_on_reopen() {
 
     let (mut w, read) = Writer::reopen(dir.path(), "r1").unwrap();
     assert_eq!(read.records.len(), 3);
-    w.event(&finished("3", None), true);
+    w.event(&finished("3", None), journal::Durability::Sync);
     let v = journal::verify(&path, "r1").unwrap();
     assert!(v.ok() && v.notes.is_empty(), "{v:?}");
     let j = Journal::read(&path).unwrap();
@@ -183,7 +183,7 @@ fn typed_outputs_read_back_and_secrets_are_never_written() {
         Value::str("hunter2-value").into_secret(),
     );
     let value = Value::Map(map);
-    w.event(&finished("1", Some(&value)), true);
+    w.event(&finished("1", Some(&value)), journal::Durability::Sync);
     let text = std::fs::read_to_string(w.path()).unwrap();
     assert!(!text.contains("hunter2"), "{text}");
     let j = Journal::read(w.path()).unwrap();

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
+pub mod durable;
 pub mod fidelity;
 
 use std::path::Path;

@@ -13,7 +13,7 @@ mod verify;
 mod writer;
 
 pub use verify::{Verdict, check, verify};
-pub use writer::{JournalReporter, Writer};
+pub use writer::{Durability, JournalReporter, Writer};
 
 use std::path::{Path, PathBuf};
 
@@ -55,10 +55,12 @@ pub fn genesis(run: &str) -> String {
 
 /// The sha256 of one line's bytes, as hex.
 pub fn hash_line(line: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(line);
     let mut out = String::with_capacity(64);
     for b in digest {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
     out
 }
@@ -104,12 +106,27 @@ pub struct Header {
 /// parameters, `--start-at` and every step (`sha256:HEX`). An approval signs it, so an
 /// approval of one plan never opens the gate of another.
 pub fn plan_hash(h: &Header) -> String {
-    let canonical = serde_json::json!({
-        "runbook": h.runbook, "file": h.file, "hash": h.hash,
-        "ops_version": h.ops_version, "params": h.params,
-        "start_at": h.start_at, "shape": h.shape,
-    });
-    format!("sha256:{}", hash_line(canonical.to_string().as_bytes()))
+    #[derive(Serialize)]
+    struct Planned<'h> {
+        runbook: &'h str,
+        file: &'h str,
+        hash: &'h str,
+        ops_version: &'h str,
+        params: &'h [Param],
+        start_at: &'h Option<String>,
+        shape: &'h [ShapeStep],
+    }
+    let canonical = serde_json::to_vec(&Planned {
+        runbook: &h.runbook,
+        file: &h.file,
+        hash: &h.hash,
+        ops_version: &h.ops_version,
+        params: &h.params,
+        start_at: &h.start_at,
+        shape: &h.shape,
+    })
+    .unwrap_or_default();
+    format!("sha256:{}", hash_line(&canonical))
 }
 
 /// One resolved parameter.

@@ -16,6 +16,8 @@ pub struct Writer {
     /// Lines not written yet: records that need not be durable wait here for the next
     /// one that must be (or the end), then go out in one `write(2)`.
     pending: Vec<u8>,
+    /// Bytes were written since the last fsync.
+    unsynced: bool,
     path: PathBuf,
     seq: u64,
     prev: String,
@@ -40,17 +42,19 @@ impl Writer {
         let mut writer = Writer {
             file,
             pending: Vec::new(),
+            unsynced: false,
             path,
             seq: 0,
             prev: genesis(&header.run),
             failed: None,
         };
-        let entry = serde_json::json!({ "event": "journal_started" });
-        let mut entry = entry.as_object().cloned().unwrap_or_default();
-        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(header) {
-            entry.extend(fields);
-        }
-        writer.append_object(&serde_json::Value::Object(entry), true);
+        let header = serde_json::to_string(header).unwrap_or_default();
+        let body = format!(
+            "{{\"event\":\"journal_started\",{}",
+            header.strip_prefix('{').unwrap_or("}")
+        );
+        // Made durable with the run's first event.
+        writer.append(&body, Durability::Buffer);
         match writer.failed.take() {
             Some(e) => Err(e),
             None => Ok(writer),
@@ -91,6 +95,7 @@ impl Writer {
         let mut writer = Writer {
             file,
             pending: Vec::new(),
+            unsynced: false,
             path,
             seq: last.seq + 1,
             prev: journal.line_hashes[last.line - 1].clone(),
@@ -132,53 +137,53 @@ impl Writer {
         if let serde_json::Value::Object(fields) = fields {
             entry.extend(fields);
         }
-        self.append_object(&serde_json::Value::Object(entry), true);
+        let body = serde_json::Value::Object(entry).to_string();
+        self.append(&body, Durability::Sync);
     }
 
-    /// Appends one run event; `durable` ones (the run's start and end, records of
-    /// mutating and interactive steps) are fsync'd, with everything before them, before
-    /// this returns.
-    pub fn event(&mut self, event: &Event, durable: bool) {
-        let sync = durable || matches!(event, Event::RunStarted { .. } | Event::RunFinished { .. });
-        let Ok(mut json) = serde_json::to_value(event) else {
+    /// Appends one run event as durable as `level` says.
+    pub fn event(&mut self, event: &Event, level: Durability) {
+        let Ok(mut body) = serde_json::to_string(event) else {
             return;
         };
-        if let (
-            Event::StepFinished {
-                values: Some(values),
-                ..
-            },
-            Some(map),
-        ) = (event, json.as_object_mut())
+        if let Event::StepFinished {
+            values: Some(values),
+            ..
+        } = event
+            && body.ends_with('}')
         {
-            map.insert("values".into(), values.clone());
+            body.pop();
+            body.push_str(",\"values\":");
+            body.push_str(&values.to_string());
+            body.push('}');
         }
-        self.append_object(&json, sync);
+        self.append(&body, level);
     }
 
-    fn append_object(&mut self, entry: &serde_json::Value, sync: bool) {
+    fn append(&mut self, body: &str, level: Durability) {
         if self.failed.is_some() {
             return;
         }
-        let Ok(body) = serde_json::to_string(entry) else {
-            return;
-        };
         // `{"seq":..,"at":..,"prev":..,` then the entry's own fields.
-        let at = jiff::Timestamp::now().to_string();
-        let mut line = format!(
-            "{{\"seq\":{},\"at\":\"{at}\",\"prev\":\"{}\",",
-            self.seq, self.prev
+        let start = self.pending.len();
+        let _ = write!(
+            self.pending,
+            "{{\"seq\":{},\"at\":\"{}\",\"prev\":\"{}\",",
+            self.seq,
+            jiff::Timestamp::now(),
+            self.prev
         );
-        line.push_str(body.strip_prefix('{').unwrap_or("}"));
-        let hash = hash_line(line.as_bytes());
-        line.push('\n');
-        self.pending.extend_from_slice(line.as_bytes());
+        self.pending
+            .extend_from_slice(body.strip_prefix('{').unwrap_or("}").as_bytes());
+        let hash = hash_line(&self.pending[start..]);
+        self.pending.push(b'\n');
         // Lines go out in order, many in one write(2) on an O_APPEND file; a crash can
         // only cut the last one.
-        let written = if sync || self.pending.len() >= PENDING_LIMIT {
-            self.flush(sync)
-        } else {
-            Ok(())
+        let written = match level {
+            Durability::Sync => self.flush(true),
+            Durability::Write => self.flush(false),
+            Durability::Buffer if self.pending.len() >= PENDING_LIMIT => self.flush(false),
+            Durability::Buffer => Ok(()),
         };
         match written {
             Ok(()) => {
@@ -195,18 +200,38 @@ impl Writer {
     }
 }
 
+/// How far a record must get before the run goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsync), with everything before it: the run's start and end, the start of
+    /// a mutating or interactive step (the journal says it started before it starts),
+    /// notes.
+    Sync,
+    /// Handed to the kernel (`write(2)`): survives a `kill -9` of ops; the next `Sync`
+    /// puts it on disk. The end of a mutating step.
+    Write,
+    /// Kept until the next `Write` or `Sync` (or 64 KiB): records of read-only steps,
+    /// output lines, groups. Lost in a crash, resume runs a read-only step again.
+    Buffer,
+}
+
 /// Lines that need not be durable are written once this many bytes wait.
 const PENDING_LIMIT: usize = 64 * 1024;
 
 impl Writer {
-    /// Writes what waits, and with `sync` makes it durable.
+    /// Writes what waits, and with `sync` makes everything written durable.
     pub fn flush(&mut self, sync: bool) -> std::io::Result<()> {
         if !self.pending.is_empty() {
             let result = self.file.write_all(&self.pending);
             self.pending.clear();
+            self.unsynced = true;
             result?;
         }
-        if sync { self.file.sync_data() } else { Ok(()) }
+        if sync && self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
     }
 }
 
@@ -231,25 +256,32 @@ fn line_end(bytes: &[u8], line: usize) -> usize {
 }
 
 /// Writes every run event to the journal (the writer is shared with the command, which
-/// adds notes); records of the steps in `durable` are fsync'd.
+/// adds notes), as durable as [`Durability`] says for each. It writes on the executor's
+/// thread: handing each record to a thread of its own cost more (a wake-up per record)
+/// than serialising, hashing and buffering it here.
 #[derive(Clone)]
 pub struct JournalReporter {
     /// The journal.
     pub writer: Arc<Mutex<Writer>>,
-    /// Ids of the steps whose records must be durable before the run goes on.
+    /// Ids of the mutating and interactive steps: their records are written before the
+    /// run goes on, their starts fsync'd.
     pub durable: Arc<std::collections::HashSet<String>>,
 }
 
 impl Reporter for JournalReporter {
     fn event(&mut self, event: &Event) {
-        let durable = match event {
-            Event::StepStarted { id, .. }
-            | Event::StepRetry { id, .. }
-            | Event::StepFinished { id, .. } => self.durable.contains(id),
-            _ => false,
+        let level = match event {
+            Event::RunStarted { .. } | Event::RunFinished { .. } => Durability::Sync,
+            Event::StepStarted { id, .. } if self.durable.contains(id) => Durability::Sync,
+            Event::StepRetry { id, .. } | Event::StepFinished { id, .. }
+                if self.durable.contains(id) =>
+            {
+                Durability::Write
+            }
+            _ => Durability::Buffer,
         };
         if let Ok(mut writer) = self.writer.lock() {
-            writer.event(event, durable);
+            writer.event(event, level);
         }
     }
 
