@@ -208,7 +208,8 @@ pub enum Durability {
     /// notes.
     Sync,
     /// Handed to the kernel (`write(2)`): survives a `kill -9` of ops; the next `Sync`
-    /// puts it on disk. The end of a mutating step.
+    /// puts it on disk. The end, retries and output lines of a mutating or interactive
+    /// step (a gate's "waiting for" line is in the journal while it waits).
     Write,
     /// Kept until the next `Write` or `Sync` (or 64 KiB): records of read-only steps,
     /// output lines, groups. Lost in a crash, resume runs a read-only step again.
@@ -273,7 +274,9 @@ impl Reporter for JournalReporter {
         let level = match event {
             Event::RunStarted { .. } | Event::RunFinished { .. } => Durability::Sync,
             Event::StepStarted { id, .. } if self.durable.contains(id) => Durability::Sync,
-            Event::StepRetry { id, .. } | Event::StepFinished { id, .. }
+            Event::StepRetry { id, .. }
+            | Event::StepFinished { id, .. }
+            | Event::StepLog { id, .. }
                 if self.durable.contains(id) =>
             {
                 Durability::Write
