@@ -48,6 +48,19 @@ fn approve(args: &ApproveArgs) -> Result<std::path::PathBuf, (i32, String)> {
     let header = j
         .header()
         .ok_or_else(|| usage("the journal has no header".into()))?;
+    // What is shown is what is signed: the hash is recomputed from the header's plan.
+    if journal::plan_hash(&header) != header.plan_hash {
+        return Err(usage(format!(
+            "the plan hash in the journal of run {} does not match its plan; nothing was approved",
+            args.run
+        )));
+    }
+    if header.run != args.run {
+        return Err(usage(format!(
+            "the journal of run {} names another run",
+            args.run
+        )));
+    }
     let step = match &args.step {
         Some(s) => s.clone(),
         None => waiting_gate(&j).ok_or_else(|| {
@@ -71,16 +84,17 @@ fn approve(args: &ApproveArgs) -> Result<std::path::PathBuf, (i32, String)> {
         .as_principal
         .clone()
         .unwrap_or_else(|| crate::state::Holder::me("", "").user);
-    if approver == header.user {
+    if approver == header.user || header.operators.contains(&approver) {
         return Err(usage(format!(
             "{approver} started run {} and cannot approve it; ask one of its approvers",
             args.run
         )));
     }
     let now = jiff::Timestamp::now();
-    let expires = now
-        .checked_add(jiff::SignedDuration::try_from(args.expires).unwrap_or_default())
-        .map_err(|e| usage(format!("--expires: {e}")))?;
+    let expires = jiff::SignedDuration::try_from(args.expires)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+        .ok_or_else(|| usage("--expires is too long".into()))?;
     let decision = if args.reject {
         Decision::Reject
     } else {
@@ -135,7 +149,9 @@ fn approve(args: &ApproveArgs) -> Result<std::path::PathBuf, (i32, String)> {
     let name = format!(
         "{}-{}-{}-{:08x}.json",
         now.strftime("%Y%m%dT%H%M%S"),
-        step.replace('.', "_"),
+        step.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>(),
         approver
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })

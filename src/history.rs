@@ -130,6 +130,7 @@ fn resolve(state: &Path, run: &str) -> Result<String, String> {
             .into_iter()
             .next()
             .map(|r| r.run)
+            .filter(|r| journal::valid_run_id(r))
             .ok_or_else(|| format!("no runs in {}", state.display()));
     }
     if !journal::valid_run_id(run) {

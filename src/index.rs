@@ -1,12 +1,12 @@
-//! The run index (`STATE/index.sqlite`): one row per run, written when a run starts and
-//! when it ends, so `ops history` answers without reading every journal. The journals
-//! stay the record: a journal the index does not know (a run that died before its row
-//! was written, a journal copied in) is read and added on the next `ops history`, and the
+//! The run index (`STATE/index.sqlite`): one row per run, written when a run ends (and
+//! when a resume starts), so `ops history` answers without reading every journal. The
+//! journals stay the record: a journal the index does not know (a run in progress, one
+//! that died, a journal copied in) is read and added on the next `ops history`, and the
 //! index keeps each run's chain head so `ops audit verify` finds records cut from a
 //! journal's end.
 //!
-//! SQLite (WAL, a 5 s busy timeout) serialises the writers: runs of different runbooks
-//! may end at the same moment. It is written without fsync (`synchronous = OFF`): a
+//! SQLite (a rollback journal, a 5 s busy timeout) serialises the writers: runs of
+//! different runbooks may end at the same moment. It is written without fsync (`synchronous = OFF`): a
 //! `kill -9` loses nothing, a power loss may lose the latest rows (found again in the
 //! journals; their end anchors for `ops audit verify` are then gone).
 
@@ -219,7 +219,8 @@ impl Index {
             let Ok(j) = Journal::read(&entry.path()) else {
                 continue;
             };
-            let Some(r) = from_journal(&j) else {
+            // A journal is the run its file is named after, or it is not indexed.
+            let Some(r) = from_journal(&j).filter(|r| r.run == run) else {
                 continue;
             };
             let done = tx.execute(
@@ -315,11 +316,25 @@ pub fn from_journal(j: &Journal) -> Option<Row> {
 /// What the approval gates of a journal decided: `1 approved by bob, alice`, or
 /// `1 rejected by bob`, `; `-separated.
 pub fn approvals(j: &Journal) -> Option<String> {
+    // Only the gates' own lines count: any command could print "rejected by".
+    let gates: Vec<String> = j
+        .header()
+        .map(|h| {
+            h.shape
+                .into_iter()
+                .filter(|s| s.label.starts_with("approve ") && s.effect == "interactive")
+                .map(|s| s.id)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut out = Vec::new();
     for r in j.events("step_log") {
         let (Some(id), Some(line)) = (r.json["id"].as_str(), r.json["line"].as_str()) else {
             continue;
         };
+        if !gates.iter().any(|g| g == id) {
+            continue;
+        }
         if let Some(rest) = line.strip_prefix("rejected by ") {
             let who = rest.split(' ').next().unwrap_or_default();
             out.push(format!("{id} rejected by {who}"));

@@ -24,6 +24,7 @@ pub struct Journaled {
     earlier: HashMap<String, Earlier>,
     explicit_state: bool,
     plan_hash: String,
+    operators: Vec<String>,
     durable: Arc<std::collections::HashSet<String>>,
     /// The run index, opened once for the run (`None` when it cannot be used).
     index: Option<Index>,
@@ -44,6 +45,9 @@ pub fn open(
 ) -> Result<Journaled, i32> {
     let redactor = crate::runtime::redactor(plan);
     let (mut started, mut resumes) = (jiff::Timestamp::now().to_string(), 0);
+    // Who may not approve this run: everyone who started or resumed it, by every name.
+    let mut operators = crate::state::user_names();
+    operators.push(me.user.clone());
     let (writer, earlier, plan_hash) = match attempt {
         Attempt::New(run) => {
             let header = header(plan, me, &run, &redactor);
@@ -53,7 +57,12 @@ pub fn open(
             })?;
             (writer, HashMap::new(), header.plan_hash)
         }
-        Attempt::Resume(resuming) => {
+        Attempt::Resume(mut resuming) => {
+            let refuse = |why: &str, help: &str| {
+                let d = lang::diag::plan::resume_refused(&resuming.run, why, help);
+                crate::runtime::print_plan_errors(&[d], &lang::Program::default(), false);
+                EXIT_USAGE
+            };
             // Compared as it was written: labels redacted.
             let mut now = journal::shape(plan);
             for s in &mut now {
@@ -61,19 +70,49 @@ pub fn open(
             }
             if now != resuming.header.shape {
                 let diff = shape_diff(&resuming.header.shape, &now);
-                let d = lang::diag::plan::resume_refused(
-                    &resuming.run,
+                return Err(refuse(
                     &format!("the plan changed since the run started:\n{diff}"),
                     "resume runs the plan the run started with; start a new run (`ops run`) to run the changed one",
-                );
-                crate::runtime::print_plan_errors(&[d], &lang::Program::default(), false);
-                return Err(EXIT_USAGE);
+                ));
             }
-            let rerun = confirm_cut_off(plan, &resuming, yes)?;
-            let (mut writer, _) = Writer::reopen(state, &resuming.run).map_err(|e| {
+            // The plan hash approvals name is recomputed, never taken from the journal.
+            let fresh = header(plan, me, &resuming.run, &redactor).plan_hash;
+            if fresh != resuming.header.plan_hash
+                || journal::plan_hash(&resuming.header) != resuming.header.plan_hash
+            {
+                return Err(refuse(
+                    "its plan hash does not match the plan (the journal's header was changed, or the plan was)",
+                    "`ops audit verify RUN`; start a new run",
+                ));
+            }
+            // What earlier attempts did, read again now that this run holds the lock: a
+            // resume that waited for another one goes on from where that one stopped.
+            let (mut writer, journal) = Writer::reopen(state, &resuming.run).map_err(|e| {
                 eprintln!("ops resume: {e}");
                 EXIT_USAGE
             })?;
+            if crate::resume::ended_ok(&journal) {
+                return Err(refuse("it ended ok", "there is nothing left to run"));
+            }
+            let (earlier, cut_off) = crate::resume::progress(&journal);
+            resuming.earlier = earlier;
+            resuming.cut_off = cut_off;
+            for r in journal.events("resumed") {
+                for name in r.json["operators"].as_array().into_iter().flatten() {
+                    if let Some(name) = name.as_str() {
+                        resuming.operators.push(name.to_string());
+                    }
+                }
+            }
+            let rerun = confirm_cut_off(plan, &resuming, yes)?;
+            // Interactive steps are asked again, never reused.
+            let steps = plan.steps();
+            resuming.earlier.retain(|id, _| {
+                steps
+                    .iter()
+                    .find(|s| &s.id == id)
+                    .is_some_and(|s| s.effect != lang::schema::Effect::Interactive)
+            });
             let reused: Vec<&String> = {
                 let mut ids: Vec<&String> = resuming.earlier.keys().collect();
                 ids.sort();
@@ -82,12 +121,16 @@ pub fn open(
             writer.note(
                 "resumed",
                 serde_json::json!({
-                    "user": me.user, "host": me.host, "pid": me.pid,
+                    "user": me.user, "operators": crate::state::user_names(),
+                    "host": me.host, "pid": me.pid,
                     "reused": reused, "rerun": rerun,
                 }),
             );
             started = resuming.started.clone();
             resumes = resuming.resumes + 1;
+            operators.extend(resuming.header.operators.iter().cloned());
+            operators.push(resuming.header.user.clone());
+            operators.extend(resuming.operators.iter().cloned());
             (writer, resuming.earlier, resuming.header.plan_hash)
         }
     };
@@ -143,10 +186,15 @@ pub fn open(
         earlier,
         explicit_state: std::env::var_os("OPS_STATE_DIR").is_some(),
         plan_hash,
-        // A read-only step's records need not reach the disk before it runs: lost in a
-        // crash, resume runs that step again, which changes nothing.
+        operators: {
+            operators.sort();
+            operators.dedup();
+            operators
+        },
         index,
         gates: plan.steps().iter().any(|s| s.kind == "approve"),
+        // A read-only step's records need not reach the disk before it runs: lost in a
+        // crash, resume runs that step again, which changes nothing.
         durable: Arc::new(
             plan.steps()
                 .into_iter()
@@ -173,6 +221,8 @@ impl Journaled {
             plan_hash: self.plan_hash.clone(),
             state: std::path::absolute(&self.state).unwrap_or_else(|_| self.state.clone()),
             user: self.row.user.clone(),
+            operators: self.operators.clone(),
+            root: crate::state::repo_root(std::path::Path::new(&self.row.file)),
         }
     }
 
@@ -267,6 +317,13 @@ fn header(plan: &Plan, me: &Holder, run: &str, redactor: &interpreter::redact::R
         hash: plan.hash.clone(),
         ops_version: plan.ops_version.clone(),
         user: me.user.clone(),
+        operators: {
+            let mut names = crate::state::user_names();
+            names.push(me.user.clone());
+            names.sort();
+            names.dedup();
+            names
+        },
         host: me.host.clone(),
         pid: me.pid,
         params,
@@ -308,7 +365,8 @@ fn confirm_cut_off(
             continue;
         };
         rerun.push(id.clone());
-        let safe = step.effect == lang::schema::Effect::ReadOnly || step.variant.idempotent;
+        // Asking a question again, or waiting at a gate again, changes nothing.
+        let safe = step.effect != lang::schema::Effect::Mutating || step.variant.idempotent;
         if safe {
             eprintln!(
                 "ops resume: step {id} {} was cut off; it is {} and runs again",

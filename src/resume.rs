@@ -30,6 +30,8 @@ pub struct Resuming {
     pub started: String,
     /// Resumes before this one.
     pub resumes: u32,
+    /// Names of the users who resumed it before.
+    pub operators: Vec<String>,
 }
 
 /// Runs `ops resume`.
@@ -158,6 +160,7 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
         cut_off,
         started: read.records[0].at.clone(),
         resumes: read.events("resumed").count() as u32,
+        operators: Vec::new(),
     };
     crate::run::launch(
         cli,
@@ -192,12 +195,16 @@ fn pick(state: &Path, named: Option<&str>) -> Result<String, String> {
             "the latest run, {}, ended ok; nothing to resume (name an earlier run to resume it)",
             r.run
         )),
-        Some(r) => Ok(r.run),
+        Some(r) if journal::valid_run_id(&r.run) => Ok(r.run),
+        Some(r) => Err(format!(
+            "the index names a run `{}` that is not a run id",
+            r.run
+        )),
     }
 }
 
 /// True when the journal's last attempt ended ok.
-fn ended_ok(j: &Journal) -> bool {
+pub fn ended_ok(j: &Journal) -> bool {
     let last_start = j
         .records
         .iter()
@@ -215,21 +222,21 @@ pub fn progress(j: &Journal) -> (HashMap<String, Earlier>, Vec<String>) {
     for r in &j.records {
         let id = r.json["id"].as_str().unwrap_or_default().to_string();
         match r.event.as_str() {
-            // A new attempt: what the last one left running is what it left cut off.
-            "resumed" => open.clear(),
+            // A step cut off stays in doubt until an attempt finishes it, even across
+            // attempts that stopped before reaching it.
             "step_started" if !open.contains(&id) => open.push(id),
             "step_finished" => {
                 open.retain(|o| o != &id);
                 let status = r.json["status"].as_str().unwrap_or_default();
                 match status {
                     "ok" | "failed_continued" | "reused" => {
-                        let outputs = serde_json::from_value::<Value>(r.json["values"].clone())
-                            .ok()
-                            .filter(|_| !r.json["values"].is_null());
+                        let values = &r.json["values"];
+                        let decoded = serde_json::from_value::<Value>(values.clone());
                         earlier.insert(
                             id,
                             Earlier {
-                                outputs,
+                                unreadable: !values.is_null() && decoded.is_err(),
+                                outputs: decoded.ok().filter(|_| !values.is_null()),
                                 at: r.at.clone(),
                             },
                         );
@@ -248,4 +255,42 @@ pub fn progress(j: &Journal) -> (HashMap<String, Earlier>, Vec<String>) {
         earlier.remove(id);
     }
     (earlier, open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal(lines: &[&str]) -> Journal {
+        let text: String = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("{{\"seq\":{i},\"at\":\"2026-12-02T00:00:0{i}Z\",{l}}}\n"))
+            .collect();
+        Journal::parse(text.as_bytes())
+    }
+
+    #[test]
+    fn a_cut_off_step_stays_in_doubt_until_an_attempt_finishes_it() {
+        let j = journal(&[
+            r#""event":"journal_started""#,
+            r#""event":"step_started","id":"1","attempt":1"#,
+            r#""event":"step_finished","id":"1","status":"ok","attempts":1,"values":{"map":{}}"#,
+            r#""event":"step_started","id":"2","attempt":1"#,
+            // killed in step 2; the next attempt stopped before reaching it
+            r#""event":"resumed""#,
+            r#""event":"step_finished","id":"1","status":"reused","attempts":0,"values":{"map":{}}"#,
+            r#""event":"resumed""#,
+        ]);
+        let (earlier, cut_off) = progress(&j);
+        assert_eq!(cut_off, ["2"]);
+        assert!(earlier.contains_key("1") && !earlier.contains_key("2"));
+        // Outputs that cannot be read back are not taken for none.
+        let j = journal(&[
+            r#""event":"journal_started""#,
+            r#""event":"step_finished","id":"1","status":"ok","attempts":1,"values":{"nonsense":1}"#,
+        ]);
+        let (earlier, _) = progress(&j);
+        assert!(earlier["1"].unreadable);
+    }
 }

@@ -22,6 +22,20 @@ pub fn state_dir(explicit: Option<&Path>, runbook: &Path) -> PathBuf {
     state_dir_in(explicit, &start)
 }
 
+/// The repository root of a runbook: the nearest folder above it that holds `.git`, else
+/// the runbook's own folder.
+pub fn repo_root(runbook: &Path) -> PathBuf {
+    let start = std::fs::canonicalize(runbook)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&start)
+        .to_path_buf()
+}
+
 /// The state directory for commands run in directory `start` (`ops history`): the
 /// explicit one, `OPS_STATE_DIR`, or `.ops/` at the repository root above `start`.
 pub fn state_dir_in(explicit: Option<&Path>, start: &Path) -> PathBuf {
@@ -104,6 +118,29 @@ impl Holder {
             self.run, self.runbook, self.user, self.host, self.pid, self.since
         )
     }
+}
+
+/// Every name the user of this process goes by: `$USER`, `$LOGNAME` and the account of
+/// the real uid in `/etc/passwd` (so `USER=someone ops run` does not hide who ran it).
+pub fn user_names() -> Vec<String> {
+    let mut names: Vec<String> = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let uid = rustix::process::getuid().as_raw().to_string();
+    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 2 && f[2] == uid {
+                names.push(f[0].to_string());
+                break;
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// This machine's host name.

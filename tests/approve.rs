@@ -305,7 +305,7 @@ fn approvals_of_another_run_or_plan_and_expired_ones_are_refused() {
     );
     assert!(out.contains("it is signed for namespace `git`"), "{out}");
     assert!(
-        out.contains("alice started this run and cannot approve it"),
+        out.contains("alice started (or resumed) this run and cannot approve it"),
         "{out}"
     );
     let _ = std::fs::remove_dir_all(Path::new(&lab.state).join("runs"));
@@ -397,4 +397,35 @@ fn ssh_sign(key: &Path, namespace: &str, message: &str) -> String {
     let out = child.wait_with_output().expect("sign");
     assert!(out.status.success());
     String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+#[ignore = "needs ssh-keygen (openssh-client): run scripts/test.sh"]
+fn one_key_listed_for_two_principals_counts_once() {
+    let lab = Lab::new(&GATE.replace("min = 1", "min = 2"));
+    // bob's key is listed for bob and, on a second line, for mallory.
+    let bob = std::fs::read_to_string(lab.dir.join("bob.pub")).expect("pub");
+    let key: Vec<&str> = bob.split_whitespace().take(2).collect();
+    let mut signers = std::fs::read_to_string(lab.dir.join("allowed_signers")).expect("read");
+    signers.push_str(&format!("mallory {}\n", key.join(" ")));
+    std::fs::write(lab.dir.join("allowed_signers"), signers).expect("write");
+    let child = lab.start("carol");
+    let run = lab.waiting_run();
+    let (code, out) = lab.approve("bob", &run, "bob", &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lab.approve("bob", &run, "bob", &["--as", "mallory"]);
+    assert_eq!(code, 0, "{out}");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        !lab.dir.join("restored").exists(),
+        "one key opened a min = 2 gate"
+    );
+    let (code, out) = lab.approve("alice", &run, "alice", &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = finish(child);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("already approved this gate as another approver"),
+        "{out}"
+    );
 }

@@ -195,8 +195,18 @@ impl Event {
             outputs, values, ..
         } = self
         {
-            for json in [outputs, values].into_iter().flatten() {
+            if let Some(json) = outputs {
                 redactor.redact_json(json);
+            }
+            // Typed outputs are for resume: text with a secret in it would come back as
+            // `(secret)`, a wrong value, so a redacted set is kept as a secret (`ops
+            // resume` then cannot pass it on, and says so).
+            if let Some(json) = values {
+                let before = json.clone();
+                redactor.redact_json(json);
+                if *json != before {
+                    *json = serde_json::json!({ "secret": null });
+                }
             }
         }
     }

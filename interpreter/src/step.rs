@@ -294,6 +294,12 @@ pub struct RunIdentity {
     pub state: std::path::PathBuf,
     /// The user who started the run.
     pub user: String,
+    /// Every name of every user who started or resumed the run: none of them may approve
+    /// it.
+    pub operators: Vec<String>,
+    /// The runbook's repository root (the folder above it that holds `.git`, else its
+    /// own folder): relative paths of trust files (`allowed_signers`) are read there.
+    pub root: std::path::PathBuf,
 }
 
 impl StepContext {

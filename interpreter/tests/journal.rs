@@ -16,6 +16,7 @@ fn header(run: &str) -> Header {
         hash: "sha256:abc".into(),
         ops_version: "0.1.0".into(),
         user: "alice".into(),
+        operators: vec!["alice".into()],
         host: "box".into(),
         pid: 42,
         params: Vec::new(),

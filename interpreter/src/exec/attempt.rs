@@ -82,7 +82,10 @@ impl<'a> Executor<'a> {
             );
             return Flow::Ok;
         }
+        // An interactive step (a `confirm`, an approval gate) is asked again: what it
+        // decided is not taken from a file anyone with the state directory could edit.
         if !phase.handler
+            && step.effect != Effect::Interactive
             && let Some(earlier) = self.options.earlier.get(&step.id)
         {
             self.reuse(step, earlier);
@@ -281,6 +284,10 @@ impl<'a> Executor<'a> {
             earlier.outputs.as_ref(),
         );
         let slot = match &earlier.outputs {
+            _ if earlier.unreadable => Slot::NotRun(format!(
+                "step {} ran in an earlier attempt of this run, but its outputs cannot be read back from the journal; `ops resume` cannot pass them on (start a new run)",
+                step.id
+            )),
             Some(v) if v.holds_secret() => Slot::NotRun(format!(
                 "step {} ran in an earlier attempt of this run and its outputs held a secret, which the journal does not keep; `ops resume` cannot pass it on (start a new run)",
                 step.id

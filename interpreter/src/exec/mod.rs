@@ -79,6 +79,8 @@ pub struct Earlier {
     pub outputs: Option<Value>,
     /// When it finished (RFC 3339).
     pub at: String,
+    /// Its outputs were journaled but cannot be read back: later steps that read them fail.
+    pub unreadable: bool,
 }
 
 /// How the run ended.

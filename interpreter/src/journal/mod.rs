@@ -6,8 +6,9 @@
 //! the `journal_started` header (plan hash, resolved parameters, who, where, the plan),
 //! every run event (already redacted: secrets are `(secret)`), and journal notes (a lock
 //! taken over, a resume). Lines are appended with `write(2)` on a file opened for
-//! appending and fsync'd at every step boundary, so a crash leaves at most one torn last
-//! line, which readers detect and ignore.
+//! appending, as durable as [`Durability`] says (a mutating step's start is fsync'd
+//! before it runs), so a crash leaves at most one torn last line, which readers detect
+//! and ignore.
 
 mod verify;
 mod writer;
@@ -26,6 +27,9 @@ pub const JOURNAL_VERSION: u32 = 1;
 /// The longest journal line read back (a line is one event; step outputs are capped far
 /// below this).
 pub const LINE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The largest journal read back (a run of a million steps writes about 500 MB).
+pub const JOURNAL_LIMIT: u64 = 1 << 30;
 
 /// Where the journals of a state directory are.
 pub fn runs_dir(state: &Path) -> PathBuf {
@@ -87,6 +91,9 @@ pub struct Header {
     pub ops_version: String,
     /// The user who started the run.
     pub user: String,
+    /// Every name that user goes by (`$USER`, `$LOGNAME`, the uid's account).
+    #[serde(default)]
+    pub operators: Vec<String>,
     /// The host it runs on.
     pub host: String,
     /// The process id of `ops`.
@@ -201,11 +208,20 @@ pub struct Journal {
 impl Journal {
     /// Reads a journal file.
     pub fn read(path: &Path) -> Result<Journal, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(JOURNAL_LIMIT + 1).read_to_end(&mut bytes))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if bytes.len() as u64 > JOURNAL_LIMIT {
+            return Err(format!(
+                "{} is larger than a journal can be ({} GiB)",
+                path.display(),
+                JOURNAL_LIMIT >> 30
+            ));
+        }
         Ok(Journal::parse(&bytes))
     }
-
     /// Parses journal bytes; never fails: what does not parse is listed in `unreadable`.
     pub fn parse(bytes: &[u8]) -> Journal {
         let mut journal = Journal::default();

@@ -66,6 +66,15 @@ impl Writer {
     /// off, and a `torn_line_dropped` note keeps its hash.
     pub fn reopen(state: &Path, run: &str) -> Result<(Writer, Journal), String> {
         let path = super::path(state, run);
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .len();
+        if size > super::JOURNAL_LIMIT {
+            return Err(format!(
+                "{} is larger than a journal can be",
+                path.display()
+            ));
+        }
         let bytes =
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let journal = Journal::parse(&bytes);

@@ -101,8 +101,8 @@ pub struct Gate {
     pub step: String,
     /// Who may approve.
     pub approvers: Vec<String>,
-    /// Who started the run (may not approve it).
-    pub operator: String,
+    /// Every name of who started or resumed the run (none may approve it).
+    pub operators: Vec<String>,
 }
 
 /// An approval that passed every rule.
@@ -160,9 +160,9 @@ pub fn check(
             gate.approvers.join(", ")
         ));
     }
-    if m.approver == gate.operator {
+    if gate.operators.contains(&m.approver) {
         return Err(format!(
-            "{} started this run and cannot approve it",
+            "{} started (or resumed) this run and cannot approve it",
             m.approver
         ));
     }
@@ -245,13 +245,18 @@ async fn wait(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError
         .attr("ttl")
         .and_then(Value::as_duration)
         .unwrap_or(Duration::from_secs(1800));
+    // A relative path is the repository's: the folder above the runbook that holds `.git`
+    // (where the state directory is too), not wherever the operator stands.
     let signers_path = input.str("signers").unwrap_or("allowed_signers");
-    let signers = read_signers(Path::new(signers_path))?;
+    let signers_path = run.root.join(signers_path);
+    let signers = read_signers(&signers_path)?;
     let gate = gate(run, &ctx.id, approvers);
     let dir = approvals_dir(&run.state, &run.id);
     std::fs::create_dir_all(&dir)
         .map_err(|e| fatal(format!("cannot create {}: {e}", dir.display())))?;
-    let deadline = tokio::time::Instant::now() + ttl;
+    let deadline = tokio::time::Instant::now()
+        .checked_add(ttl)
+        .ok_or_else(|| fatal(format!("the ttl {} is too long", lang::fmt::duration(ttl))))?;
     let denies_at = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or_default())
         .map(|t| t.to_string())
@@ -265,6 +270,7 @@ async fn wait(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError
     ));
     let mut seen = BTreeSet::new();
     let mut approved: Vec<String> = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
     loop {
         for (name, bytes) in new_files(&dir, &mut seen) {
             match check(&bytes, &gate, &signers, jiff::Timestamp::now()) {
@@ -284,9 +290,19 @@ async fn wait(input: &StepInput, ctx: &StepContext) -> Result<Outputs, StepError
                     )));
                 }
                 Ok(a) => {
-                    ctx.log(format!("approved by {} (key {})", a.approver, a.key));
-                    if !approved.contains(&a.approver) {
-                        approved.push(a.approver);
+                    // One person, one approval: a key listed for several principals (or
+                    // under a wildcard) counts once, however many names it signs as.
+                    if keys.contains(&a.key) && !approved.contains(&a.approver) {
+                        ctx.log(format!(
+                            "refused the approval {name}: key {} already approved this gate as another approver",
+                            a.key
+                        ));
+                    } else {
+                        ctx.log(format!("approved by {} (key {})", a.approver, a.key));
+                        if !approved.contains(&a.approver) {
+                            approved.push(a.approver);
+                            keys.push(a.key);
+                        }
                     }
                 }
                 Err(why) => ctx.log(format!("refused the approval {name}: {why}")),
@@ -322,7 +338,7 @@ pub fn gate(run: &RunIdentity, step: &str, approvers: Vec<String>) -> Gate {
         plan: run.plan_hash.clone(),
         step: step.to_string(),
         approvers,
-        operator: run.user.clone(),
+        operators: run.operators.clone(),
     }
 }
 

@@ -155,10 +155,7 @@ impl AllowedSigners {
         let entry = self
             .entries
             .iter()
-            .find(|e| {
-                e.key.key_data() == sig.public_key()
-                    && e.principals.iter().any(|p| matches(p, principal))
-            })
+            .find(|e| e.key.key_data() == sig.public_key() && listed(&e.principals, principal))
             .ok_or_else(|| {
                 format!("the key {fingerprint} is not in allowed_signers for `{principal}`")
             })?;
@@ -202,6 +199,19 @@ fn split_options(text: &str) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+/// A principal list: `name` matches one pattern and no negated one (`!pattern`), as
+/// `ssh-keygen -Y verify` reads it.
+fn listed(patterns: &[String], name: &str) -> bool {
+    let negated = patterns
+        .iter()
+        .filter_map(|p| p.strip_prefix('!'))
+        .any(|p| matches(p, name));
+    !negated
+        && patterns
+            .iter()
+            .any(|p| !p.starts_with('!') && matches(p, name))
 }
 
 /// A principal pattern: exact, or with `*` and `?` wildcards.
@@ -250,6 +260,8 @@ mod tests {
             );
         }
         assert!(matches("*@example.com", "bob@example.com"));
+        let team = ["*".to_string(), "!mallory".to_string()];
+        assert!(listed(&team, "bob") && !listed(&team, "mallory"));
         assert!(!matches("alice", "alice2"));
     }
 }
