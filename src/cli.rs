@@ -100,40 +100,50 @@ pub struct ApproveArgs {
 /// `ops resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The run id (default: the latest run that did not end ok).
+    /// The run id (default: the latest run, unless it ended ok).
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
-
-    /// Answer yes: re-run a step that was cut off, and every `confirm` and `manual`.
-    #[arg(long)]
-    pub yes: bool,
-
-    /// The state directory (default: `.ops/` at the current repository root, or
-    /// `OPS_STATE_DIR`).
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-
-    /// Wait up to this long for a lock another run holds.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub wait_lock: Option<std::time::Duration>,
-
-    /// Go on although the runbook's `window` is closed now (the reason is recorded).
-    #[arg(long, value_name = "REASON", value_parser = non_empty)]
-    pub outside_window: Option<String>,
 
     /// Output: `human` progress or `json` (JSON Lines events).
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
-    /// Write a JUnit XML report of this attempt.
+    /// What `ops run` takes too.
+    #[command(flatten)]
+    pub control: RunControl,
+}
+
+/// Options of a real run, shared by `ops run` and `ops resume`.
+#[derive(Clone, Debug, Args)]
+pub struct RunControl {
+    /// Answer yes to every question: `confirm`, `manual`, and (`ops resume`) running
+    /// again a step that was cut off (automation).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Where runs keep their locks, journals and approvals (default: `.ops/` at the
+    /// runbook's repository root, or `OPS_STATE_DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Wait up to this long for a lock another run holds, instead of failing at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
+
+    /// Run although the runbook's `window` is closed now; the reason goes into every
+    /// report (without it, a run outside the window is refused with exit 3).
+    #[arg(long, value_name = "REASON", value_parser = non_empty)]
+    pub outside_window: Option<String>,
+
+    /// Write a JUnit XML report (a testcase per step).
     #[arg(long, value_name = "FILE")]
     pub report_junit: Option<PathBuf>,
 
-    /// Write a Markdown report of this attempt.
+    /// Write a Markdown run report (also appended to `$GITHUB_STEP_SUMMARY` when set).
     #[arg(long, value_name = "FILE")]
     pub report_md: Option<PathBuf>,
 
-    /// After a signal, how long running steps get to stop.
+    /// After a signal, how long running steps get to stop before they are abandoned.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub grace: std::time::Duration,
 }
@@ -357,40 +367,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "PLAN", conflicts_with_all = ["file", "dry_run", "set", "vars_file", "start_at"])]
     pub plan: Option<PathBuf>,
 
-    /// Answer every `confirm` and `manual` with yes (automation).
-    #[arg(long)]
-    pub yes: bool,
-
-    /// Where runs keep their locks (default: `.ops/` at the runbook's repository root,
-    /// or `OPS_STATE_DIR`).
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-
-    /// Wait up to this long for a lock another run holds, instead of failing at once.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub wait_lock: Option<std::time::Duration>,
-
-    /// Run although the runbook's `window` is closed now; the reason goes into every
-    /// report (without it, a run outside the window is refused with exit 3).
-    #[arg(long, value_name = "REASON", value_parser = non_empty)]
-    pub outside_window: Option<String>,
-
     /// Output: `human` progress, `json` (JSON Lines events; with `--dry-run`, the plan),
     /// `md` (with `--dry-run` only).
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
-    /// Write a JUnit XML report (a testcase per step).
-    #[arg(long, value_name = "FILE")]
-    pub report_junit: Option<PathBuf>,
-
-    /// Write a Markdown run report (also appended to `$GITHUB_STEP_SUMMARY` when set).
-    #[arg(long, value_name = "FILE")]
-    pub report_md: Option<PathBuf>,
-
-    /// After Ctrl-C, how long running steps get to stop before they are abandoned.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub grace: std::time::Duration,
+    /// The options of a real run.
+    #[command(flatten)]
+    pub control: RunControl,
 }
 
 /// Formats of `ops plan`.

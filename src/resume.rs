@@ -37,7 +37,13 @@ pub struct Resuming {
 /// Runs `ops resume`.
 pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
     let color = cli.color.enabled();
-    let state = state_here(args.state_dir.as_deref());
+    if args.format == crate::cli::PlanFormat::Md {
+        eprintln!(
+            "ops resume: `--format md` is for plans; use `--report-md FILE` for a run report"
+        );
+        return EXIT_USAGE;
+    }
+    let state = state_here(args.control.state_dir.as_deref());
     let run = match pick(&state, args.run.as_deref()) {
         Ok(run) => run,
         Err(e) => {
@@ -136,6 +142,8 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
         cut_off.len()
     );
     let source = Source::Fresh(inputs, header.start_at.clone());
+    let mut control = args.control.clone();
+    control.state_dir = Some(state.clone());
     let run_args = RunArgs {
         file: Some(PathBuf::from(&header.file)),
         inputs: InputArgs::default(),
@@ -143,14 +151,8 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
         preflight: false,
         out: None,
         plan: None,
-        yes: args.yes,
-        state_dir: Some(state.clone()),
-        wait_lock: args.wait_lock,
-        outside_window: args.outside_window.clone(),
         format: args.format,
-        report_junit: args.report_junit.clone(),
-        report_md: args.report_md.clone(),
-        grace: args.grace,
+        control,
     };
     let registry = stdlib::registry();
     let resuming = Resuming {

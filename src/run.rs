@@ -81,11 +81,11 @@ pub fn launch(
     let run_id = attempt.run_id().to_string();
     let (runbook_id, lock_names) = runtime::run_locks(loaded);
     let file = loaded.program().path(loaded.program().main).to_string();
-    let state = crate::state::state_dir(args.state_dir.as_deref(), Path::new(&file));
+    let state = crate::state::state_dir(args.control.state_dir.as_deref(), Path::new(&file));
     let me = crate::state::Holder::me(&run_id, &runbook_id);
     let mut names = vec![format!("runbook:{runbook_id}")];
     names.extend(lock_names.iter().map(|l| format!("lock:{l}")));
-    let locks = match crate::state::acquire(&state, &names, &me, args.wait_lock) {
+    let locks = match crate::state::acquire(&state, &names, &me, args.control.wait_lock) {
         Ok(locks) => locks,
         Err(crate::state::LockError::Busy { name, holder }) => {
             let holder = holder.map_or_else(
@@ -123,7 +123,7 @@ pub fn launch(
         eprintln!("(`ops plan {}` shows the whole plan)", plan.runbook.file);
         return EXIT_PREFLIGHT;
     }
-    if plan.runbook.outside_window() && args.outside_window.is_none() {
+    if plan.runbook.outside_window() && args.control.outside_window.is_none() {
         let window = plan.runbook.window.clone().unwrap_or_default();
         let now = plan.runbook.window_now().unwrap_or_default();
         let d = lang::diag::plan::outside_window(&window, &now);
@@ -134,12 +134,13 @@ pub fn launch(
     let outside = plan
         .runbook
         .outside_window()
-        .then(|| args.outside_window.clone())
+        .then(|| args.control.outside_window.clone())
         .flatten();
-    let journal = match crate::journaled::open(&state, &plan, &me, &locks, attempt, args.yes) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
+    let journal =
+        match crate::journaled::open(&state, &plan, &me, &locks, attempt, args.control.yes) {
+            Ok(j) => j,
+            Err(code) => return code,
+        };
     let result = execute(args, &plan, registry, color, outside, &journal);
     let ended = journal.close(result.as_ref().ok().map(|(r, s)| (r, *s)));
     drop(locks);
@@ -265,25 +266,25 @@ fn execute(
         _ if live_terminal() => reporters.push(Box::new(Spinners::new(color))),
         _ => reporters.push(Box::new(Terminal::new(std::io::stdout(), color))),
     }
-    if let Some(path) = &args.report_junit {
+    if let Some(path) = &args.control.report_junit {
         reporters.push(Box::new(Junit::new(path.clone())));
     }
     let summary = std::env::var_os("GITHUB_STEP_SUMMARY")
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);
-    if args.report_md.is_some() || summary.is_some() {
+    if args.control.report_md.is_some() || summary.is_some() {
         let started = jiff::Timestamp::now()
             .strftime("%Y-%m-%d %H:%M:%S UTC")
             .to_string();
         reporters.push(Box::new(MarkdownReport::new(
-            args.report_md.clone(),
+            args.control.report_md.clone(),
             summary,
             started,
         )));
     }
     reporters.push(Box::new(journal.reporter()));
     let sink = EventSink::new(reporters);
-    let prompter: Arc<dyn Prompter> = if args.yes {
+    let prompter: Arc<dyn Prompter> = if args.control.yes {
         Arc::new(crate::prompt::AssumeYes)
     } else if std::io::stdin().is_terminal() {
         Arc::new(crate::prompt::TerminalPrompt::default())
@@ -294,7 +295,7 @@ fn execute(
         earlier: Arc::new(journal.earlier()),
         identity: Some(Arc::new(journal.identity())),
         mode: Mode::Run,
-        grace: args.grace,
+        grace: args.control.grace,
         prompter,
         secrets,
         outside_window,
@@ -306,7 +307,7 @@ fn execute(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let token = CancellationToken::new();
-    let grace = args.grace;
+    let grace = args.control.grace;
     let result = rt.block_on(async {
         // The handlers are installed before the first step starts: a signal that comes
         // at once is handled like any other.

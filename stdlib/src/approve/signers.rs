@@ -25,29 +25,32 @@ pub struct AllowedSigners {
     entries: Vec<Entry>,
 }
 
-/// Splits on spaces outside double quotes.
-fn fields(line: &str) -> Vec<String> {
+/// Splits where `sep` holds outside double quotes (quotes kept), dropping empty parts.
+fn split_unquoted(text: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if !quoted && sep(c) {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
             }
-            ' ' | '\t' if !quoted => {
-                if !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-            }
-            _ => current.push(c),
+        } else {
+            current.push(c);
         }
     }
     if !current.is_empty() {
         out.push(current);
     }
     out
+}
+
+/// The fields of a line: split on spaces and tabs outside quotes.
+fn fields(line: &str) -> Vec<String> {
+    split_unquoted(line, |c| c == ' ' || c == '\t')
 }
 
 fn is_key_type(word: &str) -> bool {
@@ -182,23 +185,7 @@ impl AllowedSigners {
 
 /// Options are comma-separated, with commas inside quotes kept.
 fn split_options(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            ',' if !quoted => out.push(std::mem::take(&mut current)),
-            _ => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+    split_unquoted(text, |c| c == ',')
 }
 
 /// A principal list: `name` matches one pattern and no negated one (`!pattern`), as
