@@ -83,7 +83,7 @@ fn approve(args: &ApproveArgs) -> Result<std::path::PathBuf, (i32, String)> {
     let approver = args
         .as_principal
         .clone()
-        .unwrap_or_else(|| crate::state::Holder::me("", "").user);
+        .unwrap_or_else(crate::state::user_name);
     if approver == header.user || header.operators.contains(&approver) {
         return Err(usage(format!(
             "{approver} started run {} and cannot approve it; ask one of its approvers",

@@ -94,9 +94,14 @@ pub fn open(
             if crate::resume::ended_ok(&journal) {
                 return Err(refuse("it ended ok", "there is nothing left to run"));
             }
-            let (earlier, cut_off) = crate::resume::progress(&journal);
-            resuming.earlier = earlier;
-            resuming.cut_off = cut_off;
+            let (mut earlier, cut_off) = crate::resume::progress(&journal);
+            eprintln!(
+                "ops resume: run {} of `{}`: {} steps done earlier, {} cut off",
+                resuming.run,
+                resuming.header.runbook,
+                earlier.len(),
+                cut_off.len()
+            );
             for r in journal.events("resumed") {
                 for name in r.json["operators"].as_array().into_iter().flatten() {
                     if let Some(name) = name.as_str() {
@@ -104,17 +109,17 @@ pub fn open(
                     }
                 }
             }
-            let rerun = confirm_cut_off(plan, &resuming, yes)?;
+            let rerun = confirm_cut_off(plan, &resuming.run, &cut_off, yes)?;
             // Interactive steps are asked again, never reused.
             let steps = plan.steps();
-            resuming.earlier.retain(|id, _| {
+            earlier.retain(|id, _| {
                 steps
                     .iter()
                     .find(|s| &s.id == id)
                     .is_some_and(|s| s.effect != lang::schema::Effect::Interactive)
             });
             let reused: Vec<&String> = {
-                let mut ids: Vec<&String> = resuming.earlier.keys().collect();
+                let mut ids: Vec<&String> = earlier.keys().collect();
                 ids.sort();
                 ids
             };
@@ -131,7 +136,7 @@ pub fn open(
             operators.extend(resuming.header.operators.iter().cloned());
             operators.push(resuming.header.user.clone());
             operators.extend(resuming.operators.iter().cloned());
-            (writer, resuming.earlier, resuming.header.plan_hash)
+            (writer, earlier, resuming.header.plan_hash)
         }
     };
     let mut writer = writer;
@@ -355,12 +360,13 @@ fn shape_diff(before: &[journal::ShapeStep], now: &[journal::ShapeStep]) -> Stri
 /// have done part or all of its work.
 fn confirm_cut_off(
     plan: &Plan,
-    resuming: &crate::resume::Resuming,
+    run: &str,
+    cut_off: &[String],
     yes: bool,
 ) -> Result<Vec<String>, i32> {
     let steps = plan.steps();
     let mut rerun = Vec::new();
-    for id in &resuming.cut_off {
+    for id in cut_off {
         let Some(step) = steps.iter().find(|s| &s.id == id) else {
             continue;
         };
@@ -389,7 +395,7 @@ fn confirm_cut_off(
         }
         if !std::io::stdin().is_terminal() {
             let d = lang::diag::plan::resume_refused(
-                &resuming.run,
+                run,
                 &format!("step {id} {} was cut off and is not idempotent", step.label),
                 "check what it did, then resume from a terminal to confirm, or pass --yes to run it again",
             );

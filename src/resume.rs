@@ -22,10 +22,6 @@ pub struct Resuming {
     pub run: String,
     /// The journal's header.
     pub header: Header,
-    /// Steps finished by earlier attempts.
-    pub earlier: HashMap<String, Earlier>,
-    /// Steps that were running (or were cancelled half-way) when the last attempt ended.
-    pub cut_off: Vec<String>,
     /// When the run first started (RFC 3339).
     pub started: String,
     /// Resumes before this one.
@@ -134,13 +130,6 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
             source: InputSource::Set,
         })
         .collect();
-    let (earlier, cut_off) = progress(&read);
-    eprintln!(
-        "ops resume: run {run} of `{}`: {} steps done earlier, {} cut off",
-        header.runbook,
-        earlier.len(),
-        cut_off.len()
-    );
     let source = Source::Fresh(inputs, header.start_at.clone());
     let mut control = args.control.clone();
     control.state_dir = Some(state.clone());
@@ -158,8 +147,6 @@ pub fn run(cli: &Cli, args: &ResumeArgs) -> i32 {
     let resuming = Resuming {
         run,
         header,
-        earlier,
-        cut_off,
         started: read.records[0].at.clone(),
         resumes: read.events("resumed").count() as u32,
         operators: Vec::new(),

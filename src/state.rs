@@ -15,25 +15,21 @@ use std::time::{Duration, Instant};
 
 /// The state directory for a runbook file.
 pub fn state_dir(explicit: Option<&Path>, runbook: &Path) -> PathBuf {
-    let start = std::fs::canonicalize(runbook)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."));
-    state_dir_in(explicit, &start)
+    state_dir_in(explicit, &runbook_dir(runbook))
 }
 
 /// The repository root of a runbook: the nearest folder above it that holds `.git`, else
 /// the runbook's own folder.
 pub fn repo_root(runbook: &Path) -> PathBuf {
-    let start = std::fs::canonicalize(runbook)
+    root_above(&runbook_dir(runbook))
+}
+
+/// The folder a runbook is in, as an absolute path (`.` when it cannot be resolved).
+fn runbook_dir(runbook: &Path) -> PathBuf {
+    std::fs::canonicalize(runbook)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."));
-    start
-        .ancestors()
-        .find(|d| d.join(".git").exists())
-        .unwrap_or(&start)
-        .to_path_buf()
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The state directory for commands run in directory `start` (`ops history`): the
@@ -46,12 +42,17 @@ pub fn state_dir_in(explicit: Option<&Path>, start: &Path) -> PathBuf {
         return PathBuf::from(dir);
     }
     let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
-    // The repository root: the nearest directory above the runbook that holds `.git`.
-    let root = start
+    root_above(&start).join(".ops")
+}
+
+/// The repository root above folder `start`: the nearest one that holds `.git`, else
+/// `start` itself.
+fn root_above(start: &Path) -> PathBuf {
+    start
         .ancestors()
         .find(|d| d.join(".git").exists())
-        .unwrap_or(&start);
-    root.join(".ops")
+        .unwrap_or(start)
+        .to_path_buf()
 }
 
 /// Who holds a lock, as its file says.
@@ -77,9 +78,7 @@ impl Holder {
         Holder {
             run: run.to_string(),
             runbook: runbook.to_string(),
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw())),
+            user: user_name(),
             host: hostname(),
             pid: std::process::id(),
             since: jiff::Timestamp::now().to_string(),
@@ -118,6 +117,13 @@ impl Holder {
             self.run, self.runbook, self.user, self.host, self.pid, self.since
         )
     }
+}
+
+/// The user of this process as runs name it: `$USER`, `$LOGNAME`, or `uid N`.
+pub fn user_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
 }
 
 /// Every name the user of this process goes by: `$USER`, `$LOGNAME` and the account of

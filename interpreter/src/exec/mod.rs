@@ -599,7 +599,10 @@ impl<'a> Executor<'a> {
             message,
             location: step.loc.to_string(),
             outputs: outputs.map(|o| o.to_json(false)),
-            values: outputs.and_then(|o| serde_json::to_value(o).ok()),
+            // Only a real run has a journal to keep them for resume.
+            values: outputs
+                .filter(|_| self.options.mode == Mode::Run)
+                .and_then(|o| serde_json::to_value(o).ok()),
         });
     }
 
