@@ -74,15 +74,24 @@ pub fn trial(
         let out = child.wait_with_output().expect("ops ends");
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         attempt += 1;
+        // A journal with its header: killed before that, nothing of the run exists.
         let journaled = std::fs::read_dir(state.join("runs"))
-            .map(|d| d.count() > 0)
+            .map(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
             .unwrap_or(false);
         if out.status.success() || err.contains("ended ok") {
             // Done (a kill that landed after the run recorded its end changes nothing).
             break;
         }
         if !journaled {
-            // Killed before its journal existed: nothing ran; start again.
+            // Killed before its journal had a header: nothing ran; start again (the empty
+            // file of that run is not a run).
+            for e in std::fs::read_dir(state.join("runs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
             attempt = 0;
             continue;
         }

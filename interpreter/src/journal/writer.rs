@@ -53,8 +53,9 @@ impl Writer {
             "{{\"event\":\"journal_started\",{}",
             header.strip_prefix('{').unwrap_or("}")
         );
-        // Made durable with the run's first event.
-        writer.append(&body, Durability::Buffer);
+        // Handed to the kernel at once, so a run killed before its first event still has
+        // a journal that names it; made durable with that event.
+        writer.append(&body, Durability::Write);
         match writer.failed.take() {
             Some(e) => Err(e),
             None => Ok(writer),
