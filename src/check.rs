@@ -1,7 +1,8 @@
 //! `ops check PATH...`: parse and check runbooks, report every diagnostic.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
 
 use lang::check::FileKind;
 use lang::{CheckOptions, Diagnostic, Program};
@@ -38,16 +39,15 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let mut outcomes = check_all(&paths, &options);
-    dedup(&mut outcomes);
-    let summary = check_report::Summary::of(&outcomes);
-    match args.format {
-        Format::Human => check_report::human(&outcomes, &summary, cli.color.enabled()),
-        Format::Json => check_report::json(&outcomes, &summary),
-    }
-    if args.format == Format::Human && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        check_report::github(&outcomes);
-    }
+    let github =
+        args.format == Format::Human && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let mut report = check_report::Report::new(args.format, cli.color.enabled(), github);
+    let mut dedup = Dedup::default();
+    check_each(&paths, &options, |mut outcome| {
+        dedup.apply(&mut outcome);
+        report.add(&outcome);
+    });
+    let summary = report.finish();
     if summary.errors > 0 || (args.deny_warnings && summary.warnings > 0) {
         EXIT_FAILED
     } else {
@@ -71,37 +71,92 @@ pub fn options() -> Result<CheckOptions, String> {
     Ok(CheckOptions { today: Some(today) })
 }
 
-/// Checks every path, spreading the files over the machine's cores.
-pub fn check_all(paths: &[PathBuf], options: &CheckOptions) -> Vec<Outcome> {
+/// Files checked ahead of the one being reported, at most: what bounds the memory of a
+/// check of many files (each waiting outcome holds its program's sources).
+const AHEAD: usize = 16;
+
+/// Checks every path, spreading the files over the machine's cores, and hands each
+/// outcome to `each` in the order of `paths`, as soon as it and every one before it are
+/// done: an outcome is dropped once reported, so memory stays flat however many files
+/// there are.
+pub fn check_each(paths: &[PathBuf], options: &CheckOptions, mut each: impl FnMut(Outcome)) {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(paths.len())
         .max(1);
     if workers == 1 {
-        return paths.iter().map(|p| check_file(p, options)).collect();
+        paths.iter().for_each(|p| each(check_file(p, options)));
+        return;
     }
-    let chunk = paths.len().div_ceil(workers);
+    // Workers take the next path in order, never more than AHEAD past the next one to
+    // report; the reporting side puts outcomes back in order.
+    let gate = Gate::default();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome)>();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let tx = tx.clone();
+                let gate = &gate;
                 scope.spawn(move || {
-                    part.iter()
-                        .map(|p| check_file(p, options))
-                        .collect::<Vec<_>>()
+                    while let Some(i) = gate.next(paths.len()) {
+                        if tx.send((i, check_file(&paths[i], options))).is_err() {
+                            break;
+                        }
+                    }
                 })
             })
             .collect();
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut reported = 0;
+        for (i, outcome) in rx {
+            waiting.insert(i, outcome);
+            while let Some(outcome) = waiting.remove(&reported) {
+                each(outcome);
+                reported += 1;
+                gate.reported(reported);
+            }
+        }
         // A worker that panicked (a bug in ops) must not turn into fewer files
         // checked and a clean result: re-raise its panic.
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+        for h in handles {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+    });
+}
+
+/// Hands out path indices in order, holding workers back while they are [`AHEAD`] files
+/// past the reporting side.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<(usize, usize)>,
+    moved: Condvar,
+}
+
+impl Gate {
+    /// The next index to check, or `None` when every path is taken.
+    fn next(&self, len: usize) -> Option<usize> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let (taken, reported) = *state;
+            if taken >= len {
+                return None;
+            }
+            if taken < reported + AHEAD {
+                state.0 += 1;
+                return Some(taken);
+            }
+            state = self.moved.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// `count` outcomes are reported.
+    fn reported(&self, count: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = count;
+        self.moved.notify_all();
+    }
 }
 
 /// Loads, parses and checks one file.
@@ -124,14 +179,21 @@ pub fn check_file(path: &std::path::Path, options: &CheckOptions) -> Outcome {
     }
 }
 
-/// A diagnostic in a file reached from several runbooks is reported once.
-fn dedup(outcomes: &mut [Outcome]) {
-    let mut seen: HashSet<(String, lang::Code, usize, usize, String)> = HashSet::new();
-    for outcome in outcomes.iter_mut() {
+/// A diagnostic in a file reached from several runbooks is reported once, where it is
+/// first reached in the order of the paths.
+#[derive(Default)]
+struct Dedup {
+    seen: HashSet<(String, lang::Code, usize, usize, String)>,
+}
+
+impl Dedup {
+    fn apply(&mut self, outcome: &mut Outcome) {
         let program = &outcome.program;
         outcome.diagnostics.retain(|d| {
-            seen.insert((
-                program.path(d.file).to_string(),
+            // By the path lexically normalised: `./lib.rb.ops` given and `lib.rb.ops`
+            // reached by an include are one file.
+            self.seen.insert((
+                lang::program::resolve("", program.path(d.file)),
                 d.code,
                 d.span.start,
                 d.span.end,

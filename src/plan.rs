@@ -27,19 +27,25 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> i32 {
         }
     };
     let registry = stdlib::registry();
-    match runtime::make_plan(&loaded, &registry, inputs, args.inputs.start_at.clone()) {
-        Ok(plan) => show(
-            &plan,
-            &registry,
-            args.format,
-            args.out.as_deref(),
-            args.preflight,
-        ),
+    let code = match runtime::make_plan(&loaded, &registry, inputs, args.inputs.start_at.clone()) {
+        Ok(plan) => {
+            let code = show(
+                &plan,
+                &registry,
+                args.format,
+                args.out.as_deref(),
+                args.preflight,
+            );
+            runtime::keep_until_exit(plan);
+            code
+        }
         Err(errors) => {
             runtime::print_plan_errors(&errors, loaded.program(), color);
             EXIT_USAGE
         }
-    }
+    };
+    runtime::keep_until_exit(loaded);
+    code
 }
 
 /// Prints (and saves) a plan; with `preflight`, runs its read-only steps live.

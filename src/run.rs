@@ -32,13 +32,15 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
             Ok(p) => p,
             Err(code) => return code,
         };
-        return crate::plan::show(
+        let code = crate::plan::show(
             &plan,
             &registry,
             args.format,
             args.out.as_deref(),
             args.preflight,
         );
+        runtime::keep_until_exit((plan, loaded));
+        return code;
     }
     if args.format == PlanFormat::Md {
         eprintln!(
@@ -47,7 +49,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> i32 {
         return EXIT_USAGE;
     }
     let run_id = crate::state::run_id();
-    launch(cli, args, &loaded, &source, &registry, Attempt::New(run_id))
+    let code = launch(cli, args, &loaded, &source, &registry, Attempt::New(run_id));
+    runtime::keep_until_exit(loaded);
+    code
 }
 
 /// A new run, or the next attempt of a journaled one.
@@ -164,10 +168,12 @@ pub fn launch(
     if let Some(note) = ended {
         eprintln!("{note}");
     }
-    match result.status {
+    let code = match result.status {
         exec::RunStatus::Interrupted => signal_exit(signal),
         status => status.exit_code(),
-    }
+    };
+    runtime::keep_until_exit((plan, result));
+    code
 }
 
 /// Where the plan comes from: the runbook with parameters, or a saved plan.

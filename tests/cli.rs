@@ -97,6 +97,83 @@ fn check_directory_reports_every_file() {
     );
 }
 
+/// Files are checked on every core and reported as they finish, yet the report is in path
+/// order, every file is counted once, and a library's problem reached from many runbooks
+/// is reported once, at the first of them.
+#[test]
+fn check_of_many_files_reports_in_path_order_and_each_problem_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("lib.rb.ops"),
+        "param port: int = \"not a number\"\n",
+    )
+    .expect("write");
+    let n = 120;
+    for i in 0..n {
+        // Every seventh file has its own error; every file includes the broken library.
+        let body = if i % 7 == 0 {
+            "notify stdout missing_name\n"
+        } else {
+            "notify stdout \"ok\"\n"
+        };
+        let text = format!(
+            "runbook \"r{i}\" {{\n  title = \"r{i}\"\n  owner = \"t\"\n}}\n\ninclude \"lib.rb.ops\"\n\n{body}"
+        );
+        std::fs::write(dir.path().join(format!("r{i:03}.rb.ops")), text).expect("write");
+    }
+    let json = |_: ()| {
+        let (code, stdout, _) = ops_in(dir.path(), &["check", "--format", "json", "."], &[], None);
+        assert_eq!(code, 1, "{stdout}");
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("JSON")
+    };
+    let doc = json(());
+    assert_eq!(json(()), doc, "two checks of the same files differ");
+    let paths: Vec<&str> = doc["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path"))
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "files out of order");
+    assert_eq!(paths.len(), n + 1, "{paths:?}");
+    let diags = doc["diagnostics"].as_array().expect("diagnostics");
+    let in_lib = diags
+        .iter()
+        .filter(|d| {
+            d["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("lib.rb.ops"))
+        })
+        .count();
+    assert_eq!(in_lib, 1, "the library's problem once: {diags:#?}");
+    let own = diags
+        .iter()
+        .filter(|d| {
+            d["path"]
+                .as_str()
+                .is_some_and(|p| !p.ends_with("lib.rb.ops"))
+        })
+        .count();
+    assert_eq!(own, n.div_ceil(7), "{diags:#?}");
+    assert_eq!(doc["summary"]["files"], n + 1);
+    assert_eq!(doc["summary"]["errors"], diags.len());
+    let (code, human, _) = ops_in(dir.path(), &["check", "."], &[], None);
+    assert_eq!(code, 1);
+    assert!(
+        human.ends_with(&format!(
+            "checked {} files: {} errors, 0 warnings\n",
+            n + 1,
+            diags.len()
+        )),
+        "{human}"
+    );
+    // The human report follows the same order: r000's problem before r007's.
+    let first = human.find("r000.rb.ops").expect("r000 reported");
+    let second = human.find("r007.rb.ops").expect("r007 reported");
+    assert!(first < second, "{human}");
+}
 #[test]
 fn check_json_is_versioned_and_positions_diagnostics() {
     let (code, stdout, _) = ops(&[

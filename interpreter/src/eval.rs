@@ -6,7 +6,7 @@
 //! same evaluator answers both questions through the [`Resolve`] trait: at plan time it
 //! reports [`Eval::Unknown`] (with the producing steps), at run time it has the values.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -45,32 +45,32 @@ pub struct LetDef {
 }
 
 /// Names visible at a point of the runbook; inner scopes shadow outer ones.
+///
+/// A persistent hash map: a child starts as its parent's map (shared, not copied), a
+/// binding copies only the path to its entry, and a look-up costs the same however many
+/// scopes are open. Plans keep a snapshot per step (`Arc<Scope>`), so scopes are never
+/// changed in place once shared.
 #[derive(Debug, Default)]
 pub struct Scope {
-    vars: HashMap<String, Binding>,
-    parent: Option<Arc<Scope>>,
+    vars: rpds::HashTrieMapSync<String, Binding>,
 }
 
 impl Scope {
-    /// An empty scope inside `parent`.
+    /// A scope inside `parent`: every name of `parent`, shadowed by what is bound here.
     pub fn child(parent: &Arc<Scope>) -> Scope {
         Scope {
-            vars: HashMap::new(),
-            parent: Some(parent.clone()),
+            vars: parent.vars.clone(),
         }
     }
 
     /// Binds `name` here.
     pub fn bind(&mut self, name: impl Into<String>, binding: Binding) {
-        self.vars.insert(name.into(), binding);
+        self.vars.insert_mut(name.into(), binding);
     }
 
     /// What `name` is bound to, innermost first.
     pub fn lookup(&self, name: &str) -> Option<&Binding> {
-        match self.vars.get(name) {
-            Some(b) => Some(b),
-            None => self.parent.as_ref().and_then(|p| p.lookup(name)),
-        }
+        self.vars.get(name)
     }
 }
 
