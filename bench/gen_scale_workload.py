@@ -11,6 +11,10 @@ in `parallel`, whose SIZE branches are `wait 0s` so that the run does not open S
 sockets at once:
 
   unnamed     SIZE probes
+  waits       SIZE `wait d` (d a parameter, 0s): the same flow with no network, the
+              control for the probes' run times (tens of thousands of connects leave as
+              many TIME_WAIT sockets, and the kernel's search for a free local port
+              grows with them)
   named       SIZE probes, each `as pN`
   referenced  SIZE/2 named probes, each followed by a `notify stdout` of its latency
   parallel    one unlimited `parallel { }` of SIZE `wait 0s`
@@ -37,6 +41,10 @@ def head(name, decl=True):
 
 def unnamed(n):
     return probe * n
+
+
+def waits(n):
+    return "param d: duration = 0s\n\n" + "wait d\n" * n
 
 
 def named(n):
@@ -74,6 +82,7 @@ def nesting(n):
 
 SHAPES = {
     "unnamed": unnamed,
+    "waits": waits,
     "named": named,
     "referenced": referenced,
     "parallel": parallel,
@@ -88,4 +97,4 @@ with open(os.path.join(out, "child.rb.ops"), "w") as f:
 for shape, make in SHAPES.items():
     for n in sizes:
         with open(os.path.join(out, f"{shape}-{n}.rb.ops"), "w") as f:
-            f.write(head(f"{shape}-{n}") + make(n))
+            f.write(head(f"{shape}-{n}", decl=shape not in ("waits", "parallel", "calls")) + make(n))

@@ -47,7 +47,7 @@ python3 "$repo/bench/gen_scale_workload.py" "$work/w" "$port" "${sizes[@]}"
 export OPS_STATE_DIR="$work/scale-state"
 rm -rf "$OPS_STATE_DIR"
 
-shapes=(unnamed named referenced parallel loops calls nesting)
+shapes=(unnamed waits named referenced parallel loops calls nesting)
 json="$scratch/hyperfine-scale"
 mkdir -p "$json"
 

@@ -517,6 +517,32 @@ mod tests {
         lang::parse_expr(text).expect("test expression parses")
     }
 
+    #[test]
+    fn a_child_scope_shadows_without_changing_the_snapshot_it_came_from() {
+        let parent = Arc::new(scope());
+        let mut child = Scope::child(&parent);
+        child.bind("port", Binding::Value(Value::Int(9090)));
+        child.bind("extra", Binding::Value(Value::Int(1)));
+        let int = |s: &Scope, name: &str| match s.lookup(name) {
+            Some(Binding::Value(Value::Int(n))) => Some(*n),
+            _ => None,
+        };
+        assert_eq!(int(&child, "port"), Some(9090));
+        assert_eq!(int(&parent, "port"), Some(8080));
+        assert_eq!(int(&parent, "extra"), None);
+        assert!(matches!(child.lookup("token"), Some(Binding::Secret(_))));
+        // Thousands of nested scopes: each still sees the root and its own binding.
+        let mut at = parent;
+        for i in 0..5_000 {
+            let mut next = Scope::child(&at);
+            next.bind(format!("s{i}"), Binding::Value(Value::Int(i)));
+            at = Arc::new(next);
+        }
+        assert_eq!(int(&at, "port"), Some(8080));
+        assert_eq!(int(&at, "s0"), Some(0));
+        assert_eq!(int(&at, "s4999"), Some(4999));
+    }
+
     fn scope() -> Scope {
         let mut s = Scope::default();
         s.bind("port", Binding::Value(Value::Int(8080)));

@@ -51,6 +51,20 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     Ok(text)
 }
 
+/// `text` with every comment's bytes replaced by spaces (a comment ends before its line
+/// break), or `None` when it has none.
+fn blank_comments(text: &str, comments: &[crate::ast::Comment]) -> Option<String> {
+    if comments.is_empty() {
+        return None;
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for c in comments {
+        bytes[c.span.start..c.span.end].fill(b' ');
+    }
+    // Whole UTF-8 sequences were replaced by ASCII, so the text is still UTF-8.
+    String::from_utf8(bytes).ok()
+}
+
 /// Parses a whole file.
 pub fn parse(text: &str) -> Parsed {
     if text.len() > MAX_FILE_SIZE {
@@ -70,7 +84,11 @@ pub fn parse(text: &str) -> Parsed {
             diagnostics: vec![error],
         };
     }
-    match OpsParser::parse(Rule::file, text) {
+    // The scanner found every comment (it knows strings); the parser gets them as spaces,
+    // byte for byte, so that no token position moves and the grammar skips only blanks.
+    let blanked = blank_comments(text, &scanned.comments);
+    let parsed = blanked.as_deref().unwrap_or(text);
+    match OpsParser::parse(Rule::file, parsed) {
         Ok(mut pairs) => {
             let Some(pair) = pairs.next() else {
                 return failed(diag::internal_error(
@@ -91,7 +109,7 @@ pub fn parse(text: &str) -> Parsed {
         Err(error) => Parsed {
             ast: None,
             comments: scanned.comments,
-            diagnostics: vec![syntax_error(text, Rule::file, error)],
+            diagnostics: vec![syntax_error(parsed, Rule::file, error)],
         },
     }
 }
@@ -382,7 +400,7 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
 pub fn rule_name(rule: Rule) -> &'static str {
     match rule {
         Rule::EOI => "the end of the file",
-        Rule::WHITESPACE | Rule::COMMENT | Rule::sep | Rule::nl => "a new line",
+        Rule::WHITESPACE | Rule::sep | Rule::nl => "a new line",
         Rule::file => "a runbook",
         Rule::expr_only => "an expression",
         Rule::block => "a `{ ... }` block",
@@ -468,5 +486,32 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::kw_true => "`true`",
         Rule::stmt_keyword => "a statement keyword",
         Rule::kw_false => "`false`",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Comments reach the parser as spaces: anywhere a comment may stand, the file still
+    /// parses, tokens keep their byte positions (also after multi-byte text in a
+    /// comment), a `#` inside a string stays text, and an error after a comment is
+    /// reported where it is.
+    #[test]
+    fn comments_anywhere_are_blanks_to_the_parser_and_move_no_position() {
+        let text = "# héader — ünïcode\nrunbook \"x\" { # after a brace\n  title = \"a # not a comment\" # trailing\n  owner = \"o\"\n}\nlet xs = [ # in a list\n  1, # one\n  2\n]\nnotify stdout \"${xs}\" # end\n";
+        let parsed = parse(text);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        assert_eq!(parsed.comments.len(), 6);
+        let ast = parsed.ast.expect("parses");
+        let last = ast.stmts.last().expect("a statement");
+        let at = text.find("notify").expect("notify");
+        assert_eq!(last.span().start, at);
+        assert!(text[last.span().start..last.span().end].starts_with("notify stdout"));
+        let bad = "# ünïcode comment\nparam port int = 8080\n";
+        let parsed = parse(bad);
+        let d = parsed.diagnostics.first().expect("an error");
+        assert_eq!(d.code, crate::Code::SyntaxError, "{d:?}");
+        assert_eq!(d.span.start, bad.find("int").expect("int"), "{d:?}");
     }
 }
