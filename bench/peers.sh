@@ -47,3 +47,15 @@ install_peers() {
   hurl="$peers/cargo/bin/hurl"
   hurlfmt="$peers/cargo/bin/hurlfmt"
 }
+
+# Sets $ops: the binary in $OPS_BIN when given (another build, e.g. an earlier commit's,
+# for a before/after table), else a release build of this checkout.
+ops_binary() {
+  if [ -n "${OPS_BIN:-}" ]; then
+    ops="$(realpath "$OPS_BIN")"
+  else
+    log "building ops (release)"
+    (cd "$repo" && cargo build --release --quiet)
+    ops="$repo/target/release/ops"
+  fi
+}

@@ -25,13 +25,7 @@ mkdir -p "$peers" "$work"
 . "$repo/bench/peers.sh"
 install_peers just hurlfmt
 
-if [ -n "${OPS_BIN:-}" ]; then
-  ops="$OPS_BIN"
-else
-  log "building ops (release)"
-  (cd "$repo" && cargo build --release --quiet)
-  ops="$repo/target/release/ops"
-fi
+ops_binary
 
 head() { printf 'runbook "%s" {\n  title = "%s"\n  owner = "bench"\n}\n\n' "$1" "$1"; }
 {

@@ -98,6 +98,9 @@ pub fn check_each(paths: &[PathBuf], options: &CheckOptions, mut each: impl FnMu
                 let tx = tx.clone();
                 let gate = &gate;
                 scope.spawn(move || {
+                    // A panic here must not leave the other workers waiting for an
+                    // outcome that never comes: it closes the gate for all of them.
+                    let _closes = CloseOnPanic(gate);
                     while let Some(i) = gate.next(paths.len()) {
                         if tx.send((i, check_file(&paths[i], options))).is_err() {
                             break;
@@ -107,6 +110,9 @@ pub fn check_each(paths: &[PathBuf], options: &CheckOptions, mut each: impl FnMu
             })
             .collect();
         drop(tx);
+        // Reporting may panic too (stdout closed under `ops check | head`): the
+        // workers must not wait for it then.
+        let _closes = CloseOnPanic(&gate);
         let mut waiting = BTreeMap::new();
         let mut reported = 0;
         for (i, outcome) in rx {
@@ -130,22 +136,29 @@ pub fn check_each(paths: &[PathBuf], options: &CheckOptions, mut each: impl FnMu
 /// past the reporting side.
 #[derive(Default)]
 struct Gate {
-    state: Mutex<(usize, usize)>,
+    state: Mutex<GateState>,
     moved: Condvar,
 }
 
+#[derive(Default)]
+struct GateState {
+    taken: usize,
+    reported: usize,
+    /// A worker panicked: nothing more is handed out.
+    closed: bool,
+}
+
 impl Gate {
-    /// The next index to check, or `None` when every path is taken.
+    /// The next index to check, or `None` when every path is taken or the gate is closed.
     fn next(&self, len: usize) -> Option<usize> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let (taken, reported) = *state;
-            if taken >= len {
+            if state.closed || state.taken >= len {
                 return None;
             }
-            if taken < reported + AHEAD {
-                state.0 += 1;
-                return Some(taken);
+            if state.taken < state.reported + AHEAD {
+                state.taken += 1;
+                return Some(state.taken - 1);
             }
             state = self.moved.wait(state).unwrap_or_else(|e| e.into_inner());
         }
@@ -154,8 +167,21 @@ impl Gate {
     /// `count` outcomes are reported.
     fn reported(&self, count: usize) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.1 = count;
+        state.reported = count;
         self.moved.notify_all();
+    }
+}
+
+/// Closes the gate when the thread holding it unwinds.
+struct CloseOnPanic<'a>(&'a Gate);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.closed = true;
+            self.0.moved.notify_all();
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::cli::Format;
 pub const JSON_VERSION: u32 = 1;
 
 /// Totals over all checked files.
+#[derive(Default)]
 pub struct Summary {
     /// Files checked.
     pub files: usize,
@@ -61,11 +62,7 @@ impl Report {
                 color,
                 width: crate::term::width(),
             },
-            summary: Summary {
-                files: 0,
-                errors: 0,
-                warnings: 0,
-            },
+            summary: Summary::default(),
             github: github.then(String::new),
             files: Vec::new(),
             diagnostics: Vec::new(),
