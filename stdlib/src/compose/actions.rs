@@ -4,10 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
-};
 use interpreter::step::{StepContext, StepError};
 use tokio::time::Instant;
 
@@ -46,32 +42,47 @@ pub fn decide(
     existing: &[Existing],
     image_ids: &HashMap<String, Option<String>>,
 ) -> Vec<Decision> {
-    order
-        .iter()
-        .filter_map(|name| {
-            let svc = project.services.get(name)?;
-            let current = existing.iter().find(|c| &c.service == name).cloned();
-            let action = match &current {
-                None => Action::Create,
-                Some(c) if c.hash != svc.config_hash() => Action::Recreate(changed(c, svc)),
-                Some(c)
-                    if image_ids
-                        .get(&svc.image)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|id| *id != c.image_id) =>
-                {
-                    Action::Recreate(format!("image {} was updated", svc.image))
-                }
-                Some(c) if c.state == "running" => Action::Keep,
-                Some(c) => Action::Start(c.state.clone()),
-            };
-            Some(Decision {
-                service: name.clone(),
-                action,
-                existing: current,
-            })
-        })
-        .collect()
+    let mut decisions: Vec<Decision> = Vec::new();
+    for name in order {
+        let Some(svc) = project.services.get(name) else {
+            continue;
+        };
+        let current = existing.iter().find(|c| &c.service == name).cloned();
+        let mut action = match &current {
+            None => Action::Create,
+            Some(c) if c.hash != svc.config_hash() => Action::Recreate(changed(c, svc)),
+            Some(c)
+                if image_ids
+                    .get(&svc.image)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|id| *id != c.image_id) =>
+            {
+                Action::Recreate(format!("image {} was updated", svc.image))
+            }
+            Some(c) if c.state == "running" => Action::Keep,
+            Some(c) => Action::Start(c.state.clone()),
+        };
+        // A container that shares another's namespace keeps the old one: when that
+        // container is replaced, this one must be too (its dependency comes first).
+        if current.is_some() && !matches!(action, Action::Recreate(_)) {
+            let replaced = svc.shared_namespaces().into_iter().find(|(_, owner)| {
+                decisions.iter().any(|d| {
+                    d.service == *owner && matches!(d.action, Action::Create | Action::Recreate(_))
+                })
+            });
+            if let Some((ns, owner)) = replaced {
+                action = Action::Recreate(format!(
+                    "it shares the {ns} namespace of {owner}, whose container is replaced"
+                ));
+            }
+        }
+        decisions.push(Decision {
+            service: name.clone(),
+            action,
+            existing: current,
+        });
+    }
+    decisions
 }
 
 fn changed(c: &Existing, svc: &Service) -> String {
@@ -115,151 +126,6 @@ pub fn container_name(project: &Project, service: &str) -> String {
         .get(service)
         .and_then(|s| s.container_name.clone())
         .unwrap_or_else(|| format!("{}-{service}-1", project.name))
-}
-
-/// The engine's create request for a service, with the standard Compose labels.
-pub fn container_body(project: &Project, service: &str, svc: &Service) -> ContainerCreateBody {
-    let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
-    let abs = |p: &std::path::Path| {
-        std::path::absolute(p)
-            .unwrap_or_else(|_| p.to_path_buf())
-            .display()
-            .to_string()
-    };
-    let fields: Vec<String> = svc
-        .field_hashes()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for (k, v) in [
-        (engine::PROJECT, project.name.clone()),
-        (engine::SERVICE, service.to_string()),
-        (engine::NUMBER, String::from("1")),
-        (engine::CONFIG_HASH, svc.config_hash()),
-        ("com.docker.compose.oneoff", String::from("False")),
-        ("com.docker.compose.project.working_dir", abs(&project.dir)),
-        (
-            "com.docker.compose.project.config_files",
-            abs(&project.file),
-        ),
-        ("com.docker.compose.version", String::from("2.0.0")),
-        (engine::FIELDS, fields.join(",")),
-    ] {
-        labels.insert(k.to_string(), v);
-    }
-    let mut exposed = Vec::new();
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for p in &svc.ports {
-        let key = format!("{}/{}", p.target, p.protocol);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(p.host_ip.clone()),
-                host_port: Some(p.published.clone()),
-            });
-    }
-    for e in &svc.expose {
-        let key = if e.contains('/') {
-            e.clone()
-        } else {
-            format!("{e}/tcp")
-        };
-        if !exposed.contains(&key) {
-            exposed.push(key);
-        }
-    }
-    let binds: Vec<String> = svc
-        .volumes
-        .iter()
-        .map(|m| {
-            let source = if m.kind == "volume" {
-                project
-                    .volumes
-                    .get(&m.source)
-                    .map_or(m.source.clone(), |v| v.name.clone())
-            } else {
-                m.source.clone()
-            };
-            format!(
-                "{source}:{}{}",
-                m.target,
-                if m.read_only { ":ro" } else { "" }
-            )
-        })
-        .collect();
-    let restart_policy = svc.restart.as_deref().map(|r| {
-        let (name, count) = r.split_once(':').unwrap_or((r, ""));
-        RestartPolicy {
-            name: Some(match name {
-                "always" => RestartPolicyNameEnum::ALWAYS,
-                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-                _ => RestartPolicyNameEnum::NO,
-            }),
-            maximum_retry_count: count.parse().ok(),
-        }
-    });
-    let (first_network, aliases) = svc
-        .networks
-        .iter()
-        .next()
-        .map(|(n, a)| (n.clone(), a.clone()))
-        .unwrap_or_else(|| (String::from("default"), Vec::new()));
-    let network_name = network_name(project, &first_network);
-    let mut all_aliases = vec![service.to_string()];
-    all_aliases.extend(aliases);
-    ContainerCreateBody {
-        image: Some(svc.image.clone()),
-        cmd: svc.command.clone(),
-        entrypoint: svc.entrypoint.clone(),
-        env: Some(
-            svc.environment
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-        ),
-        labels: Some(labels),
-        working_dir: svc.working_dir.clone(),
-        user: svc.user.clone(),
-        hostname: svc.hostname.clone(),
-        stop_signal: svc.stop_signal.clone(),
-        stop_timeout: svc
-            .stop_grace_period
-            .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-        exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        healthcheck: svc.healthcheck.as_ref().map(|h| HealthConfig {
-            test: Some(h.test.clone()),
-            interval: h.interval,
-            timeout: h.timeout,
-            retries: h.retries,
-            start_period: h.start_period,
-            ..Default::default()
-        }),
-        host_config: Some(HostConfig {
-            binds: (!binds.is_empty()).then_some(binds),
-            port_bindings: (!bindings.is_empty()).then_some(bindings),
-            restart_policy,
-            init: svc.init,
-            extra_hosts: (!svc.extra_hosts.is_empty()).then(|| svc.extra_hosts.clone()),
-            network_mode: Some(network_name.clone()),
-            ..Default::default()
-        }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                network_name,
-                EndpointSettings {
-                    aliases: Some(all_aliases),
-                    ..Default::default()
-                },
-            )])),
-        }),
-        ..Default::default()
-    }
 }
 
 /// The engine name of a network key of the file.

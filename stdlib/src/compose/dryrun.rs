@@ -134,6 +134,13 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             ),
         });
     }
+    for note in &project.notes {
+        findings.push(Preflight {
+            error: false,
+            code: lang::Code::PreflightCheck,
+            message: format!("{file}: {note}"),
+        });
+    }
     // `down` takes the whole project: it has no `services`.
     let wanted = super::run::strings(view.optional("services"));
     let selected = match super::run::selected(&project, &wanted) {

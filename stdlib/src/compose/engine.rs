@@ -287,9 +287,17 @@ impl Engine {
             .collect())
     }
 
-    /// Creates a container; returns its id.
-    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, String> {
-        let options = CreateContainerOptionsBuilder::default().name(name).build();
+    /// Creates a container (for `platform` when given); returns its id.
+    pub async fn create(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        platform: Option<&str>,
+    ) -> Result<String, String> {
+        let options = CreateContainerOptionsBuilder::default()
+            .name(name)
+            .platform(platform.unwrap_or_default())
+            .build();
         self.docker
             .create_container(Some(options), body)
             .await

@@ -5,6 +5,7 @@
 //! service and waits, `run` does `up|down|restart|ps`, `dryrun` makes the plan.
 
 pub mod actions;
+pub mod body;
 pub mod dryrun;
 pub mod engine;
 pub mod model;

@@ -196,8 +196,11 @@ pub async fn up(
                     engine.remove(&old.id).await.map_err(StepError::new)?;
                     ctx.log(format!("{}: removed the old container ({why})", d.service));
                 }
-                let body = actions::container_body(project, &d.service, svc);
-                let id = engine.create(&name, body).await.map_err(StepError::new)?;
+                let body = super::body::container_body(project, &d.service, svc);
+                let id = engine
+                    .create(&name, body, svc.settings.platform.as_deref())
+                    .await
+                    .map_err(StepError::new)?;
                 for (network, aliases) in svc.networks.iter().skip(1) {
                     let mut all = vec![d.service.clone()];
                     all.extend(aliases.iter().cloned());

@@ -14,11 +14,15 @@ use sha2::{Digest, Sha256};
 
 use super::yaml::{self, Node, Pos, Value};
 
+mod deploy;
 mod reader;
 mod service;
+mod settings;
 
 use reader::Reader;
 pub use service::{parse_compose_duration, parse_port};
+use settings::Deploy;
+pub use settings::{Settings, parse_bytes};
 
 /// A Compose project ready to run.
 #[derive(Clone, Debug)]
@@ -41,6 +45,8 @@ pub struct Project {
     pub unset: Vec<String>,
     /// Secret values substituted into the file, with their variable, longest first.
     pub masks: Masks,
+    /// What the file says that this engine does not act on (shown as plan warnings).
+    pub notes: Vec<String>,
 }
 
 /// The secret values a compose file was interpolated with, and the variable each came
@@ -131,6 +137,15 @@ pub struct Service {
     pub extra_hosts: Vec<String>,
     /// `expose:` (container ports, not published).
     pub expose: Vec<String>,
+    /// `network_mode:` (`host`, `none`, `bridge`, `service:NAME`, `container:NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    /// `links:` as (service, alias).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
+    /// Capabilities, limits, namespaces, logging and the rest (see [`Settings`]).
+    #[serde(flatten)]
+    pub settings: Settings,
 }
 
 /// A published port.
@@ -246,6 +261,9 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileE
     let masks = Masks::new(sensitive.found.into_inner());
     match result {
         Ok(mut project) => {
+            for n in &mut project.notes {
+                *n = masks.apply(n);
+            }
             project.masks = masks;
             Ok(project)
         }
@@ -307,6 +325,7 @@ fn read(
         text: &text,
         dir: dir.clone(),
         errors: Vec::new(),
+        notes: Vec::new(),
         env: options.env,
     };
     let mut root = yaml::parse(&text).map_err(|(pos, m)| vec![reader.error_at(pos, m)])?;
@@ -337,7 +356,11 @@ pub fn normalize_name(name: &str) -> String {
 }
 
 /// The service keys this reader supports (docs/steps.md lists them; a test keeps both equal).
-pub const SERVICE_KEYS: &[&str] = &[
+pub fn service_keys() -> impl Iterator<Item = &'static str> {
+    BASIC_KEYS.iter().chain(settings::SETTINGS_KEYS).copied()
+}
+
+const BASIC_KEYS: &[&str] = &[
     "image",
     "command",
     "entrypoint",
@@ -360,6 +383,38 @@ pub const SERVICE_KEYS: &[&str] = &[
     "init",
     "extra_hosts",
     "expose",
+    "network_mode",
+    "links",
+];
+
+/// The service keys of the Compose specification this reader refuses with OPS3036
+/// (docs/steps.md lists them; a test keeps both equal).
+pub const REFUSED_KEYS: &[&str] = &[
+    "build",
+    "secrets",
+    "configs",
+    "extends",
+    "scale",
+    "volumes_from",
+    "pull_policy",
+    "attach",
+    "blkio_config",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "credential_spec",
+    "develop",
+    "external_links",
+    "gpus",
+    "isolation",
+    "label_file",
+    "mac_address",
+    "models",
+    "post_start",
+    "pre_stop",
+    "provider",
+    "use_api_socket",
 ];
 
 /// Why a well-known key is not supported, when there is more to say than "unsupported".
@@ -368,8 +423,8 @@ fn unsupported_hint(key: &str) -> &'static str {
         "build" => {
             "ops runs images, it does not build them: build and tag the image first, then use `image:`"
         }
-        "deploy" | "scale" => {
-            "one container per service is supported; remove `deploy`/`scale` or run the stack with docker compose"
+        "scale" => {
+            "one container per service is supported; remove `scale` or run the stack with docker compose"
         }
         "secrets" | "configs" => {
             "pass the value through `environment:` with `${VAR}` from the environment or `.env`"
@@ -377,8 +432,8 @@ fn unsupported_hint(key: &str) -> &'static str {
         "extends" | "include" => {
             "inline the extended service (YAML merge keys `<<: *anchor` are supported)"
         }
-        "network_mode" | "links" => {
-            "use `networks:`; services reach each other by name on the project network"
+        "external_links" => {
+            "put the external container on a network and join it with `networks:` (an `external: true` network)"
         }
         _ => "remove it, or bring this stack up with docker compose",
     }
@@ -473,6 +528,19 @@ impl Project {
 }
 
 impl Service {
+    /// The namespaces (`network`, `pid`, `ipc`) this service shares with another service,
+    /// and that service.
+    pub fn shared_namespaces(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("network", self.network_mode.as_deref()),
+            ("pid", self.settings.pid.as_deref()),
+            ("ipc", self.settings.ipc.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(ns, mode)| Some((ns, mode?.strip_prefix("service:")?)))
+        .collect()
+    }
+
     /// Short hashes of each configuration field: which of them changed is the reason a
     /// container is recreated.
     pub fn field_hashes(&self) -> BTreeMap<&'static str, String> {
@@ -480,7 +548,11 @@ impl Service {
         let mut out = BTreeMap::new();
         if let serde_json::Value::Object(fields) = json {
             for (name, value) in fields {
-                let Some(field) = SERVICE_FIELDS.iter().find(|f| **f == name) else {
+                let Some(field) = SERVICE_FIELDS
+                    .iter()
+                    .chain(settings::SETTINGS_FIELDS)
+                    .find(|f| **f == name)
+                else {
                     continue;
                 };
                 if value.is_null()
@@ -523,6 +595,8 @@ const SERVICE_FIELDS: &[&str] = &[
     "init",
     "extra_hosts",
     "expose",
+    "network_mode",
+    "links",
 ];
 
 fn hex(bytes: &[u8]) -> String {

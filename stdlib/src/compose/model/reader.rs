@@ -13,6 +13,7 @@ pub(super) struct Reader<'a> {
     pub(super) text: &'a str,
     pub(super) dir: PathBuf,
     pub(super) errors: Vec<FileError>,
+    pub(super) notes: Vec<String>,
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -35,6 +36,11 @@ impl Reader<'_> {
     pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>) {
         let e = self.error_at(pos, message);
         self.errors.push(e);
+    }
+
+    /// Something the file says that this engine does not act on: a plan warning.
+    pub(super) fn note(&mut self, message: String) {
+        self.notes.push(message);
     }
 
     pub(super) fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n Map> {
@@ -286,6 +292,7 @@ impl Reader<'_> {
             volumes,
             unset,
             masks: Masks::default(),
+            notes: std::mem::take(&mut self.notes),
         })
     }
 

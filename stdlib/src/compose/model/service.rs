@@ -37,7 +37,11 @@ impl Reader<'_> {
             init: None,
             extra_hosts: Vec::new(),
             expose: Vec::new(),
+            network_mode: None,
+            links: Vec::new(),
+            settings: Settings::default(),
         };
+        let mut deploy = Deploy::default();
         let mut env_files = BTreeMap::new();
         let mut environment = BTreeMap::new();
         let mut has_image = false;
@@ -103,17 +107,34 @@ impl Reader<'_> {
                         .map(|(h, ip)| format!("{h}:{ip}"))
                         .collect()
                 }
+                "network_mode" => s.network_mode = self.network_mode(v, &what),
+                "links" => {
+                    for link in self.strings(v, &what, false) {
+                        let (target, alias) = link.split_once(':').unwrap_or((&link, &link));
+                        s.links.push((target.to_string(), alias.to_string()));
+                    }
+                }
                 "profiles" => {}
                 k if k.starts_with("x-") => {}
                 other => {
-                    let hint = unsupported_hint(other);
-                    self.error(
-                        *kpos,
-                        format!("unsupported key `{other}` in service `{svc}`: {hint}"),
-                    );
+                    if !self.setting(other, v, &what, &mut s.settings, &mut deploy) {
+                        let hint = unsupported_hint(other);
+                        self.error(
+                            *kpos,
+                            format!("unsupported key `{other}` in service `{svc}`: {hint}"),
+                        );
+                    }
                 }
             }
         }
+        if let Some(policy) = deploy.restart {
+            if s.restart.is_some() {
+                self.note(format!("`deploy.restart_policy` of service `{svc}` is ignored: `restart` is set, and wins (as in docker compose)"));
+            } else {
+                s.restart = Some(policy);
+            }
+        }
+        self.shared_namespaces(svc, pos, map, &mut s);
         if !has_image {
             self.error(
                 pos,
@@ -122,10 +143,86 @@ impl Reader<'_> {
         }
         env_files.extend(environment);
         s.environment = env_files;
-        if s.networks.is_empty() {
+        if s.networks.is_empty() && s.network_mode.is_none() {
             s.networks.insert(String::from("default"), Vec::new());
         }
         Some(s)
+    }
+
+    fn network_mode(&mut self, v: &Node, what: &str) -> Option<String> {
+        let mode = self.string(v, what)?;
+        let shared = ["container:", "service:"]
+            .iter()
+            .any(|p| mode.strip_prefix(p).is_some_and(|n| !n.is_empty()));
+        if !shared && !matches!(mode.as_str(), "host" | "none" | "bridge") {
+            self.error(
+                v.pos,
+                format!("{what}: `{mode}` is not one of host, none, bridge, service:NAME, container:NAME (a project network goes in `networks:`)"),
+            );
+        }
+        Some(mode)
+    }
+
+    /// What `network_mode`, `pid`, `ipc` and `links` imply: the service they name is
+    /// started first, and settings that contradict a shared namespace are refused.
+    fn shared_namespaces(&mut self, svc: &str, pos: Pos, map: &Map, s: &mut Service) {
+        let at = |key: &str| map.get(key).map_or(pos, |(p, _)| *p);
+        let named: Vec<(String, Pos)> = [
+            ("network_mode", s.network_mode.as_deref()),
+            ("pid", s.settings.pid.as_deref()),
+            ("ipc", s.settings.ipc.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, mode)| Some((mode?.strip_prefix("service:")?.to_string(), at(key))))
+        .chain(
+            s.links
+                .iter()
+                .map(|(target, _)| (target.clone(), at("links"))),
+        )
+        .collect();
+        for (dep, p) in named {
+            if dep == svc {
+                self.error(
+                    p,
+                    format!("service `{svc}` cannot share a namespace with itself"),
+                );
+            } else {
+                s.depends_on.entry(dep).or_insert(Condition::ServiceStarted);
+            }
+        }
+        let Some(mode) = s.network_mode.as_deref() else {
+            return;
+        };
+        let at = |key: &str| map.get(key).map(|(p, _)| *p);
+        if let Some(p) = at("networks") {
+            self.error(
+                p,
+                format!("service `{svc}` has both `network_mode` and `networks`; give one of them"),
+            );
+        }
+        if let Some(p) = at("links") {
+            self.error(p, format!("service `{svc}`: `links` need a project network, and `network_mode` is `{mode}`"));
+        }
+        let shared = mode.starts_with("service:") || mode.starts_with("container:");
+        let conflicts: &[&str] = match mode {
+            "host" => &["ports"],
+            "none" => &["ports", "extra_hosts", "dns", "dns_search", "dns_opt"],
+            _ if shared => &[
+                "ports",
+                "hostname",
+                "extra_hosts",
+                "dns",
+                "dns_search",
+                "dns_opt",
+                "expose",
+            ],
+            _ => &[],
+        };
+        for key in conflicts {
+            if let Some(p) = at(key) {
+                self.error(p, format!("service `{svc}`: `{key}` cannot be set with network_mode `{mode}` (the container uses {})", if shared { "the other container's network" } else if mode == "host" { "the host's network" } else { "no network" }));
+            }
+        }
     }
 
     pub(super) fn ports(&mut self, node: &Node, what: &str) -> Vec<Port> {

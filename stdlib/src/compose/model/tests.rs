@@ -126,7 +126,7 @@ volumes:
 #[test]
 fn every_problem_is_reported_with_its_position() {
     let errors = load_text(
-        "services:\n  a:\n    image: x\n    privileged: true\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n    ports: [\"99999:1\"]\n    healthcheck:\n      retries: -1\nsecrets: {}\n",
+        "services:\n  a:\n    image: x\n    gpus: all\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n    ports: [\"99999:1\"]\n    healthcheck:\n      retries: -1\nsecrets: {}\n",
         &[],
         &[],
     )
@@ -134,7 +134,7 @@ fn every_problem_is_reported_with_its_position() {
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let all = text.join("\n");
     assert!(
-        all.contains(":4:5: unsupported key `privileged` in service `a`"),
+        all.contains(":4:5: unsupported key `gpus` in service `a`"),
         "{all}"
     );
     assert!(
@@ -151,7 +151,7 @@ fn every_problem_is_reported_with_its_position() {
         "{all}"
     );
     assert!(all.contains("depends_on has a cycle: a -> b -> a"), "{all}");
-    assert!(all.contains("\n  4 |     privileged: true"), "{all}");
+    assert!(all.contains("\n  4 |     gpus: all"), "{all}");
 }
 
 #[test]
@@ -260,14 +260,67 @@ fn decisions_name_what_changed() {
     );
 }
 
+/// The backquoted keys of a marked list in docs/steps.md, and the count it states.
+fn docs_keys(docs: &str, list: &str) -> (Vec<String>, usize) {
+    let start = format!("<!-- compose-keys:{list} -->");
+    let from = docs.find(&start).expect("the list's start marker") + start.len();
+    let len = docs[from..]
+        .find("<!-- /compose-keys -->")
+        .expect("the list's end marker");
+    let text = &docs[from..from + len];
+    let count = text
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(n, _)| n.parse().ok())
+        .expect("the list states its count");
+    let keys = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| *k != "x-*")
+        .map(str::to_string)
+        .collect();
+    (keys, count)
+}
+
 #[test]
-fn the_docs_list_every_supported_key() {
+fn the_docs_list_exactly_the_supported_and_refused_keys() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/steps.md"))
         .expect("docs/steps.md");
-    for key in SERVICE_KEYS {
+    let (supported, count) = docs_keys(&docs, "supported");
+    let code: Vec<String> = service_keys().map(str::to_string).collect();
+    assert_eq!(
+        supported, code,
+        "docs/steps.md's supported keys differ from the reader's"
+    );
+    assert_eq!(
+        count,
+        code.len(),
+        "the supported count in docs/steps.md is stale"
+    );
+    let (refused, count) = docs_keys(&docs, "refused");
+    assert_eq!(
+        refused, REFUSED_KEYS,
+        "docs/steps.md's refused keys differ from the code's"
+    );
+    assert_eq!(
+        count,
+        REFUSED_KEYS.len(),
+        "the refused count in docs/steps.md is stale"
+    );
+    // A refused key is refused by the reader, at its line, and no key is in both lists.
+    for key in REFUSED_KEYS {
+        assert!(!code.iter().any(|k| k == key), "`{key}` is in both lists");
+        let err = load_text(
+            &format!("services:\n  web:\n    image: x\n    {key}: 1\n"),
+            &[],
+            &[],
+        )
+        .expect_err(key);
         assert!(
-            docs.contains(&format!("`{key}`")),
-            "docs/steps.md does not mention `{key}`"
+            err.iter()
+                .any(|e| e.pos.line == 4 && e.message.contains(&format!("unsupported key `{key}`"))),
+            "{key}: {err:?}"
         );
     }
 }
@@ -299,4 +352,186 @@ fn secret_variables_are_remembered_and_shown_by_name() {
             .apply("create web-1 (registry.local/S3cret-tok/busybox:latest)"),
         "create web-1 (registry.local/${REG_TOKEN}/busybox:latest)"
     );
+}
+
+#[test]
+fn a_service_without_new_keys_keeps_its_configuration_hash() {
+    // Containers created by an earlier ops carry this hash: a reader that learns new keys
+    // must not recreate them on the next `up` (pinned from the reader before the
+    // container settings, volumes and network modes were added).
+    let p = load_text(
+        "services:\n  web:\n    image: busybox:1\n    init: true\n    command: sleep 600\n    ports: [\"127.0.0.1:8080:80\"]\n    environment:\n      A: b\n    volumes:\n      - data:/data:ro\n    restart: unless-stopped\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 5s\nvolumes:\n  data: {}\n",
+        &[],
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(
+        p.services["web"].config_hash(),
+        "bbf39657842d2fcd5735deecd66d1ce1707931f1de902c98ebe08de2aafb7429"
+    );
+}
+
+#[test]
+fn container_settings_are_read_in_every_form() {
+    let p = load_text(
+        r#"
+services:
+  db:
+    image: x
+  app:
+    image: x
+    cap_add: [NET_ADMIN, CAP_SYS_TIME]
+    cap_drop: [ALL]
+    privileged: false
+    security_opt: ["no-new-privileges:true"]
+    sysctls: {net.core.somaxconn: 1024}
+    ulimits:
+      nproc: 65535
+      nofile: {soft: 1024, hard: 2048}
+    tmpfs: ["/run:size=64m", /tmp]
+    shm_size: 64m
+    read_only: true
+    devices: ["/dev/null:/dev/nothing:r"]
+    pid: service:db
+    ipc: shareable
+    logging: {driver: local, options: {max-size: 10m}}
+    mem_limit: 1.5g
+    cpus: "0.5"
+    pids_limit: 100
+    oom_score_adj: -500
+    platform: linux/amd64
+    stdin_open: true
+    tty: true
+    group_add: [audio]
+    dns: 127.0.0.53
+    dns_search: [example.internal]
+    deploy:
+      resources:
+        limits: {memory: 1536m, pids: 100}
+        reservations: {memory: 256m, cpus: "0.25"}
+      restart_policy: {condition: on-failure, max_attempts: 3, delay: 5s}
+      placement: {constraints: ["node.role == manager"]}
+  side:
+    image: x
+    network_mode: service:app
+"#,
+        &[],
+        &[],
+    )
+    .expect("valid");
+    let app = &p.services["app"].settings;
+    assert_eq!(app.cap_add, ["NET_ADMIN", "CAP_SYS_TIME"]);
+    assert_eq!(app.ulimits["nproc"], (65535, 65535));
+    assert_eq!(app.ulimits["nofile"], (1024, 2048));
+    assert_eq!(app.tmpfs["/run"], "size=64m");
+    assert_eq!(app.tmpfs["/tmp"], "");
+    assert_eq!(app.shm_size, Some(64 << 20));
+    assert_eq!(app.mem_limit, Some(1536 << 20), "both forms agree");
+    assert_eq!(app.mem_reservation, Some(256 << 20));
+    assert_eq!(app.cpus, Some(500_000_000));
+    assert_eq!(
+        app.devices,
+        [("/dev/null".into(), "/dev/nothing".into(), "r".into())]
+    );
+    assert_eq!(app.logging.as_ref().map(|l| l.0.as_str()), Some("local"));
+    assert_eq!(app.dns, ["127.0.0.53"]);
+    assert_eq!(p.services["app"].restart.as_deref(), Some("on-failure:3"));
+    // Shared namespaces are implied dependencies, and start first.
+    assert_eq!(
+        p.services["app"].depends_on["db"],
+        Condition::ServiceStarted
+    );
+    assert_eq!(
+        p.services["side"].depends_on["app"],
+        Condition::ServiceStarted
+    );
+    assert!(p.services["side"].networks.is_empty());
+    let order = order(&p.services, vec!["side".into()]).expect("no cycle");
+    assert_eq!(order, ["db", "app", "side"]);
+    // What one engine does not act on is a warning, never silence.
+    let notes = p.notes.join("\n");
+    assert!(
+        notes.contains("reservations` `cpus` is not enforced"),
+        "{notes}"
+    );
+    assert!(notes.contains("`delay` is ignored"), "{notes}");
+    assert!(notes.contains("`placement` is ignored"), "{notes}");
+    // New keys are named in the reason for a recreate.
+    let hashes = p.services["app"].field_hashes();
+    for field in ["cap_add", "ulimits", "tmpfs", "mem_limit", "pid", "logging"] {
+        assert!(hashes.contains_key(field), "{field}: {hashes:?}");
+    }
+    assert_eq!(parse_bytes("2048k"), Some(2 << 20));
+    assert_eq!(parse_bytes("1GB"), Some(1 << 30));
+    assert_eq!(parse_bytes("12"), Some(12));
+    assert_eq!(parse_bytes("12x"), None);
+    assert_eq!(parse_bytes("-1"), None);
+}
+
+#[test]
+fn bad_container_settings_are_reported_at_their_value() {
+    let errors = load_text(
+        r#"
+services:
+  a:
+    image: x
+    cap_add: [net-admin]
+    ulimits: {nofile: {soft: 10, hard: 5}, core: {soft: 1}}
+    shm_size: lots
+    cpus: two
+    oom_score_adj: 5000
+    pid: vm
+    devices: ["nvidia.com/gpu=all"]
+    platform: amd64
+    mem_limit: 1g
+    deploy:
+      replicas: 3
+      resources: {limits: {memory: 2g}, reservations: {devices: []}}
+      restart_policy: {condition: sometimes}
+    network_mode: host
+    ports: ["8080:80"]
+  b:
+    image: x
+    network_mode: service:b
+  c:
+    image: x
+    network_mode: service:a
+    hostname: c
+    networks: [default]
+"#,
+        &[],
+        &[],
+    )
+    .expect_err("invalid");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for (line, text) in [
+        (5, "`net-admin` is not a capability name"),
+        (6, "the soft limit 10 is above the hard limit 5"),
+        (6, "needs both `soft` and `hard`"),
+        (7, "`lots` is not a size"),
+        (8, "`two` is not a number of CPUs"),
+        (9, "must be a whole number from -1000 to 1000, not 5000"),
+        (10, "`vm` is not one of host, container:NAME, service:NAME"),
+        (11, "CDI device names are not supported"),
+        (12, "`amd64` is not OS/ARCH[/VARIANT]"),
+        (15, "one container per service is supported"),
+        (16, "contradicts `mem_limit`"),
+        (16, "device reservations (GPUs) are not supported"),
+        (
+            17,
+            "condition `sometimes` is not one of none, on-failure, any",
+        ),
+        (19, "`ports` cannot be set with network_mode `host`"),
+        (22, "cannot share a namespace with itself"),
+        (26, "`hostname` cannot be set with network_mode `service:a`"),
+        (27, "has both `network_mode` and `networks`"),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.pos.line == line && e.message.contains(text)),
+            "line {line}: {text}\n{all}"
+        );
+    }
 }

@@ -1,0 +1,262 @@
+//! The engine's create request for one service: image, command, environment, ports,
+//! mounts, networks or a network mode, health check, and every container setting.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, EndpointSettings, HealthConfig, HostConfig,
+    HostConfigCgroupnsModeEnum, HostConfigLogConfig, NetworkingConfig, PortBinding,
+    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+};
+
+use super::actions::{container_name, network_name};
+use super::engine;
+use super::model::{Project, Service, Settings};
+
+/// The engine's create request for a service, with the standard Compose labels.
+pub fn container_body(project: &Project, service: &str, svc: &Service) -> ContainerCreateBody {
+    let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
+    let abs = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let fields: Vec<String> = svc
+        .field_hashes()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for (k, v) in [
+        (engine::PROJECT, project.name.clone()),
+        (engine::SERVICE, service.to_string()),
+        (engine::NUMBER, String::from("1")),
+        (engine::CONFIG_HASH, svc.config_hash()),
+        ("com.docker.compose.oneoff", String::from("False")),
+        ("com.docker.compose.project.working_dir", abs(&project.dir)),
+        (
+            "com.docker.compose.project.config_files",
+            abs(&project.file),
+        ),
+        ("com.docker.compose.version", String::from("2.0.0")),
+        (engine::FIELDS, fields.join(",")),
+    ] {
+        labels.insert(k.to_string(), v);
+    }
+    let mut exposed = Vec::new();
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in &svc.ports {
+        let key = format!("{}/{}", p.target, p.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(p.host_ip.clone()),
+                host_port: Some(p.published.clone()),
+            });
+    }
+    for e in &svc.expose {
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        if !exposed.contains(&key) {
+            exposed.push(key);
+        }
+    }
+    let binds: Vec<String> = svc
+        .volumes
+        .iter()
+        .map(|m| {
+            let source = if m.kind == "volume" {
+                project
+                    .volumes
+                    .get(&m.source)
+                    .map_or(m.source.clone(), |v| v.name.clone())
+            } else {
+                m.source.clone()
+            };
+            format!(
+                "{source}:{}{}",
+                m.target,
+                if m.read_only { ":ro" } else { "" }
+            )
+        })
+        .collect();
+    let restart_policy = svc.restart.as_deref().map(|r| {
+        let (name, count) = r.split_once(':').unwrap_or((r, ""));
+        RestartPolicy {
+            name: Some(match name {
+                "always" => RestartPolicyNameEnum::ALWAYS,
+                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                _ => RestartPolicyNameEnum::NO,
+            }),
+            maximum_retry_count: count.parse().ok(),
+        }
+    });
+    let (network_mode, networking_config) = match &svc.network_mode {
+        Some(mode) => (shared_mode(project, mode), None),
+        None => {
+            let (first_network, aliases) = svc
+                .networks
+                .iter()
+                .next()
+                .map(|(n, a)| (n.clone(), a.clone()))
+                .unwrap_or_else(|| (String::from("default"), Vec::new()));
+            let network_name = network_name(project, &first_network);
+            let mut all_aliases = vec![service.to_string()];
+            all_aliases.extend(aliases);
+            let links: Vec<String> = svc
+                .links
+                .iter()
+                .map(|(target, alias)| format!("{}:{alias}", container_name(project, target)))
+                .collect();
+            let endpoint = EndpointSettings {
+                aliases: Some(all_aliases),
+                links: (!links.is_empty()).then_some(links),
+                ..Default::default()
+            };
+            (
+                network_name.clone(),
+                Some(NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(network_name, endpoint)])),
+                }),
+            )
+        }
+    };
+    let s = &svc.settings;
+    let mut host_config = HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        restart_policy,
+        init: svc.init,
+        extra_hosts: (!svc.extra_hosts.is_empty()).then(|| svc.extra_hosts.clone()),
+        network_mode: Some(network_mode),
+        ..Default::default()
+    };
+    settings(project, s, &mut host_config);
+    ContainerCreateBody {
+        image: Some(svc.image.clone()),
+        cmd: svc.command.clone(),
+        entrypoint: svc.entrypoint.clone(),
+        env: Some(
+            svc.environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        labels: Some(labels),
+        working_dir: svc.working_dir.clone(),
+        user: svc.user.clone(),
+        hostname: svc.hostname.clone(),
+        stop_signal: svc.stop_signal.clone(),
+        stop_timeout: svc
+            .stop_grace_period
+            .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck: svc.healthcheck.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: h.interval,
+            timeout: h.timeout,
+            retries: h.retries,
+            start_period: h.start_period,
+            ..Default::default()
+        }),
+        host_config: Some(host_config),
+        networking_config,
+        open_stdin: s.stdin_open,
+        tty: s.tty,
+        domainname: s.domainname.clone(),
+        ..Default::default()
+    }
+}
+
+/// `service:NAME` as the engine's `container:CONTAINER`; other modes as they are.
+fn shared_mode(project: &Project, mode: &str) -> String {
+    match mode.strip_prefix("service:") {
+        Some(service) => format!("container:{}", container_name(project, service)),
+        None => mode.to_string(),
+    }
+}
+
+fn some_vec(v: &[String]) -> Option<Vec<String>> {
+    (!v.is_empty()).then(|| v.to_vec())
+}
+
+fn some_map(m: &std::collections::BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then(|| m.clone().into_iter().collect())
+}
+
+/// The container settings into the host configuration.
+fn settings(project: &Project, s: &Settings, h: &mut HostConfig) {
+    h.cap_add = some_vec(&s.cap_add);
+    h.cap_drop = some_vec(&s.cap_drop);
+    h.privileged = s.privileged;
+    h.security_opt = some_vec(&s.security_opt);
+    h.sysctls = some_map(&s.sysctls);
+    h.ulimits = (!s.ulimits.is_empty()).then(|| {
+        s.ulimits
+            .iter()
+            .map(|(name, (soft, hard))| ResourcesUlimits {
+                name: Some(name.clone()),
+                soft: Some(*soft),
+                hard: Some(*hard),
+            })
+            .collect()
+    });
+    h.tmpfs = some_map(&s.tmpfs);
+    h.shm_size = s.shm_size;
+    h.readonly_rootfs = s.read_only;
+    h.devices = (!s.devices.is_empty()).then(|| {
+        s.devices
+            .iter()
+            .map(|(host, container, permissions)| DeviceMapping {
+                path_on_host: Some(host.clone()),
+                path_in_container: Some(container.clone()),
+                cgroup_permissions: Some(permissions.clone()),
+            })
+            .collect()
+    });
+    h.device_cgroup_rules = some_vec(&s.device_cgroup_rules);
+    h.pid_mode = s.pid.as_deref().map(|m| shared_mode(project, m));
+    h.ipc_mode = s.ipc.as_deref().map(|m| shared_mode(project, m));
+    h.uts_mode = s.uts.clone();
+    h.userns_mode = s.userns_mode.clone();
+    h.cgroupns_mode = s.cgroup.as_deref().map(|c| match c {
+        "host" => HostConfigCgroupnsModeEnum::HOST,
+        _ => HostConfigCgroupnsModeEnum::PRIVATE,
+    });
+    h.cgroup_parent = s.cgroup_parent.clone();
+    h.log_config = s
+        .logging
+        .as_ref()
+        .map(|(driver, options)| HostConfigLogConfig {
+            typ: Some(driver.clone()),
+            config: some_map(options),
+        });
+    h.memory = s.mem_limit;
+    h.memory_reservation = s.mem_reservation;
+    h.memory_swap = s.memswap_limit;
+    h.memory_swappiness = s.mem_swappiness;
+    h.nano_cpus = s.cpus;
+    h.cpu_shares = s.cpu_shares;
+    h.cpu_period = s.cpu_period;
+    h.cpu_quota = s.cpu_quota;
+    h.cpuset_cpus = s.cpuset.clone();
+    h.pids_limit = s.pids_limit;
+    h.oom_kill_disable = s.oom_kill_disable;
+    h.oom_score_adj = s.oom_score_adj;
+    h.runtime = s.runtime.clone();
+    h.group_add = some_vec(&s.group_add);
+    h.dns = some_vec(&s.dns);
+    h.dns_search = some_vec(&s.dns_search);
+    h.dns_options = some_vec(&s.dns_opt);
+    h.storage_opt = some_map(&s.storage_opt);
+    h.annotations = some_map(&s.annotations);
+}

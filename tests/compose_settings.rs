@@ -1,0 +1,169 @@
+//! `compose` container settings and shared namespaces against a real Docker engine:
+//! what the file asks for is what the process in the container sees.
+
+mod common;
+mod services;
+mod stack;
+
+use stack::*;
+
+/// `app` with capabilities, limits, a read-only root with a tmpfs, kernel and DNS
+/// settings; `side` in app's network and PID namespaces. NOFILE is app's soft limit.
+fn settings_stack(nofile: u32) -> String {
+    format!(
+        r#"services:
+  app:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    cap_drop: [ALL]
+    cap_add: [NET_ADMIN]
+    security_opt: ["no-new-privileges:true"]
+    privileged: false
+    read_only: true
+    tmpfs: ["/scratch:size=1m"]
+    shm_size: 16m
+    sysctls:
+      net.core.somaxconn: 1024
+    ulimits:
+      nofile: {{soft: {nofile}, hard: 4096}}
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 64
+    oom_score_adj: 100
+    group_add: ["4242"]
+    dns: [127.0.0.53]
+    dns_search: [ops.internal]
+    logging:
+      driver: local
+      options: {{max-size: 1m}}
+    stop_signal: SIGINT
+    deploy:
+      resources:
+        reservations: {{memory: 16m}}
+      restart_policy: {{condition: on-failure, max_attempts: 2}}
+  side:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    network_mode: service:app
+    pid: service:app
+"#
+    )
+}
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn container_settings_reach_the_process_and_shared_namespaces_follow_their_owner() {
+    let stack = Stack::new("opssettings", &settings_stack(1024));
+    let (code, plan, err) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0, "{plan}{err}");
+    let app = plan.find("service app: create").expect(&plan);
+    let side = plan.find("service side: create").expect(&plan);
+    assert!(app < side, "the namespace owner comes first: {plan}");
+
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=2 recreated=0 kept=0"), "{out}");
+
+    // Capabilities: everything dropped but NET_ADMIN (bit 12).
+    let (_, status) = stack.exec("app", "grep CapEff /proc/self/status");
+    assert!(status.ends_with("0000000000001000"), "{status}");
+    // The ulimit, the tmpfs, the read-only root, the sysctl, shm and the extra group.
+    assert_eq!(stack.exec("app", "ulimit -n").1, "1024");
+    assert_eq!(stack.exec("app", "ulimit -Hn").1, "4096");
+    let (_, mounts) = stack.exec("app", "grep ' /scratch ' /proc/mounts");
+    assert!(
+        mounts.starts_with("tmpfs /scratch tmpfs") && mounts.contains("size=1024k"),
+        "{mounts}"
+    );
+    let (code, touched) = stack.exec("app", "touch /root-file");
+    assert_ne!(code, 0, "the root filesystem is writable");
+    assert!(touched.contains("Read-only file system"), "{touched}");
+    assert_eq!(stack.exec("app", "touch /scratch/f && echo ok").1, "ok");
+    assert_eq!(
+        stack.exec("app", "cat /proc/sys/net/core/somaxconn").1,
+        "1024"
+    );
+    assert!(stack.exec("app", "df -k /dev/shm").1.contains("16384"));
+    assert!(stack.exec("app", "id -G").1.split(' ').any(|g| g == "4242"));
+    assert!(
+        stack
+            .exec("app", "cat /etc/resolv.conf")
+            .1
+            .contains("search ops.internal")
+    );
+    assert_eq!(stack.exec("app", "cat /proc/self/oom_score_adj").1, "100");
+    // What only the engine knows: limits, logging, the restart policy, the stop signal.
+    assert_eq!(
+        stack.inspect(
+            "app",
+            "{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.LogConfig.Type}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.Config.StopSignal}} {{.HostConfig.SecurityOpt}}"
+        ),
+        "67108864 16777216 500000000 64 local on-failure:2 SIGINT [no-new-privileges:true]"
+    );
+    // side shares app's network and PID namespaces: the same namespaces, and app's
+    // process is visible from side.
+    for ns in ["net", "pid"] {
+        let a = stack.exec("app", &format!("readlink /proc/self/ns/{ns}")).1;
+        let s = stack
+            .exec("side", &format!("readlink /proc/self/ns/{ns}"))
+            .1;
+        assert_eq!(a, s, "{ns} namespace not shared");
+    }
+    assert!(stack.exec("side", "ps").1.matches("sleep 600").count() >= 2);
+
+    // Again: nothing changes.
+    let ids = (stack.id("app"), stack.id("side"));
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=0 kept=2"), "{out}");
+    assert_eq!(ids, (stack.id("app"), stack.id("side")));
+
+    // A new ulimit recreates app, and side with it (its namespaces were app's): the plan
+    // says why for each.
+    stack.write(&settings_stack(2048));
+    let (code, plan, _) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("service app: recreate opssettings-app-1: ulimits changed"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "service side: recreate opssettings-side-1: it shares the network namespace of app"
+        ),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=2 kept=0"), "{out}");
+    assert_eq!(stack.exec("app", "ulimit -n").1, "2048");
+    let a = stack.exec("app", "readlink /proc/self/ns/net").1;
+    assert_eq!(a, stack.exec("side", "readlink /proc/self/ns/net").1);
+
+    let (code, out, err) = stack.run(
+        "compose down \"FILE\" { project = \"PROJECT\" }\n",
+        &["run"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(stack.containers().is_empty());
+}
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn swarm_only_deploy_keys_are_warned_about_in_the_plan() {
+    let stack = Stack::new(
+        "opsswarmkeys",
+        &format!(
+            "services:\n  app:\n    image: {IMAGE}\n    command: sleep 600\n    deploy:\n      placement: {{constraints: [\"node.role == manager\"]}}\n      resources:\n        reservations: {{cpus: \"0.25\"}}\n"
+        ),
+    );
+    let (code, plan, err) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0, "{plan}{err}");
+    assert!(
+        plan.contains("`placement` is ignored: only Swarm acts on it"),
+        "{plan}"
+    );
+    assert!(plan.contains("`cpus` is not enforced"), "{plan}");
+}
