@@ -167,3 +167,139 @@ fn swarm_only_deploy_keys_are_warned_about_in_the_plan() {
     );
     assert!(plan.contains("`cpus` is not enforced"), "{plan}");
 }
+
+/// `app` with an anonymous volume, a named one, a tmpfs mount and a port range;
+/// `reader` mounts app's volumes read-only. GREETING changes app's configuration.
+fn volumes_stack(port: u16, greeting: &str) -> String {
+    let next = port + 1;
+    format!(
+        r#"services:
+  app:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    environment:
+      GREETING: {greeting}
+    ports: ["127.0.0.1:{port}-{next}:8080-8081"]
+    volumes:
+      - /cache
+      - data:/data:nocopy
+      - type: tmpfs
+        target: /run/app
+        tmpfs: {{size: 1m, mode: "0750"}}
+  reader:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    volumes_from: ["app:ro"]
+volumes:
+  data: {{}}
+"#
+    )
+}
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
+    let port = services::free_port();
+    let stack = Stack::new("opsvolumes", &volumes_stack(port, "hello"));
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=2"), "{out}");
+    // The tmpfs mount with its size and mode; the port range published pairwise.
+    let (_, mounts) = stack.exec("app", "grep ' /run/app ' /proc/mounts");
+    assert!(
+        mounts.contains("tmpfs") && mounts.contains("size=1024k") && mounts.contains("mode=750"),
+        "{mounts}"
+    );
+    let ports = stack.inspect("app", "{{json .HostConfig.PortBindings}}");
+    for (published, target) in [(port, 8080), (port + 1, 8081)] {
+        assert!(
+            ports.contains(&format!(
+                "\"{target}/tcp\":[{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{published}\"}}]"
+            )),
+            "{ports}"
+        );
+    }
+    // reader sees app's volumes, read-only.
+    assert_eq!(stack.exec("app", "echo kept > /cache/f && echo ok").1, "ok");
+    assert_eq!(stack.exec("reader", "cat /cache/f").1, "kept");
+    let (code, _) = stack.exec("reader", "touch /cache/g");
+    assert_ne!(code, 0, "volumes_from :ro mounted read-write");
+    let anonymous = stack.inspect(
+        "app",
+        "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}",
+    );
+    assert_eq!(anonymous.len(), 64, "an anonymous volume: {anonymous}");
+
+    // A changed environment recreates app; its anonymous volume comes back, and the plan
+    // says so.
+    let old = stack.id("app");
+    stack.write(&volumes_stack(port, "bonjour"));
+    let (code, plan, _) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains(
+            "recreate opsvolumes-app-1: environment changed (keeps its volumes at /cache)"
+        ),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_ne!(old, stack.id("app"));
+    assert_eq!(
+        stack.exec("app", "cat /cache/f").1,
+        "kept",
+        "the recreate lost the anonymous volume"
+    );
+    assert_eq!(
+        stack.inspect(
+            "app",
+            "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}"
+        ),
+        anonymous
+    );
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("recreated=0 kept=2"),
+        "the kept volume made up unstable: {out}"
+    );
+
+    // down keeps anonymous volumes, and says so; volumes = true removes them.
+    let down = "compose down \"FILE\" { project = \"PROJECT\" }\n";
+    let (code, plan, _) = stack.run(down, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("its anonymous volumes at /cache are kept (volumes = false)"),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(down, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        docker(&["volume", "inspect", "-f", "{{.Name}}", &anonymous]),
+        anonymous
+    );
+    // Bring it back (a new anonymous volume) and take it down with its volumes.
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let second = stack.inspect(
+        "app",
+        "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}",
+    );
+    let down_all = "compose down \"FILE\" {\n  project = \"PROJECT\"\n  volumes = true\n}\n";
+    let (code, plan, _) = stack.run(down_all, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("remove its anonymous volumes at /cache (their data is deleted)"),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(down_all, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={second}")]),
+        ""
+    );
+    assert_eq!(stack.volumes(), "", "the named volume stayed");
+    docker(&["volume", "rm", &anonymous]);
+}

@@ -109,6 +109,31 @@ fn changed(c: &Existing, svc: &Service) -> String {
     }
 }
 
+/// The paths of a container's anonymous volumes (the file's or the image's): its volume
+/// mounts that are not the project's named volumes.
+pub fn anonymous_volumes<'a>(project: &Project, c: &'a Existing) -> Vec<&'a str> {
+    c.volumes
+        .iter()
+        .filter(|(_, name)| !project.volumes.values().any(|v| &v.name == name))
+        .map(|(dest, _)| dest.as_str())
+        .collect()
+}
+
+/// The paths of the anonymous volumes a recreate of `c` keeps for `svc` (what
+/// [`super::body::mounts`] mounts again).
+pub fn kept_volumes<'a>(project: &Project, svc: &Service, c: &'a Existing) -> Vec<&'a str> {
+    anonymous_volumes(project, c)
+        .into_iter()
+        .filter(|dest| {
+            let at = svc.volumes.iter().find(|m| m.target == *dest);
+            match at {
+                Some(m) => m.anonymous(),
+                None => svc.volumes_from.is_empty() && !svc.settings.tmpfs.contains_key(*dest),
+            }
+        })
+        .collect()
+}
+
 /// Containers of the project whose service is not in the file.
 pub fn orphans<'a>(project: &Project, existing: &'a [Existing]) -> Vec<&'a Existing> {
     existing

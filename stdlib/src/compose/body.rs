@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use bollard::models::{
     ContainerCreateBody, DeviceMapping, EndpointSettings, HealthConfig, HostConfig,
-    HostConfigCgroupnsModeEnum, HostConfigLogConfig, NetworkingConfig, PortBinding,
+    HostConfigCgroupnsModeEnum, HostConfigLogConfig, Mount as EngineMount, MountBindOptions,
+    MountBindOptionsPropagationEnum, MountType, MountVolumeOptions, NetworkingConfig, PortBinding,
     ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
@@ -14,7 +15,14 @@ use super::engine;
 use super::model::{Project, Service, Settings};
 
 /// The engine's create request for a service, with the standard Compose labels.
-pub fn container_body(project: &Project, service: &str, svc: &Service) -> ContainerCreateBody {
+///
+/// `kept` are the volume mounts of the container this one replaces (see [`mounts`]).
+pub fn container_body(
+    project: &Project,
+    service: &str,
+    svc: &Service,
+    kept: &[(String, String)],
+) -> ContainerCreateBody {
     let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
     let abs = |p: &std::path::Path| {
         std::path::absolute(p)
@@ -69,25 +77,11 @@ pub fn container_body(project: &Project, service: &str, svc: &Service) -> Contai
             exposed.push(key);
         }
     }
-    let binds: Vec<String> = svc
-        .volumes
-        .iter()
-        .map(|m| {
-            let source = if m.kind == "volume" {
-                project
-                    .volumes
-                    .get(&m.source)
-                    .map_or(m.source.clone(), |v| v.name.clone())
-            } else {
-                m.source.clone()
-            };
-            format!(
-                "{source}:{}{}",
-                m.target,
-                if m.read_only { ":ro" } else { "" }
-            )
-        })
-        .collect();
+    let Mounts {
+        binds,
+        mounts,
+        tmpfs,
+    } = mounts(project, svc, kept);
     let restart_policy = svc.restart.as_deref().map(|r| {
         let (name, count) = r.split_once(':').unwrap_or((r, ""));
         RestartPolicy {
@@ -133,6 +127,22 @@ pub fn container_body(project: &Project, service: &str, svc: &Service) -> Contai
     let s = &svc.settings;
     let mut host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        volumes_from: some_vec(
+            &svc.volumes_from
+                .iter()
+                .map(|v| match v.strip_prefix("container:") {
+                    Some(container) => container.to_string(),
+                    None => {
+                        let (service, mode) = v
+                            .split_once(':')
+                            .map_or((v.as_str(), None), |(s, m)| (s, Some(m)));
+                        let name = container_name(project, service);
+                        mode.map_or(name.clone(), |m| format!("{name}:{m}"))
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         restart_policy,
         init: svc.init,
@@ -141,6 +151,12 @@ pub fn container_body(project: &Project, service: &str, svc: &Service) -> Contai
         ..Default::default()
     };
     settings(project, s, &mut host_config);
+    if !tmpfs.is_empty() {
+        host_config
+            .tmpfs
+            .get_or_insert_with(HashMap::new)
+            .extend(tmpfs);
+    }
     ContainerCreateBody {
         image: Some(svc.image.clone()),
         cmd: svc.command.clone(),
@@ -174,6 +190,157 @@ pub fn container_body(project: &Project, service: &str, svc: &Service) -> Contai
         tty: s.tty,
         domainname: s.domainname.clone(),
         ..Default::default()
+    }
+}
+
+/// The engine's binds (`SOURCE:TARGET[:OPTIONS]`, as before ops knew more) and mounts
+/// (anonymous volumes, sub-paths, tmpfs, and what a recreate keeps) of a service.
+///
+/// `kept` are the volume mounts of the container this one replaces: an anonymous volume
+/// (the file's or the image's `VOLUME`) is mounted again at its path, so its data
+/// survives the recreate, as with Compose. A path the new configuration mounts otherwise,
+/// and the project's named volumes, are not kept; nor anything of a service with
+/// `volumes_from` (those mounts come from the other container).
+pub fn mounts(project: &Project, svc: &Service, kept: &[(String, String)]) -> Mounts {
+    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
+    let mut tmpfs = HashMap::new();
+    // The old container's anonymous volumes (the project's named volumes are mounted by
+    // their key, or not at all).
+    let kept: Vec<&(String, String)> = kept
+        .iter()
+        .filter(|(_, name)| !project.volumes.values().any(|v| &v.name == name))
+        .collect();
+    let kept_at = |target: &str| {
+        kept.iter()
+            .find(|(dest, _)| dest == target)
+            .map(|(_, name)| name.clone())
+    };
+    let named = |key: &str| {
+        project
+            .volumes
+            .get(key)
+            .map_or_else(|| key.to_string(), |v| v.name.clone())
+    };
+    for m in &svc.volumes {
+        let engine_mount = |typ: MountType, source: Option<String>| EngineMount {
+            target: Some(m.target.clone()),
+            source,
+            typ: Some(typ),
+            read_only: m.read_only.then_some(true),
+            ..Default::default()
+        };
+        match m.kind.as_str() {
+            "bind" => {
+                let options: Vec<&str> = [
+                    m.read_only.then_some("ro"),
+                    m.selinux.as_deref(),
+                    m.propagation.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                let mut bind = format!("{}:{}", m.source, m.target);
+                if !options.is_empty() {
+                    bind = format!("{bind}:{}", options.join(","));
+                }
+                if m.create_host_path {
+                    binds.push(bind);
+                } else {
+                    // A mount (unlike a bind) is refused by the engine when the source is
+                    // missing, instead of creating it.
+                    mounts.push(EngineMount {
+                        bind_options: Some(MountBindOptions {
+                            propagation: m.propagation.as_deref().map(propagation),
+                            ..Default::default()
+                        }),
+                        ..engine_mount(MountType::BIND, Some(m.source.clone()))
+                    });
+                }
+            }
+            // As `HostConfig.Tmpfs`, like `tmpfs:`: the engine cannot give a tmpfs
+            // *mount* to another container's `volumes_from` ("no such volume").
+            "tmpfs" => {
+                let options: Vec<String> = [
+                    m.tmpfs_size.map(|b| format!("size={b}")),
+                    m.tmpfs_mode.map(|o| format!("mode={o:o}")),
+                    m.read_only.then(|| String::from("ro")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                tmpfs.insert(m.target.clone(), options.join(","));
+            }
+            _ if m.anonymous() || m.subpath.is_some() => {
+                let source = if m.anonymous() {
+                    kept_at(&m.target)
+                } else {
+                    Some(named(&m.source))
+                };
+                mounts.push(EngineMount {
+                    volume_options: Some(MountVolumeOptions {
+                        no_copy: m.nocopy.then_some(true),
+                        subpath: m.subpath.clone(),
+                        ..Default::default()
+                    }),
+                    ..engine_mount(MountType::VOLUME, source)
+                });
+            }
+            _ => {
+                let options: Vec<&str> =
+                    [m.read_only.then_some("ro"), m.nocopy.then_some("nocopy")]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                let mut bind = format!("{}:{}", named(&m.source), m.target);
+                if !options.is_empty() {
+                    bind = format!("{bind}:{}", options.join(","));
+                }
+                binds.push(bind);
+            }
+        }
+    }
+    if svc.volumes_from.is_empty() {
+        for (dest, name) in kept {
+            let mounted = svc.volumes.iter().any(|m| &m.target == dest)
+                || svc.settings.tmpfs.contains_key(dest);
+            if !mounted {
+                mounts.push(EngineMount {
+                    target: Some(dest.clone()),
+                    source: Some(name.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    Mounts {
+        binds,
+        mounts,
+        tmpfs,
+    }
+}
+
+/// What [`mounts`] gives the engine.
+#[derive(Debug)]
+pub struct Mounts {
+    /// `HostConfig.Binds`: `SOURCE:TARGET[:OPTIONS]`.
+    pub binds: Vec<String>,
+    /// `HostConfig.Mounts`: anonymous volumes, sub-paths, binds that must exist, and the
+    /// volumes a recreate keeps.
+    pub mounts: Vec<EngineMount>,
+    /// `HostConfig.Tmpfs` entries of long-syntax tmpfs mounts: path → options.
+    pub tmpfs: HashMap<String, String>,
+}
+
+fn propagation(p: &str) -> MountBindOptionsPropagationEnum {
+    match p {
+        "shared" => MountBindOptionsPropagationEnum::SHARED,
+        "rshared" => MountBindOptionsPropagationEnum::RSHARED,
+        "slave" => MountBindOptionsPropagationEnum::SLAVE,
+        "rslave" => MountBindOptionsPropagationEnum::RSLAVE,
+        "private" => MountBindOptionsPropagationEnum::PRIVATE,
+        _ => MountBindOptionsPropagationEnum::RPRIVATE,
     }
 }
 

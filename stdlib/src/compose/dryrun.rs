@@ -370,7 +370,17 @@ fn plan_up(
             }
             Action::Recreate(why) => {
                 recreate += 1;
-                format!("service {}: recreate {name}: {why}", d.service)
+                let kept = d
+                    .existing
+                    .as_ref()
+                    .map(|c| actions::kept_volumes(project, svc, c))
+                    .unwrap_or_default();
+                let kept = if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (keeps its volumes at {})", kept.join(", "))
+                };
+                format!("service {}: recreate {name}: {why}{kept}", d.service)
             }
             Action::Start(was) => {
                 start += 1;
@@ -469,8 +479,20 @@ fn plan_down(
             continue;
         }
         count += 1;
+        let anonymous = actions::anonymous_volumes(project, c);
+        let volumes_note = match (anonymous.is_empty(), volumes) {
+            (true, _) => String::new(),
+            (false, true) => format!(
+                "; remove its anonymous volumes at {} (their data is deleted)",
+                anonymous.join(", ")
+            ),
+            (false, false) => format!(
+                "; its anonymous volumes at {} are kept (volumes = false)",
+                anonymous.join(", ")
+            ),
+        };
         details.push(format!(
-            "service {}: stop and remove {} ({})",
+            "service {}: stop and remove {} ({}){volumes_note}",
             c.service, c.name, c.state
         ));
     }

@@ -55,6 +55,8 @@ pub struct Existing {
     pub state: String,
     /// `healthy`, `unhealthy`, `starting`, or `none` without a healthcheck.
     pub health: String,
+    /// Its volume mounts as (path in the container, volume name): what a recreate keeps.
+    pub volumes: Vec<(String, String)>,
 }
 
 /// The engine's error text, without bollard's wrapping.
@@ -348,9 +350,13 @@ impl Engine {
         }
     }
 
-    /// Removes a stopped container (anonymous volumes with it, named ones stay).
-    pub async fn remove(&self, id: &str) -> Result<(), String> {
-        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+    /// Removes a stopped container; its anonymous volumes too when `volumes` (named
+    /// volumes always stay).
+    pub async fn remove(&self, id: &str, volumes: bool) -> Result<(), String> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(volumes)
+            .build();
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
@@ -435,6 +441,13 @@ fn existing(
             .and_then(|s| s.status)
             .map_or_else(|| String::from("unknown"), |s| s.to_string()),
         health,
+        volumes: inspect
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.typ.as_deref() == Some("volume"))
+            .filter_map(|m| Some((m.destination.clone()?, m.name.clone()?)))
+            .collect(),
     }
 }
 

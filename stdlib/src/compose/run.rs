@@ -193,10 +193,23 @@ pub async fn up(
                         .stop(&old.id, actions::grace(project, &d.service))
                         .await
                         .map_err(StepError::new)?;
-                    engine.remove(&old.id).await.map_err(StepError::new)?;
-                    ctx.log(format!("{}: removed the old container ({why})", d.service));
+                    engine
+                        .remove(&old.id, false)
+                        .await
+                        .map_err(StepError::new)?;
+                    let kept = actions::kept_volumes(project, svc, old);
+                    let kept = if kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its volumes at {} are kept", kept.join(", "))
+                    };
+                    ctx.log(format!(
+                        "{}: removed the old container ({why}){kept}",
+                        d.service
+                    ));
                 }
-                let body = super::body::container_body(project, &d.service, svc);
+                let kept = d.existing.as_ref().map_or(&[][..], |c| &c.volumes[..]);
+                let body = super::body::container_body(project, &d.service, svc, kept);
                 let id = engine
                     .create(&name, body, svc.settings.platform.as_deref())
                     .await
@@ -352,6 +365,7 @@ pub async fn down(
 ) -> Result<Outputs, StepError> {
     let engine = connect(input).await?;
     let remove_orphans = matches!(input.attr("remove_orphans"), Some(Value::Bool(true)));
+    let remove_volumes = matches!(input.attr("volumes"), Some(Value::Bool(true)));
     let existing = engine
         .containers(&project.name)
         .await
@@ -380,7 +394,10 @@ pub async fn down(
                 .stop(&c.id, actions::grace(project, service))
                 .await
                 .map_err(StepError::new)?;
-            engine.remove(&c.id).await.map_err(StepError::new)?;
+            engine
+                .remove(&c.id, remove_volumes)
+                .await
+                .map_err(StepError::new)?;
             removed += 1;
             ctx.log(format!("{service}: stopped and removed {}", c.name));
         }
@@ -410,7 +427,7 @@ pub async fn down(
         }
     }
     let mut volumes_removed = 0;
-    if matches!(input.attr("volumes"), Some(Value::Bool(true))) {
+    if remove_volumes {
         let owned = engine
             .project_volumes(&project.name)
             .await

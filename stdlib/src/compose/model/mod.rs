@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::yaml::{self, Node, Pos, Value};
 
 mod deploy;
+mod mounts;
 mod reader;
 mod service;
 mod settings;
@@ -143,6 +144,9 @@ pub struct Service {
     /// `links:` as (service, alias).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<(String, String)>,
+    /// `volumes_from:` (`SERVICE[:MODE]` or `container:NAME[:MODE]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
     /// Capabilities, limits, namespaces, logging and the rest (see [`Settings`]).
     #[serde(flatten)]
     pub settings: Settings,
@@ -164,14 +168,40 @@ pub struct Port {
 /// A mount.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Mount {
-    /// `volume` or `bind`.
+    /// `volume`, `bind` or `tmpfs`.
     pub kind: String,
-    /// Volume key in the file (volume) or absolute host path (bind).
+    /// Volume key in the file (volume; empty: anonymous), absolute host path (bind), or
+    /// empty (tmpfs).
     pub source: String,
     /// Path in the container.
     pub target: String,
     /// Mounted read-only.
     pub read_only: bool,
+    /// Bind propagation (`rshared`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
+    /// SELinux relabelling of a bind: `z` (shared) or `Z` (private).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<String>,
+    /// Whether a missing bind source is created (`bind.create_host_path`, default true).
+    #[serde(skip_serializing_if = "is_true")]
+    pub create_host_path: bool,
+    /// A volume is not filled from the image's content (`nocopy`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nocopy: bool,
+    /// A path inside the volume to mount (`volume.subpath`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subpath: Option<String>,
+    /// `tmpfs.size` in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_size: Option<i64>,
+    /// `tmpfs.mode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_mode: Option<i64>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A `depends_on` condition.
@@ -385,6 +415,7 @@ const BASIC_KEYS: &[&str] = &[
     "expose",
     "network_mode",
     "links",
+    "volumes_from",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
@@ -395,7 +426,6 @@ pub const REFUSED_KEYS: &[&str] = &[
     "configs",
     "extends",
     "scale",
-    "volumes_from",
     "pull_policy",
     "attach",
     "blkio_config",
@@ -597,6 +627,7 @@ const SERVICE_FIELDS: &[&str] = &[
     "expose",
     "network_mode",
     "links",
+    "volumes_from",
 ];
 
 fn hex(bytes: &[u8]) -> String {

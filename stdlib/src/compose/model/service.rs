@@ -39,6 +39,7 @@ impl Reader<'_> {
             expose: Vec::new(),
             network_mode: None,
             links: Vec::new(),
+            volumes_from: Vec::new(),
             settings: Settings::default(),
         };
         let mut deploy = Deploy::default();
@@ -108,6 +109,7 @@ impl Reader<'_> {
                         .collect()
                 }
                 "network_mode" => s.network_mode = self.network_mode(v, &what),
+                "volumes_from" => s.volumes_from = self.volumes_from(v, &what),
                 "links" => {
                     for link in self.strings(v, &what, false) {
                         let (target, alias) = link.split_once(':').unwrap_or((&link, &link));
@@ -135,6 +137,18 @@ impl Reader<'_> {
             }
         }
         self.shared_namespaces(svc, pos, map, &mut s);
+        if let Some(path) = s
+            .settings
+            .tmpfs
+            .keys()
+            .find(|p| s.volumes.iter().any(|m| &m.target == *p))
+        {
+            let at = map.get("tmpfs").map_or(pos, |(p, _)| *p);
+            self.error(
+                at,
+                format!("`{path}` is mounted twice (in `tmpfs` and in `volumes`)"),
+            );
+        }
         if !has_image {
             self.error(
                 pos,
@@ -179,12 +193,21 @@ impl Reader<'_> {
                 .iter()
                 .map(|(target, _)| (target.clone(), at("links"))),
         )
+        .chain(
+            s.volumes_from
+                .iter()
+                .filter(|v| !v.starts_with("container:"))
+                .map(|v| {
+                    let service = v.split(':').next().unwrap_or_default();
+                    (service.to_string(), at("volumes_from"))
+                }),
+        )
         .collect();
         for (dep, p) in named {
             if dep == svc {
                 self.error(
                     p,
-                    format!("service `{svc}` cannot share a namespace with itself"),
+                    format!("service `{svc}` cannot share a namespace or volumes with itself"),
                 );
             } else {
                 s.depends_on.entry(dep).or_insert(Condition::ServiceStarted);
@@ -268,7 +291,12 @@ impl Reader<'_> {
                         (v.pos, format!("port target `{text}` is not a port number"))
                     })?
                 }
-                "published" => p.published = text,
+                "published" => {
+                    if !text.is_empty() {
+                        port_range(&text, &text).map_err(|m| (v.pos, m))?;
+                    }
+                    p.published = text;
+                }
                 "host_ip" => p.host_ip = text,
                 "protocol" => p.protocol = text,
                 "mode" | "name" | "app_protocol" => {}
@@ -286,121 +314,6 @@ impl Reader<'_> {
             return Err((pos, String::from("a port mapping needs `target`")));
         }
         Ok(vec![p])
-    }
-
-    pub(super) fn mounts(
-        &mut self,
-        node: &Node,
-        what: &str,
-        volumes: &IndexMap<String, Resource>,
-    ) -> Vec<Mount> {
-        let Value::Seq(items) = &node.value else {
-            self.error(node.pos, format!("{what} must be a list"));
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for item in items {
-            let mount = match &item.value {
-                Value::Map(m) => {
-                    let get = |k: &str| m.get(k).and_then(|(_, v)| v.scalar());
-                    let kind = get("type").unwrap_or_else(|| String::from("volume"));
-                    if let Some((kpos, _)) = m
-                        .iter()
-                        .map(|(k, (p, _))| (p, k))
-                        .find(|(_, k)| {
-                            !matches!(
-                                k.as_str(),
-                                "type" | "source" | "target" | "read_only" | "bind" | "volume"
-                            )
-                        })
-                        .map(|(p, k)| (*p, k.clone()))
-                    {
-                        self.error(
-                            kpos,
-                            "unsupported volume key (supported: type, source, target, read_only)",
-                        );
-                        continue;
-                    }
-                    let read_only = m
-                        .get("read_only")
-                        .is_some_and(|(_, v)| matches!(v.value, Value::Bool(true)));
-                    match (kind.as_str(), get("source"), get("target")) {
-                        ("volume" | "bind", Some(source), Some(target)) => Mount {
-                            kind,
-                            source,
-                            target,
-                            read_only,
-                        },
-                        ("volume" | "bind", _, _) => {
-                            self.error(item.pos, "a volume mapping needs `source` and `target`");
-                            continue;
-                        }
-                        (other, _, _) => {
-                            self.error(
-                                item.pos,
-                                format!(
-                                    "volume type `{other}` is not supported (volume and bind are)"
-                                ),
-                            );
-                            continue;
-                        }
-                    }
-                }
-                _ => {
-                    let Some(text) = self.string(item, "a volume") else {
-                        continue;
-                    };
-                    let parts: Vec<&str> = text.split(':').collect();
-                    let (source, target, mode) = match parts.as_slice() {
-                        [source, target] => (*source, *target, ""),
-                        [source, target, mode] => (*source, *target, *mode),
-                        [_] => {
-                            self.error(item.pos, format!("anonymous volume `{text}` is not supported: name it (`data:{text}`) and declare it under top-level `volumes`"));
-                            continue;
-                        }
-                        _ => {
-                            self.error(item.pos, format!("`{text}` is not SOURCE:TARGET[:ro]"));
-                            continue;
-                        }
-                    };
-                    if !matches!(mode, "" | "ro" | "rw") {
-                        self.error(
-                            item.pos,
-                            format!("volume mode `{mode}` is not supported (ro or rw)"),
-                        );
-                        continue;
-                    }
-                    let bind = source.starts_with(['.', '/', '~']);
-                    Mount {
-                        kind: String::from(if bind { "bind" } else { "volume" }),
-                        source: source.to_string(),
-                        target: target.to_string(),
-                        read_only: mode == "ro",
-                    }
-                }
-            };
-            let mut mount = mount;
-            if mount.kind == "bind" {
-                let path = if let Some(rest) = mount.source.strip_prefix("~/") {
-                    PathBuf::from((self.env)("HOME").unwrap_or_default()).join(rest)
-                } else {
-                    self.dir.join(&mount.source)
-                };
-                let abs = std::path::absolute(&path).unwrap_or(path);
-                mount.source = normalize_path(&abs).display().to_string();
-            } else if !volumes.contains_key(&mount.source) {
-                self.error(
-                    item.pos,
-                    format!(
-                        "volume `{}` is not declared under top-level `volumes`",
-                        mount.source
-                    ),
-                );
-                continue;
-            }
-            out.push(mount);
-        }
-        out
     }
 
     pub(super) fn service_networks(
@@ -560,11 +473,13 @@ impl Reader<'_> {
     }
 }
 
-/// Compose's short port syntax: `[HOST_IP:][PUBLISHED:]TARGET[/PROTOCOL]`; ranges are not supported.
+/// Compose's short port syntax: `[HOST_IP:][PUBLISHED:]TARGET[/PROTOCOL]`, where
+/// PUBLISHED and TARGET may be ranges (`8000-8002:80-82`; a single TARGET with a
+/// PUBLISHED range takes the first free port of it).
 pub fn parse_port(text: &str) -> Result<Vec<Port>, String> {
     let (spec, protocol) = match text.rsplit_once('/') {
-        Some((s, p)) if matches!(p, "tcp" | "udp") => (s, p),
-        Some((_, p)) => return Err(format!("port protocol `{p}` is not tcp or udp")),
+        Some((s, p)) if matches!(p, "tcp" | "udp" | "sctp") => (s, p),
+        Some((_, p)) => return Err(format!("port protocol `{p}` is not tcp, udp or sctp")),
         None => (text, "tcp"),
     };
     let (host_ip, rest) = if let Some(inner) = spec.strip_prefix('[') {
@@ -588,25 +503,51 @@ pub fn parse_port(text: &str) -> Result<Vec<Port>, String> {
         Some((p, t)) => (p.to_string(), t),
         None => (String::new(), rest),
     };
-    if published.contains('-') || target.contains('-') {
-        return Err(format!(
-            "port ranges (`{text}`) are not supported: list each port"
-        ));
-    }
-    let target: u16 = target
-        .parse()
-        .ok()
-        .filter(|t| *t > 0)
-        .ok_or_else(|| format!("`{target}` in `{text}` is not a port number"))?;
-    if !published.is_empty() && published.parse::<u16>().is_err() {
-        return Err(format!("`{published}` in `{text}` is not a port number"));
-    }
-    Ok(vec![Port {
-        host_ip,
+    let protocol = protocol.to_string();
+    let targets = port_range(target, text)?;
+    let published_range = if published.is_empty() {
+        None
+    } else {
+        Some(port_range(&published, text)?)
+    };
+    let port = |published: String, target: u16| Port {
+        host_ip: host_ip.clone(),
         published,
         target,
-        protocol: protocol.to_string(),
-    }])
+        protocol: protocol.clone(),
+    };
+    match published_range {
+        None => Ok(targets.map(|t| port(String::new(), t)).collect()),
+        // One container port published on the first free port of a host range.
+        Some(_) if targets.len() == 1 => Ok(vec![port(published, *targets.start())]),
+        Some(hosts) if hosts.len() == targets.len() => Ok(hosts
+            .zip(targets)
+            .map(|(h, t)| port(h.to_string(), t))
+            .collect()),
+        Some(_) => Err(format!(
+            "`{text}`: the published range and the container range are not the same length"
+        )),
+    }
+}
+
+/// `N` or `N-M` (ports from 1 to 65535, N <= M).
+fn port_range(text: &str, whole: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let number = |t: &str| {
+        t.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("`{t}` in `{whole}` is not a port number"))
+    };
+    match text.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (number(a)?, number(b)?);
+            if a > b {
+                return Err(format!("`{text}` in `{whole}` is not an ascending range"));
+            }
+            Ok(a..=b)
+        }
+        None => number(text).map(|p| p..=p),
+    }
 }
 
 /// Compose durations: `1m30s`, `10s`, `500ms`, `2h`, `1.5s`, or a bare number of seconds.

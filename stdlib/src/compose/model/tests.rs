@@ -200,8 +200,135 @@ fn durations_and_ports() {
     );
     let p = parse_port("80").expect("target only");
     assert_eq!((p[0].published.as_str(), p[0].target), ("", 80));
-    assert!(parse_port("80/sctp").is_err());
+    assert_eq!(parse_port("80/sctp").expect("sctp")[0].protocol, "sctp");
+    assert!(parse_port("80/icmp").is_err());
     assert!(parse_port("a:b:c:d").is_err());
+    // Ranges: pairwise, a container range on random host ports, or one container port on
+    // the first free port of a host range.
+    let p = parse_port("127.0.0.1:8000-8002:80-82/udp").expect("range");
+    let pairs: Vec<(&str, u16)> = p.iter().map(|p| (p.published.as_str(), p.target)).collect();
+    assert_eq!(pairs, [("8000", 80), ("8001", 81), ("8002", 82)]);
+    assert!(
+        p.iter()
+            .all(|p| p.host_ip == "127.0.0.1" && p.protocol == "udp")
+    );
+    assert_eq!(parse_port("90-91").expect("targets").len(), 2);
+    let p = parse_port("9000-9010:80").expect("host range");
+    assert_eq!((p.len(), p[0].published.as_str()), (1, "9000-9010"));
+    let e = parse_port("8000-8001:80-82").expect_err("lengths");
+    assert!(e.contains("not the same length"), "{e}");
+    let e = parse_port("82-80").expect_err("descending");
+    assert!(e.contains("not an ascending range"), "{e}");
+}
+
+#[test]
+fn volumes_in_every_form() {
+    let p = load_text(
+        r#"
+services:
+  app:
+    image: x
+    volumes:
+      - /cache
+      - data:/data:ro,nocopy
+      - ./conf:/conf:ro,Z,rshared
+      - type: tmpfs
+        target: /run/app
+        tmpfs: {size: 1m, mode: "1777"}
+      - type: volume
+        source: data
+        target: /sub
+        volume: {subpath: app, nocopy: true}
+      - type: bind
+        source: ./conf
+        target: /conf2
+        bind: {propagation: rslave, create_host_path: true, selinux: z}
+  reader:
+    image: x
+    volumes_from: ["app:ro", "container:other"]
+volumes:
+  data: {}
+"#,
+        &[],
+        &[],
+    )
+    .expect("valid");
+    let v = &p.services["app"].volumes;
+    assert!(v[0].anonymous() && v[0].target == "/cache");
+    assert!(v[1].read_only && v[1].nocopy && v[1].source == "data");
+    assert_eq!(
+        (
+            v[2].kind.as_str(),
+            v[2].selinux.as_deref(),
+            v[2].propagation.as_deref()
+        ),
+        ("bind", Some("Z"), Some("rshared"))
+    );
+    assert_eq!(
+        (v[3].kind.as_str(), v[3].tmpfs_size, v[3].tmpfs_mode),
+        ("tmpfs", Some(1 << 20), Some(0o1777))
+    );
+    assert_eq!(v[4].subpath.as_deref(), Some("app"));
+    assert_eq!(v[5].propagation.as_deref(), Some("rslave"));
+    let reader = &p.services["reader"];
+    assert_eq!(reader.volumes_from, ["app:ro", "container:other"]);
+    assert_eq!(reader.depends_on["app"], Condition::ServiceStarted);
+    // The engine request: binds as before, mounts for the rest.
+    let m = crate::compose::body::mounts(&p, &p.services["app"], &[]);
+    assert_eq!(m.binds[0], "stack_data:/data:ro,nocopy");
+    assert!(
+        m.binds[1].ends_with("/stack/conf:/conf:ro,Z,rshared"),
+        "{m:?}"
+    );
+    assert_eq!(m.mounts.len(), 2, "anonymous, subpath: {m:?}");
+    assert!(m.mounts[0].source.is_none(), "a new anonymous volume");
+    assert_eq!(m.tmpfs["/run/app"], "size=1048576,mode=1777");
+    // A recreate mounts the old anonymous volumes again (the file's and the image's),
+    // not the project's named ones.
+    let old = [
+        (String::from("/cache"), String::from("f00d")),
+        (String::from("/var/lib/image-volume"), String::from("beef")),
+        (String::from("/data"), String::from("stack_data")),
+    ];
+    let mounts = crate::compose::body::mounts(&p, &p.services["app"], &old).mounts;
+    let sources: Vec<(Option<&str>, Option<&str>)> = mounts
+        .iter()
+        .map(|m| (m.target.as_deref(), m.source.as_deref()))
+        .collect();
+    assert!(
+        sources.contains(&(Some("/cache"), Some("f00d"))),
+        "{sources:?}"
+    );
+    assert!(
+        sources.contains(&(Some("/var/lib/image-volume"), Some("beef"))),
+        "{sources:?}"
+    );
+    assert_eq!(mounts.len(), 3, "{sources:?}");
+
+    let errors = load_text(
+        "services:\n  a:\n    image: x\n    volumes:\n      - /x\n      - /x\n      - data:rel\n      - ./c:/c:nocopy\n      - type: image\n        target: /i\n      - type: tmpfs\n        target: /t\n        bind: {propagation: rshared}\n      - type: bind\n        source: ./missing\n        target: /m\n        bind: {create_host_path: false}\n    volumes_from: [\"b:rx\"]\n  b:\n    image: x\nvolumes:\n  data: {}\n",
+        &[],
+        &[],
+    )
+    .expect_err("invalid");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for (line, text) in [
+        (6, "`/x` is mounted twice"),
+        (7, "`rel` is not an absolute path"),
+        (8, "volume mode `nocopy` is not supported here"),
+        (9, "volume type `image` is not supported"),
+        (11, "`bind:` options on a `tmpfs` mount"),
+        (14, "does not exist (and `create_host_path` is false)"),
+        (18, "`b:rx` is not SERVICE[:ro|rw]"),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.pos.line == line && e.message.contains(text)),
+            "line {line}: {text}\n{all}"
+        );
+    }
 }
 
 fn existing(service: &str, svc: &Service, state: &str) -> Existing {
@@ -218,6 +345,7 @@ fn existing(service: &str, svc: &Service, state: &str) -> Existing {
         image_id: String::from("sha256:1"),
         state: state.into(),
         health: String::from("none"),
+        volumes: Vec::new(),
     }
 }
 
@@ -523,7 +651,7 @@ services:
             "condition `sometimes` is not one of none, on-failure, any",
         ),
         (19, "`ports` cannot be set with network_mode `host`"),
-        (22, "cannot share a namespace with itself"),
+        (22, "cannot share a namespace or volumes with itself"),
         (26, "`hostname` cannot be set with network_mode `service:a`"),
         (27, "has both `network_mode` and `networks`"),
     ] {
