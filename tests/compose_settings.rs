@@ -303,3 +303,92 @@ fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
     assert_eq!(stack.volumes(), "", "the named volume stayed");
     docker(&["volume", "rm", &anonymous]);
 }
+
+/// `db` at a static address on an IPAM subnet (SUBNET), `app` on two networks with
+/// `front` first by priority, and `legacy` reaching db by a link alias.
+fn networks_stack(subnet: &str, address: &str) -> String {
+    format!(
+        r#"services:
+  db:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    networks:
+      back:
+        ipv4_address: {address}
+  app:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    networks:
+      back: {{}}
+      front:
+        priority: 10
+        aliases: [www]
+  legacy:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    networks: [back]
+    links: ["db:database"]
+networks:
+  front: {{}}
+  back:
+    ipam:
+      config:
+        - subnet: {subnet}
+"#
+    )
+}
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
+    let stack = Stack::new("opsipam", &networks_stack("172.31.77.0/24", "172.31.77.10"));
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "opsipam_back"
+        ]),
+        "172.31.77.0/24"
+    );
+    assert!(
+        stack
+            .exec("db", "ip -4 addr")
+            .1
+            .contains("inet 172.31.77.10/24")
+    );
+    // app is on both networks, and reaches db at its address by name.
+    let nets = stack.inspect(
+        "app",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    assert_eq!(nets, "opsipam_back opsipam_front");
+    let (code, ping) = stack.exec("app", "ping -c1 -W2 db");
+    assert_eq!(code, 0, "{ping}");
+    assert!(ping.contains("172.31.77.10"), "{ping}");
+    // The link alias resolves from legacy.
+    let (code, ping) = stack.exec("legacy", "ping -c1 -W2 database");
+    assert_eq!(code, 0, "{ping}");
+    assert!(ping.contains("172.31.77.10"), "{ping}");
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=0 kept=3"), "{out}");
+
+    // Another subnet cannot be applied to the existing network: a preflight error, and
+    // the run refuses before touching anything.
+    stack.write(&networks_stack("172.31.78.0/24", "172.31.78.10"));
+    let (code, plan, err) = stack.run(UP, &["plan"]);
+    assert_eq!(code, 3, "{plan}{err}");
+    let all = format!("{plan}{err}");
+    assert!(all.contains("network opsipam_back exists with subnets [172.31.77.0/24], and the file asks for [172.31.78.0/24]"), "{all}");
+    let id = stack.id("db");
+    let (code, out, err) = stack.run(UP, &["run"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert_eq!(id, stack.id("db"), "db was touched");
+}

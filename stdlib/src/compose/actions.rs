@@ -8,7 +8,7 @@ use interpreter::step::{StepContext, StepError};
 use tokio::time::Instant;
 
 use super::engine::{self, Engine, Existing};
-use super::model::{Condition, Project, Service};
+use super::model::{Condition, Project, Resource, Service};
 
 /// What `up` does to one service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +132,26 @@ pub fn kept_volumes<'a>(project: &Project, svc: &Service, c: &'a Existing) -> Ve
             }
         })
         .collect()
+}
+
+/// Why an existing network of the project cannot serve the file: its subnets are not
+/// the ones `ipam.config` asks for (the engine cannot change a network's addresses).
+pub fn subnet_drift(net: &Resource, found: &[String]) -> Option<String> {
+    if net.external || net.ipam.pools.is_empty() {
+        return None;
+    }
+    let mut wanted: Vec<&str> = net.ipam.pools.iter().map(|p| p.subnet.as_str()).collect();
+    let mut have: Vec<&str> = found.iter().map(String::as_str).collect();
+    wanted.sort_unstable();
+    have.sort_unstable();
+    (wanted != have).then(|| {
+        format!(
+            "network {} exists with subnets [{}], and the file asks for [{}]: the engine cannot change a network's addresses; take the project down first (compose down), or remove the network",
+            net.name,
+            have.join(", "),
+            wanted.join(", ")
+        )
+    })
 }
 
 /// Containers of the project whose service is not in the file.

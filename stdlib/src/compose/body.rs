@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, HealthConfig, HostConfig,
-    HostConfigCgroupnsModeEnum, HostConfigLogConfig, Mount as EngineMount, MountBindOptions,
-    MountBindOptionsPropagationEnum, MountType, MountVolumeOptions, NetworkingConfig, PortBinding,
-    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig,
+    HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig, Mount as EngineMount,
+    MountBindOptions, MountBindOptionsPropagationEnum, MountType, MountVolumeOptions,
+    NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
 use super::actions::{container_name, network_name};
 use super::engine;
-use super::model::{Project, Service, Settings};
+use super::model::{Attachment, Project, Service, Settings};
 
 /// The engine's create request for a service, with the standard Compose labels.
 ///
@@ -97,25 +97,20 @@ pub fn container_body(
     let (network_mode, networking_config) = match &svc.network_mode {
         Some(mode) => (shared_mode(project, mode), None),
         None => {
-            let (first_network, aliases) = svc
-                .networks
-                .iter()
-                .next()
-                .map(|(n, a)| (n.clone(), a.clone()))
-                .unwrap_or_else(|| (String::from("default"), Vec::new()));
-            let network_name = network_name(project, &first_network);
-            let mut all_aliases = vec![service.to_string()];
-            all_aliases.extend(aliases);
+            let attachments = svc.attachments();
+            let default = Attachment::default();
+            let (first_network, attachment) = attachments
+                .first()
+                .copied()
+                .unwrap_or(("default", &default));
+            let network_name = network_name(project, first_network);
+            let mut endpoint = endpoint(service, attachment);
             let links: Vec<String> = svc
                 .links
                 .iter()
                 .map(|(target, alias)| format!("{}:{alias}", container_name(project, target)))
                 .collect();
-            let endpoint = EndpointSettings {
-                aliases: Some(all_aliases),
-                links: (!links.is_empty()).then_some(links),
-                ..Default::default()
-            };
+            endpoint.links = (!links.is_empty()).then_some(links);
             (
                 network_name.clone(),
                 Some(NetworkingConfig {
@@ -341,6 +336,25 @@ fn propagation(p: &str) -> MountBindOptionsPropagationEnum {
         "rslave" => MountBindOptionsPropagationEnum::RSLAVE,
         "private" => MountBindOptionsPropagationEnum::PRIVATE,
         _ => MountBindOptionsPropagationEnum::RPRIVATE,
+    }
+}
+
+/// The engine's endpoint of a service on one network: its aliases (the service's name
+/// first) and static addresses.
+pub fn endpoint(service: &str, a: &Attachment) -> EndpointSettings {
+    let mut aliases = vec![service.to_string()];
+    aliases.extend(a.aliases.iter().cloned());
+    let static_ips =
+        a.ipv4_address.is_some() || a.ipv6_address.is_some() || !a.link_local_ips.is_empty();
+    EndpointSettings {
+        aliases: Some(aliases),
+        ipam_config: static_ips.then(|| EndpointIpamConfig {
+            ipv4_address: a.ipv4_address.clone(),
+            ipv6_address: a.ipv6_address.clone(),
+            link_local_ips: some_vec(&a.link_local_ips),
+        }),
+        mac_address: a.mac_address.clone(),
+        ..Default::default()
     }
 }
 

@@ -234,6 +234,7 @@ pub struct EngineState {
     pub(super) containers: Vec<Existing>,
     images: HashMap<String, Option<String>>,
     networks: HashMap<String, bool>,
+    subnets: HashMap<String, Vec<String>>,
     volumes: HashMap<String, bool>,
 }
 
@@ -247,8 +248,13 @@ async fn read_engine(project: &Project) -> Result<EngineState, String> {
         }
     }
     let mut networks = HashMap::new();
+    let mut subnets = HashMap::new();
     for n in project.networks.values() {
-        networks.insert(n.name.clone(), engine.network(&n.name).await?.is_some());
+        let found = engine.network(&n.name).await?;
+        networks.insert(n.name.clone(), found.is_some());
+        if let Some(found) = found {
+            subnets.insert(n.name.clone(), found.subnets);
+        }
     }
     let mut volumes = HashMap::new();
     for v in project.volumes.values() {
@@ -258,6 +264,7 @@ async fn read_engine(project: &Project) -> Result<EngineState, String> {
         containers,
         images,
         networks,
+        subnets,
         volumes,
     })
 }
@@ -299,6 +306,13 @@ fn plan_up(
     });
     for (kind, kept, r, seen) in networks.chain(volumes) {
         let present = seen.and_then(|m| m.get(&r.name)).copied().unwrap_or(false);
+        let drift = state
+            .and_then(|s| s.subnets.get(&r.name))
+            .filter(|_| kind == "network" && present)
+            .and_then(|found| actions::subnet_drift(r, found));
+        if let Some(why) = drift {
+            findings.push(error(lang::Code::PreflightCheck, why));
+        }
         details.push(match (present, r.external) {
             (true, _) => format!("{kind} {}: exists{kept}", r.name),
             (false, true) => {

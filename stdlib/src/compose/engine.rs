@@ -10,13 +10,17 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, NetworkCreateRequest};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, Ipam, IpamConfig, NetworkCreateRequest,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
     ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
+
+use super::model::Resource;
 
 /// The label every Compose tool filters projects by.
 pub const PROJECT: &str = "com.docker.compose.project";
@@ -57,6 +61,14 @@ pub struct Existing {
     pub health: String,
     /// Its volume mounts as (path in the container, volume name): what a recreate keeps.
     pub volumes: Vec<(String, String)>,
+}
+
+/// A network that exists.
+pub struct NetworkFound {
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// Its subnets (CIDR).
+    pub subnets: Vec<String>,
 }
 
 /// The engine's error text, without bollard's wrapping.
@@ -179,8 +191,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Labels of a network, `None` when it does not exist.
-    pub async fn network(&self, name: &str) -> Result<Option<HashMap<String, String>>, String> {
+    /// A network's labels and subnets, `None` when it does not exist.
+    pub async fn network(&self, name: &str) -> Result<Option<NetworkFound>, String> {
         let filters = HashMap::from([("name", vec![name.to_string()])]);
         let options = ListNetworksOptionsBuilder::default()
             .filters(&filters)
@@ -194,21 +206,52 @@ impl Engine {
         Ok(list
             .into_iter()
             .find(|n| n.name.as_deref() == Some(name))
-            .map(|n| n.labels.unwrap_or_default()))
+            .map(|n| NetworkFound {
+                labels: n.labels.unwrap_or_default(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
+            }))
     }
 
-    /// Creates a network with the given labels.
+    /// Creates a network of the file with the given labels.
     pub async fn create_network(
         &self,
-        name: &str,
-        driver: Option<&str>,
-        internal: bool,
+        net: &Resource,
         labels: HashMap<String, String>,
     ) -> Result<(), String> {
+        let ipam = &net.ipam;
+        let configured =
+            ipam.driver.is_some() || !ipam.pools.is_empty() || !ipam.options.is_empty();
         let request = NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some(driver.unwrap_or("bridge").to_string()),
-            internal: Some(internal),
+            name: net.name.clone(),
+            driver: Some(net.driver.clone().unwrap_or_else(|| String::from("bridge"))),
+            internal: Some(net.internal),
+            attachable: net.attachable,
+            enable_ipv6: net.enable_ipv6,
+            options: (!net.driver_opts.is_empty())
+                .then(|| net.driver_opts.clone().into_iter().collect()),
+            ipam: configured.then(|| Ipam {
+                driver: ipam.driver.clone(),
+                config: Some(
+                    ipam.pools
+                        .iter()
+                        .map(|p| IpamConfig {
+                            subnet: Some(p.subnet.clone()),
+                            ip_range: p.ip_range.clone(),
+                            gateway: p.gateway.clone(),
+                            auxiliary_addresses: (!p.aux_addresses.is_empty())
+                                .then(|| p.aux_addresses.clone().into_iter().collect()),
+                        })
+                        .collect(),
+                ),
+                options: (!ipam.options.is_empty())
+                    .then(|| ipam.options.clone().into_iter().collect()),
+            }),
             labels: Some(labels),
             ..Default::default()
         };
@@ -216,7 +259,7 @@ impl Engine {
             .create_network(request)
             .await
             .map(|_| ())
-            .map_err(|e| format!("cannot create network {name}: {}", message(&e)))
+            .map_err(|e| format!("cannot create network {}: {}", net.name, message(&e)))
     }
 
     /// Removes a network.
@@ -240,13 +283,14 @@ impl Engine {
     /// Creates a named volume.
     pub async fn create_volume(
         &self,
-        name: &str,
-        driver: Option<&str>,
+        vol: &Resource,
         labels: HashMap<String, String>,
     ) -> Result<(), String> {
         let options = bollard::models::VolumeCreateRequest {
-            name: Some(name.to_string()),
-            driver: driver.map(str::to_string),
+            name: Some(vol.name.clone()),
+            driver: vol.driver.clone(),
+            driver_opts: (!vol.driver_opts.is_empty())
+                .then(|| vol.driver_opts.clone().into_iter().collect()),
             labels: Some(labels),
             ..Default::default()
         };
@@ -254,7 +298,7 @@ impl Engine {
             .create_volume(options)
             .await
             .map(|_| ())
-            .map_err(|e| format!("cannot create volume {name}: {}", message(&e)))
+            .map_err(|e| format!("cannot create volume {}: {}", vol.name, message(&e)))
     }
 
     /// Removes a named volume (its data is gone).
@@ -312,14 +356,11 @@ impl Engine {
         &self,
         network: &str,
         id: &str,
-        aliases: Vec<String>,
+        endpoint: bollard::models::EndpointSettings,
     ) -> Result<(), String> {
         let request = bollard::models::NetworkConnectRequest {
             container: id.to_string(),
-            endpoint_config: Some(bollard::models::EndpointSettings {
-                aliases: Some(aliases),
-                ..Default::default()
-            }),
+            endpoint_config: Some(endpoint),
         };
         self.docker
             .connect_network(network, request)

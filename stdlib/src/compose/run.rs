@@ -214,11 +214,13 @@ pub async fn up(
                     .create(&name, body, svc.settings.platform.as_deref())
                     .await
                     .map_err(StepError::new)?;
-                for (network, aliases) in svc.networks.iter().skip(1) {
-                    let mut all = vec![d.service.clone()];
-                    all.extend(aliases.iter().cloned());
+                for (network, attachment) in svc.attachments().into_iter().skip(1) {
                     engine
-                        .join_network(&actions::network_name(project, network), &id, all)
+                        .join_network(
+                            &actions::network_name(project, network),
+                            &id,
+                            super::body::endpoint(&d.service, attachment),
+                        )
                         .await
                         .map_err(StepError::new)?;
                 }
@@ -315,7 +317,11 @@ async fn networks_and_volumes(
     for key in project.networks_used(order) {
         let net = &project.networks[key];
         match engine.network(&net.name).await.map_err(StepError::new)? {
-            Some(_) => {}
+            Some(found) => {
+                if let Some(why) = actions::subnet_drift(net, &found.subnets) {
+                    return Err(StepError::fatal(why));
+                }
+            }
             None if net.external => {
                 return Err(StepError::fatal(format!(
                     "external network {} does not exist: create it first (docker network create {}), or drop `external: true`",
@@ -326,7 +332,7 @@ async fn networks_and_volumes(
                 let mut labels = actions::owned_labels(project, "network", key);
                 labels.extend(net.labels.clone());
                 engine
-                    .create_network(&net.name, net.driver.as_deref(), net.internal, labels)
+                    .create_network(net, labels)
                     .await
                     .map_err(StepError::new)?;
                 ctx.log(format!("network {}: created", net.name));
@@ -347,7 +353,7 @@ async fn networks_and_volumes(
                 let mut labels = actions::owned_labels(project, "volume", key);
                 labels.extend(vol.labels.clone());
                 engine
-                    .create_volume(&vol.name, vol.driver.as_deref(), labels)
+                    .create_volume(vol, labels)
                     .await
                     .map_err(StepError::new)?;
                 ctx.log(format!("volume {}: created", vol.name));
@@ -407,9 +413,10 @@ pub async fn down(
         if net.external {
             continue;
         }
-        let Some(labels) = engine.network(&net.name).await.map_err(StepError::new)? else {
+        let Some(found) = engine.network(&net.name).await.map_err(StepError::new)? else {
             continue;
         };
+        let labels = found.labels;
         if labels.get(super::engine::PROJECT) != Some(&project.name) {
             ctx.log(format!(
                 "network {}: kept (it does not carry this project's label)",

@@ -172,7 +172,10 @@ fn node(spanned: Spanned<Value>) -> Node {
 
 /// Parses YAML text into a node tree; the error names the position.
 pub fn parse(text: &str) -> Result<Node, (Pos, String)> {
-    match serde_saphyr::from_str::<Spanned<Value>>(text) {
+    // YAML 1.2 booleans only, as Compose reads its files: `n`, `no`, `on` and `off` are
+    // strings (a network named `n`, `DEBUG: no`), not YAML 1.1 booleans.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    match serde_saphyr::from_str_with_options::<Spanned<Value>>(text, options) {
         Ok(root) => Ok(node(root)),
         Err(e) => {
             let at = e.location().map(|l| pos(&l)).unwrap_or_default();
@@ -572,6 +575,20 @@ mod tests {
             parse_dotenv("A=1\nnot a line\n", &env, None).unwrap_err().0,
             2
         );
+    }
+
+    #[test]
+    fn only_yaml_1_2_booleans_are_booleans() {
+        let root = parse("n: no\non: off\ny: true\nx: FALSE\n").expect("yaml");
+        let Value::Map(m) = root.value else {
+            panic!("a map")
+        };
+        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["n", "on", "y", "x"]);
+        assert_eq!(m["n"].1.value, Value::Str(String::from("no")));
+        assert_eq!(m["on"].1.value, Value::Str(String::from("off")));
+        assert_eq!(m["y"].1.value, Value::Bool(true));
+        assert_eq!(m["x"].1.value, Value::Bool(false));
     }
 
     #[test]

@@ -16,10 +16,12 @@ use super::yaml::{self, Node, Pos, Value};
 
 mod deploy;
 mod mounts;
+mod networks;
 mod reader;
 mod service;
 mod settings;
 
+pub use networks::{Attachment, Ipam, Pool, contains, parse_cidr};
 use reader::Reader;
 pub use service::{parse_compose_duration, parse_port};
 use settings::Deploy;
@@ -79,7 +81,7 @@ impl Masks {
 }
 
 /// A top-level network or volume.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Resource {
     /// The engine's name (`PROJECT_KEY` unless `name:` or `external`).
     pub name: String,
@@ -91,6 +93,14 @@ pub struct Resource {
     pub internal: bool,
     /// `labels:`.
     pub labels: BTreeMap<String, String>,
+    /// `driver_opts:`.
+    pub driver_opts: BTreeMap<String, String>,
+    /// `ipam:` (networks).
+    pub ipam: Ipam,
+    /// `enable_ipv6:` (networks).
+    pub enable_ipv6: Option<bool>,
+    /// `attachable:` (networks).
+    pub attachable: Option<bool>,
 }
 
 /// One service: exactly what its container is created from.
@@ -110,8 +120,8 @@ pub struct Service {
     pub ports: Vec<Port>,
     /// `volumes:` (named volumes and bind mounts).
     pub volumes: Vec<Mount>,
-    /// `networks:` with their aliases.
-    pub networks: BTreeMap<String, Vec<String>>,
+    /// `networks:` with their aliases and addresses.
+    pub networks: BTreeMap<String, Attachment>,
     /// `depends_on:` with conditions (not part of the configuration hash: a new
     /// dependency changes the order, not the container).
     #[serde(skip_serializing)]
@@ -558,6 +568,15 @@ impl Project {
 }
 
 impl Service {
+    /// The networks the service joins, the one it is created on first: highest
+    /// `priority` first, then in name order.
+    pub fn attachments(&self) -> Vec<(&str, &Attachment)> {
+        let mut all: Vec<(&str, &Attachment)> =
+            self.networks.iter().map(|(n, a)| (n.as_str(), a)).collect();
+        all.sort_by_key(|(_, a)| std::cmp::Reverse(a.priority));
+        all
+    }
+
     /// The namespaces (`network`, `pid`, `ipc`) this service shares with another service,
     /// and that service.
     pub fn shared_namespaces(&self) -> Vec<(&'static str, &str)> {

@@ -275,10 +275,7 @@ impl Reader<'_> {
                 String::from("default"),
                 Resource {
                     name: format!("{name}_default"),
-                    external: false,
-                    driver: None,
-                    internal: false,
-                    labels: BTreeMap::new(),
+                    ..Resource::default()
                 },
             );
         }
@@ -313,10 +310,7 @@ impl Reader<'_> {
         for (key, (_, def)) in map {
             let mut r = Resource {
                 name: format!("{project}_{key}"),
-                external: false,
-                driver: None,
-                internal: false,
-                labels: BTreeMap::new(),
+                ..Resource::default()
             };
             if let Value::Map(attrs) = &def.value {
                 let mut explicit_name = None;
@@ -329,10 +323,20 @@ impl Reader<'_> {
                             r.internal = self.bool(v, "`internal`").unwrap_or(false);
                         }
                         "labels" => r.labels = self.key_values(v, "`labels`", false),
+                        "driver_opts" => {
+                            r.driver_opts = self.key_values(v, &format!("{what} `{key}` driver_opts"), false);
+                        }
+                        "ipam" if what == "network" => r.ipam = self.ipam(v, &format!("`ipam` of network `{key}`")),
+                        "enable_ipv6" if what == "network" => {
+                            r.enable_ipv6 = self.bool(v, "`enable_ipv6`");
+                        }
+                        "attachable" if what == "network" => {
+                            r.attachable = self.bool(v, "`attachable`");
+                        }
                         a if a.starts_with("x-") => {}
                         other => self.error(
                             *pos,
-                            format!("unsupported key `{other}` in {what} `{key}` (supported: name, external, driver, labels{})", if what == "network" { ", internal" } else { "" }),
+                            format!("unsupported key `{other}` in {what} `{key}` (supported: name, external, driver, driver_opts, labels{})", if what == "network" { ", internal, ipam, enable_ipv6, attachable" } else { "" }),
                         ),
                     }
                 }

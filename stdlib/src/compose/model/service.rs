@@ -158,7 +158,8 @@ impl Reader<'_> {
         env_files.extend(environment);
         s.environment = env_files;
         if s.networks.is_empty() && s.network_mode.is_none() {
-            s.networks.insert(String::from("default"), Vec::new());
+            s.networks
+                .insert(String::from("default"), Attachment::default());
         }
         Some(s)
     }
@@ -314,50 +315,6 @@ impl Reader<'_> {
             return Err((pos, String::from("a port mapping needs `target`")));
         }
         Ok(vec![p])
-    }
-
-    pub(super) fn service_networks(
-        &mut self,
-        node: &Node,
-        what: &str,
-        networks: &IndexMap<String, Resource>,
-    ) -> BTreeMap<String, Vec<String>> {
-        let mut out = BTreeMap::new();
-        let check = |reader: &mut Self, name: &str, pos: Pos| {
-            if name != "default" && !networks.contains_key(name) {
-                reader.error(
-                    pos,
-                    format!("network `{name}` is not declared under top-level `networks`"),
-                );
-            }
-        };
-        match &node.value {
-            Value::Seq(items) => {
-                for item in items {
-                    if let Some(n) = self.string(item, what) {
-                        check(self, &n, item.pos);
-                        out.insert(n, Vec::new());
-                    }
-                }
-            }
-            Value::Map(m) => {
-                for (n, (pos, v)) in m {
-                    check(self, n, *pos);
-                    let mut aliases = Vec::new();
-                    if let Value::Map(attrs) = &v.value {
-                        for (a, (apos, av)) in attrs {
-                            match a.as_str() {
-                                "aliases" => aliases = self.strings(av, "`aliases`", false),
-                                other => self.error(*apos, format!("unsupported key `{other}` in network `{n}` of {what} (supported: aliases)")),
-                            }
-                        }
-                    }
-                    out.insert(n.clone(), aliases);
-                }
-            }
-            _ => self.error(node.pos, format!("{what} must be a list or a mapping")),
-        }
-        out
     }
 
     pub(super) fn depends_on(&mut self, node: &Node, what: &str) -> BTreeMap<String, Condition> {

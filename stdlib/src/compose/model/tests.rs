@@ -104,7 +104,7 @@ volumes:
         "{}",
         web.volumes[1].source
     );
-    assert_eq!(web.networks["front"], ["www"]);
+    assert_eq!(web.networks["front"].aliases, ["www"]);
     assert_eq!(web.depends_on["db"], Condition::ServiceHealthy);
     assert_eq!(web.stop_grace_period, Some(90));
     let db = &p.services["db"];
@@ -662,4 +662,103 @@ services:
             "line {line}: {text}\n{all}"
         );
     }
+}
+
+#[test]
+fn networks_with_ipam_and_static_addresses() {
+    let p = load_text(
+        r#"
+services:
+  app:
+    image: x
+    networks:
+      back:
+        ipv4_address: 172.30.5.10
+        ipv6_address: "fd00:5::10"
+      front:
+        priority: 10
+        aliases: [www]
+networks:
+  front: {}
+  back:
+    enable_ipv6: true
+    driver_opts: {com.docker.network.bridge.name: opsback0}
+    ipam:
+      config:
+        - subnet: 172.30.0.0/16
+          ip_range: 172.30.5.0/24
+          gateway: 172.30.0.1
+        - subnet: "fd00:5::/64"
+"#,
+        &[],
+        &[],
+    )
+    .expect("valid");
+    let back = &p.networks["back"];
+    assert_eq!(back.ipam.pools.len(), 2);
+    assert_eq!(back.ipam.pools[0].gateway.as_deref(), Some("172.30.0.1"));
+    assert_eq!(back.enable_ipv6, Some(true));
+    let app = &p.services["app"];
+    assert_eq!(
+        app.networks["back"].ipv4_address.as_deref(),
+        Some("172.30.5.10")
+    );
+    // The highest priority is the network the container is created on.
+    let order: Vec<&str> = app.attachments().iter().map(|(n, _)| *n).collect();
+    assert_eq!(order, ["front", "back"]);
+    let endpoint = crate::compose::body::endpoint("app", &app.networks["back"]);
+    let ipam = endpoint.ipam_config.expect("static addresses");
+    assert_eq!(ipam.ipv4_address.as_deref(), Some("172.30.5.10"));
+    assert_eq!(endpoint.aliases.expect("aliases"), ["app"]);
+    // An existing network with other subnets cannot serve the file.
+    let drift = actions::subnet_drift(back, &[String::from("10.0.0.0/8")]).expect("drift");
+    assert!(
+        drift.contains("exists with subnets [10.0.0.0/8]"),
+        "{drift}"
+    );
+    let same = [String::from("fd00:5::/64"), String::from("172.30.0.0/16")];
+    assert_eq!(actions::subnet_drift(back, &same), None);
+
+    let errors = load_text(
+        "services:\n  a:\n    image: x\n    networks:\n      n:\n        ipv4_address: 10.9.0.5\n      m:\n        ipv4_address: 10.1.0.5\n      o:\n        ipv4_address: fd00::1\n        speed: fast\nnetworks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/16\n          gateway: 10.2.0.1\n          ip_range: 10.3.0.0/24\n        - subnet: 10.1.0.0/33\n  m: {}\n  o: {}\n",
+        &[],
+        &[],
+    )
+    .expect_err("invalid");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for (line, text) in [
+        (
+            6,
+            "10.9.0.5 is outside the subnets of network `n` (10.1.0.0/16)",
+        ),
+        (8, "a static address needs a subnet"),
+        (10, "`fd00::1` is not an IPv4 address"),
+        (11, "unsupported key `speed`"),
+        (16, "gateway `10.2.0.1` is not an address in 10.1.0.0/16"),
+        (
+            16,
+            "ip_range `10.3.0.0/24` is not a range inside 10.1.0.0/16",
+        ),
+        (19, "`10.1.0.0/33` is not a subnet"),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.pos.line == line && e.message.contains(text)),
+            "line {line}: {text}\n{all}"
+        );
+    }
+    assert!(contains(
+        parse_cidr("10.0.0.0/8").expect("cidr"),
+        "10.255.0.1".parse().expect("ip")
+    ));
+    assert!(!contains(
+        parse_cidr("10.0.0.0/8").expect("cidr"),
+        "11.0.0.1".parse().expect("ip")
+    ));
+    assert!(contains(
+        parse_cidr("0.0.0.0/0").expect("cidr"),
+        "11.0.0.1".parse().expect("ip")
+    ));
 }
