@@ -392,3 +392,104 @@ fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
     assert_ne!(code, 0, "{out}{err}");
     assert_eq!(id, stack.id("db"), "db was touched");
 }
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn secrets_reach_only_the_container_and_a_new_value_recreates_it() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (file_value, env_value, new_value) =
+        ("f1le-s3cret-v4lue", "env-s3cret-v4lue", "n3w-s3cret-v4lue");
+    let leaks = |text: &str| {
+        [file_value, env_value, new_value]
+            .iter()
+            .flat_map(|s| [s.to_string(), b64.encode(s), b64.encode(format!("{s}\n"))])
+            .find(|form| text.contains(form.trim_end_matches('=')))
+    };
+    let yaml = format!(
+        r#"services:
+  app:
+    image: {IMAGE}
+    init: true
+    command: sleep 600
+    secrets:
+      - db_password
+      - source: api_token
+        target: api
+        uid: "1000"
+        gid: "1000"
+        mode: "0400"
+    configs:
+      - source: app_conf
+        target: /etc/app.conf
+secrets:
+  db_password:
+    file: ./db_password.txt
+  api_token:
+    environment: APP_API_TOKEN
+configs:
+  app_conf:
+    content: "listen 8080"
+"#
+    );
+    let stack = Stack::new("opscomposesecrets", &yaml);
+    std::fs::write(
+        stack.dir.path().join("db_password.txt"),
+        format!("{file_value}\n"),
+    )
+    .expect("secret file");
+    let mut shown = Vec::new();
+    for args in [vec!["plan"], vec!["plan", "--format", "json"], vec!["run"]] {
+        let (code, out, err) = stack.run_with(UP, &args, &[("APP_API_TOKEN", env_value)]);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        shown.push(out + &err);
+    }
+    // In the container: the file secret bind-mounted read-only, the environment secret
+    // copied with its owner and mode, the config with its content.
+    assert_eq!(
+        stack.exec("app", "cat /run/secrets/db_password").1,
+        file_value
+    );
+    let (code, _) = stack.exec("app", "echo x > /run/secrets/db_password");
+    assert_ne!(code, 0, "the file secret is writable");
+    assert_eq!(stack.exec("app", "cat /run/secrets/api").1, env_value);
+    assert_eq!(
+        stack.exec("app", "stat -c '%a %u %g' /run/secrets/api").1,
+        "400 1000 1000"
+    );
+    assert_eq!(stack.exec("app", "cat /etc/app.conf").1, "listen 8080");
+    // Nothing the engine keeps of the container's configuration shows a value.
+    let config = stack.inspect("app", "{{json .Config}} {{json .HostConfig}}");
+    assert!(leaks(&config).is_none(), "{config}");
+
+    // Unchanged: kept. A new environment value: recreated, and the plan says why.
+    let (code, out, err) = stack.run_with(UP, &["run"], &[("APP_API_TOKEN", env_value)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=0 kept=1"), "{out}");
+    shown.push(out + &err);
+    let (code, plan, err) = stack.run_with(UP, &["plan"], &[("APP_API_TOKEN", new_value)]);
+    assert_eq!(code, 0, "{plan}{err}");
+    assert!(
+        plan.contains("recreate opscomposesecrets-app-1: secrets changed"),
+        "{plan}"
+    );
+    shown.push(plan + &err);
+    let (code, out, err) = stack.run_with(UP, &["run"], &[("APP_API_TOKEN", new_value)]);
+    assert_eq!(code, 0, "{out}{err}");
+    shown.push(out + &err);
+    assert_eq!(stack.exec("app", "cat /run/secrets/api").1, new_value);
+    for text in &shown {
+        assert!(leaks(text).is_none(), "leaks {:?}:\n{text}", leaks(text));
+    }
+
+    // A container that prints its secrets and fails: its last output is redacted.
+    stack.write(&yaml.replace("command: sleep 600", "command: [\"sh\", \"-c\", \"cat /run/secrets/db_password /run/secrets/api; base64 /run/secrets/api; exit 1\"]\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 30s"));
+    let (code, out, err) = stack.run_with(UP, &["run"], &[("APP_API_TOKEN", new_value)]);
+    assert_eq!(code, 1, "{out}{err}");
+    let text = out + &err;
+    assert!(
+        text.contains("${secret:db_password}"),
+        "the output is shown, masked: {text}"
+    );
+    assert!(leaks(&text).is_none(), "{text}");
+}

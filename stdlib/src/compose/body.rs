@@ -295,6 +295,11 @@ pub fn mounts(project: &Project, svc: &Service, kept: &[(String, String)]) -> Mo
             }
         }
     }
+    for g in svc.secrets.iter().chain(&svc.configs) {
+        if let Some(file) = &g.file {
+            binds.push(format!("{file}:{}:ro", g.target));
+        }
+    }
     if svc.volumes_from.is_empty() {
         for (dest, name) in kept {
             let mounted = svc.volumes.iter().any(|m| &m.target == dest)
@@ -314,6 +319,44 @@ pub fn mounts(project: &Project, svc: &Service, kept: &[(String, String)]) -> Mo
         mounts,
         tmpfs,
     }
+}
+
+/// The secrets and configs copied into a service's container before it starts (their
+/// value comes from the environment or inline `content`), as one tar archive to extract
+/// at `/`; `None` when there are none. Each file has its owner and mode (default 0444).
+pub fn copied_files(svc: &Service) -> Result<Option<Vec<u8>>, String> {
+    let copied: Vec<_> = svc
+        .secrets
+        .iter()
+        .chain(&svc.configs)
+        .filter_map(|g| g.value.as_ref().map(|v| (g, v)))
+        .collect();
+    if copied.is_empty() {
+        return Ok(None);
+    }
+    let mut tar = tar::Builder::new(Vec::new());
+    for (g, value) in copied {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(value.0.len() as u64);
+        header.set_mode(u32::try_from(g.mode.unwrap_or(0o444)).unwrap_or(0o444));
+        let id = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|i| i.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        header.set_uid(id(&g.uid));
+        header.set_gid(id(&g.gid));
+        header.set_mtime(0);
+        tar.append_data(
+            &mut header,
+            g.target.trim_start_matches('/'),
+            value.0.as_bytes(),
+        )
+        .map_err(|e| format!("cannot pack {} for the container: {e}", g.target))?;
+    }
+    tar.into_inner()
+        .map(Some)
+        .map_err(|e| format!("cannot pack the secrets for the container: {e}"))
 }
 
 /// What [`mounts`] gives the engine.

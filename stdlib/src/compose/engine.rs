@@ -368,6 +368,23 @@ impl Engine {
             .map_err(|e| format!("cannot connect to network {network}: {}", message(&e)))
     }
 
+    /// Extracts a tar archive at `/` of a created container (secrets and configs copied
+    /// in before it starts). The archive is never part of an error message.
+    pub async fn upload(&self, id: &str, tar: Vec<u8>) -> Result<(), String> {
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot copy secrets and configs into container {id}: {}",
+                    message(&e)
+                )
+            })
+    }
+
     /// Starts a container.
     pub async fn start(&self, id: &str) -> Result<(), String> {
         self.docker

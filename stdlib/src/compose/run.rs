@@ -214,6 +214,9 @@ pub async fn up(
                     .create(&name, body, svc.settings.platform.as_deref())
                     .await
                     .map_err(StepError::new)?;
+                if let Some(tar) = super::body::copied_files(svc).map_err(StepError::fatal)? {
+                    engine.upload(&id, tar).await.map_err(StepError::new)?;
+                }
                 for (network, attachment) in svc.attachments().into_iter().skip(1) {
                     engine
                         .join_network(

@@ -18,11 +18,13 @@ mod deploy;
 mod mounts;
 mod networks;
 mod reader;
+mod secrets;
 mod service;
 mod settings;
 
 pub use networks::{Attachment, Ipam, Pool, contains, parse_cidr};
 use reader::Reader;
+pub use secrets::{Granted, Hidden, Source};
 pub use service::{parse_compose_duration, parse_port};
 use settings::Deploy;
 pub use settings::{Settings, parse_bytes};
@@ -157,6 +159,12 @@ pub struct Service {
     /// `volumes_from:` (`SERVICE[:MODE]` or `container:NAME[:MODE]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes_from: Vec<String>,
+    /// `secrets:`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Granted>,
+    /// `configs:`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<Granted>,
     /// Capabilities, limits, namespaces, logging and the rest (see [`Settings`]).
     #[serde(flatten)]
     pub settings: Settings,
@@ -298,9 +306,12 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileE
         found: std::cell::RefCell::new(Vec::new()),
     };
     let result = read(file, options, &sensitive);
-    let masks = Masks::new(sensitive.found.into_inner());
+    let mut found = sensitive.found.into_inner();
     match result {
         Ok(mut project) => {
+            // The values of `secrets:` the reader kept in the project's masks.
+            found.append(&mut project.masks.0);
+            let masks = Masks::new(found);
             for n in &mut project.notes {
                 *n = masks.apply(n);
             }
@@ -308,6 +319,7 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Project, Vec<FileE
             Ok(project)
         }
         Err(mut errors) => {
+            let masks = Masks::new(found);
             for e in &mut errors {
                 e.message = masks.apply(&e.message);
             }
@@ -366,6 +378,10 @@ fn read(
         dir: dir.clone(),
         errors: Vec::new(),
         notes: Vec::new(),
+        secret_values: Vec::new(),
+        project_name: String::new(),
+        secrets: IndexMap::new(),
+        configs: IndexMap::new(),
         env: options.env,
     };
     let mut root = yaml::parse(&text).map_err(|(pos, m)| vec![reader.error_at(pos, m)])?;
@@ -426,14 +442,14 @@ const BASIC_KEYS: &[&str] = &[
     "network_mode",
     "links",
     "volumes_from",
+    "secrets",
+    "configs",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
 /// (docs/steps.md lists them; a test keeps both equal).
 pub const REFUSED_KEYS: &[&str] = &[
     "build",
-    "secrets",
-    "configs",
     "extends",
     "scale",
     "pull_policy",
@@ -647,6 +663,8 @@ const SERVICE_FIELDS: &[&str] = &[
     "network_mode",
     "links",
     "volumes_from",
+    "secrets",
+    "configs",
 ];
 
 fn hex(bytes: &[u8]) -> String {

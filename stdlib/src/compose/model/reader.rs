@@ -14,6 +14,14 @@ pub(super) struct Reader<'a> {
     pub(super) dir: PathBuf,
     pub(super) errors: Vec<FileError>,
     pub(super) notes: Vec<String>,
+    /// Secret values read for `secrets:` (redacted from what a run prints), by name.
+    pub(super) secret_values: Vec<(String, String)>,
+    /// The project's name, once known (salts the digests of secret values).
+    pub(super) project_name: String,
+    /// Top-level `secrets:`.
+    pub(super) secrets: IndexMap<String, Source>,
+    /// Top-level `configs:`.
+    pub(super) configs: IndexMap<String, Source>,
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -208,12 +216,16 @@ impl Reader<'_> {
         let mut services_node = None;
         let mut networks_node = None;
         let mut volumes_node = None;
+        let mut secrets_node = None;
+        let mut configs_node = None;
         let mut file_name = None;
         for (key, (pos, value)) in top {
             match key.as_str() {
                 "services" => services_node = Some(value),
                 "networks" => networks_node = Some(value),
                 "volumes" => volumes_node = Some(value),
+                "secrets" => secrets_node = Some(value),
+                "configs" => configs_node = Some(value),
                 "name" => file_name = self.string(value, "`name`"),
                 "version" => {}
                 k if k.starts_with("x-") => {}
@@ -248,6 +260,9 @@ impl Reader<'_> {
         let services_map = self.map(services_node, "`services`")?.clone();
         let mut networks = self.resources(networks_node, &name, "network");
         let volumes = self.resources(volumes_node, &name, "volume");
+        self.project_name = name.clone();
+        self.secrets = self.definitions(secrets_node, "secret");
+        self.configs = self.definitions(configs_node, "config");
         let mut services = IndexMap::new();
         let mut disabled = Vec::new();
         for (svc, (pos, node)) in &services_map {
@@ -288,7 +303,7 @@ impl Reader<'_> {
             networks,
             volumes,
             unset,
-            masks: Masks::default(),
+            masks: Masks(std::mem::take(&mut self.secret_values)),
             notes: std::mem::take(&mut self.notes),
         })
     }

@@ -40,6 +40,8 @@ impl Reader<'_> {
             network_mode: None,
             links: Vec::new(),
             volumes_from: Vec::new(),
+            secrets: Vec::new(),
+            configs: Vec::new(),
             settings: Settings::default(),
         };
         let mut deploy = Deploy::default();
@@ -110,6 +112,16 @@ impl Reader<'_> {
                 }
                 "network_mode" => s.network_mode = self.network_mode(v, &what),
                 "volumes_from" => s.volumes_from = self.volumes_from(v, &what),
+                "secrets" => {
+                    let defs = std::mem::take(&mut self.secrets);
+                    s.secrets = self.granted(v, &what, "secret", &defs);
+                    self.secrets = defs;
+                }
+                "configs" => {
+                    let defs = std::mem::take(&mut self.configs);
+                    s.configs = self.granted(v, &what, "config", &defs);
+                    self.configs = defs;
+                }
                 "links" => {
                     for link in self.strings(v, &what, false) {
                         let (target, alias) = link.split_once(':').unwrap_or((&link, &link));

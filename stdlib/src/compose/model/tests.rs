@@ -126,7 +126,7 @@ volumes:
 #[test]
 fn every_problem_is_reported_with_its_position() {
     let errors = load_text(
-        "services:\n  a:\n    image: x\n    gpus: all\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n    ports: [\"99999:1\"]\n    healthcheck:\n      retries: -1\nsecrets: {}\n",
+        "services:\n  a:\n    image: x\n    gpus: all\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n    ports: [\"99999:1\"]\n    healthcheck:\n      retries: -1\nmodels: {}\n",
         &[],
         &[],
     )
@@ -138,7 +138,7 @@ fn every_problem_is_reported_with_its_position() {
         "{all}"
     );
     assert!(
-        all.contains(":12:1: unsupported top-level key `secrets`"),
+        all.contains(":12:1: unsupported top-level key `models`"),
         "{all}"
     );
     assert!(
@@ -761,4 +761,136 @@ networks:
         parse_cidr("0.0.0.0/0").expect("cidr"),
         "11.0.0.1".parse().expect("ip")
     ));
+}
+
+#[test]
+fn secrets_and_configs_are_granted_without_showing_their_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("stack").join("docker-compose.yml");
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    std::fs::write(file.with_file_name("db.txt"), "file-secret-value\n").expect("secret file");
+    let yaml = r#"
+services:
+  app:
+    image: x
+    secrets:
+      - db
+      - source: token
+        target: api
+        uid: "1000"
+        mode: "0400"
+    configs:
+      - source: conf
+        target: /etc/app.conf
+secrets:
+  db: {file: ./db.txt}
+  token: {environment: API_TOKEN_VALUE}
+configs:
+  conf: {content: "listen 8080\n"}
+"#;
+    std::fs::write(&file, yaml).expect("write");
+    let load_with = |token: &str| {
+        let token = token.to_string();
+        let env = move |k: &str| (k == "API_TOKEN_VALUE").then(|| token.clone());
+        load(
+            &file,
+            &LoadOptions {
+                project: Some("p"),
+                profiles: &[],
+                env_file: None,
+                env: &env,
+                strict: true,
+                sensitive: &|_: &str, _: &str| false,
+            },
+        )
+        .expect("valid")
+    };
+    let p = load_with("tok-123456");
+    let app = &p.services["app"];
+    assert_eq!(app.secrets[0].target, "/run/secrets/db");
+    assert!(
+        app.secrets[0]
+            .file
+            .as_deref()
+            .is_some_and(|f| f.ends_with("/stack/db.txt"))
+    );
+    assert_eq!(app.secrets[1].target, "/run/secrets/api");
+    assert_eq!(
+        (app.secrets[1].uid.as_deref(), app.secrets[1].mode),
+        (Some("1000"), Some(0o400))
+    );
+    assert_eq!(app.configs[0].target, "/etc/app.conf");
+    // The values are redacted from what a run prints, and never in the hash or Debug.
+    let masked = p.masks.apply("db=file-secret-value token=tok-123456");
+    assert_eq!(masked, "db=${secret:db} token=${secret:token}");
+    let json = serde_json::to_string(app).expect("json");
+    assert!(
+        !json.contains("tok-123456") && !json.contains("file-secret-value"),
+        "{json}"
+    );
+    assert!(!format!("{app:?}").contains("tok-123456"));
+    // A new value changes the hash (the container is recreated); the digest is salted.
+    let q = load_with("tok-654321");
+    assert_ne!(app.config_hash(), q.services["app"].config_hash());
+    assert!(actions_changed(app, &q.services["app"]).contains("secrets"));
+    let digest = app.secrets[1].digest.clone().expect("digest");
+    let plain = hex(&Sha256::digest(b"tok-123456"));
+    assert_ne!(digest, plain, "an unsalted digest of the value");
+    // The archive copied into the container holds the file with its owner and mode.
+    let tar = crate::compose::body::copied_files(app)
+        .expect("tar")
+        .expect("some");
+    let mut archive = tar::Archive::new(&tar[..]);
+    let entries: Vec<(String, u32, u64)> = archive
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            let e = e.expect("entry");
+            let h = e.header();
+            (
+                e.path().expect("path").display().to_string(),
+                h.mode().expect("mode"),
+                h.uid().expect("uid"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (String::from("run/secrets/api"), 0o400, 1000),
+            (String::from("etc/app.conf"), 0o444, 0)
+        ]
+    );
+
+    let errors = load_text(
+        "services:\n  a:\n    image: x\n    secrets: [nope, s, {source: s, uid: root}]\nsecrets:\n  s: {environment: UNSET_VARIABLE_X}\n  t: {external: true}\n  u: {}\n",
+        &[],
+        &[],
+    )
+    .expect_err("invalid");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    for (line, text) in [
+        (4, "secret `nope` is not declared"),
+        (4, "`root` is not a numeric id"),
+        (6, "the variable UNSET_VARIABLE_X is not set"),
+        (7, "need Swarm"),
+        (8, "needs a source"),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.pos.line == line && e.message.contains(text)),
+            "line {line}: {text}\n{all}"
+        );
+    }
+}
+
+/// What `decide` says changed between two versions of a service.
+fn actions_changed(old: &Service, new: &Service) -> String {
+    let c = existing("app", old, "running");
+    let mut project = load_text("services:\n  app:\n    image: x\n", &[], &[]).expect("valid");
+    project.services.insert(String::from("app"), new.clone());
+    let d = actions::decide(&project, &[String::from("app")], &[c], &HashMap::new());
+    format!("{:?}", d[0].action)
 }
