@@ -493,3 +493,87 @@ configs:
     );
     assert!(leaks(&text).is_none(), "{text}");
 }
+
+fn replicas_stack(scale: u32) -> String {
+    format!(
+        "services:\n  web:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    scale: {scale}\n  db:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n"
+    )
+}
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn three_replicas_scale_to_one_and_docker_compose_v1_still_sees_them() {
+    let stack = Stack::new("opsscale", &replicas_stack(3));
+    let up = "compose up \"FILE\" as up {\n  project = \"PROJECT\"\n  timeout 1m\n}\nnotify stdout \"created=${up.created} kept=${up.kept} removed=${up.removed}\"\n";
+    let (code, plan, err) = stack.run(up, &["plan"]);
+    assert_eq!(code, 0, "{plan}{err}");
+    for n in 1..=3 {
+        assert!(
+            plan.contains(&format!("service web: create opsscale-web-{n}")),
+            "{plan}"
+        );
+    }
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=4 kept=0 removed=0"), "{out}");
+    assert_eq!(
+        stack.containers(),
+        [
+            "opsscale-db-1",
+            "opsscale-web-1",
+            "opsscale-web-2",
+            "opsscale-web-3"
+        ]
+    );
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"com.docker.compose.container-number\"}}",
+            "opsscale-web-3"
+        ]),
+        "3"
+    );
+    // The replicas answer to the service's name on the project network.
+    let (code, ping) = stack.exec("db", "ping -c1 -W2 web");
+    assert_eq!(code, 0, "{ping}");
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 kept=4 removed=0"), "{out}");
+    // docker-compose v1 lists the replicas as the project's.
+    let ps = std::process::Command::new("docker-compose")
+        .args(["-p", "opsscale", "-f"])
+        .arg(stack.file())
+        .args(["ps", "-q", "web"])
+        .env("DOCKER_HOST", engine())
+        .output()
+        .expect("docker-compose ps");
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).lines().count(),
+        3,
+        "{ps:?}"
+    );
+
+    // Scaled to one: the plan lists what goes, the run removes it, the rest is kept.
+    let first = stack.id("web");
+    stack.write(&replicas_stack(1));
+    let (code, plan, _) = stack.run(up, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("service web: stop and remove opsscale-web-3 (scaled to 1)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("service web: stop and remove opsscale-web-2 (scaled to 1)"),
+        "{plan}"
+    );
+    assert!(plan.contains("service web: keep opsscale-web-1"), "{plan}");
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 kept=2 removed=2"), "{out}");
+    assert_eq!(stack.containers(), ["opsscale-db-1", "opsscale-web-1"]);
+    assert_eq!(first, stack.id("web"));
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 kept=2 removed=0"), "{out}");
+}

@@ -21,6 +21,8 @@ pub enum Action {
     Start(String),
     /// Unchanged and running.
     Keep,
+    /// A replica above the service's count: stop and remove it (the reason says so).
+    Remove(String),
 }
 
 /// One service's decision.
@@ -28,6 +30,8 @@ pub enum Action {
 pub struct Decision {
     /// The service.
     pub service: String,
+    /// The replica (`com.docker.compose.container-number`, from 1).
+    pub number: u32,
     /// The decision.
     pub action: Action,
     /// Its container, when there is one.
@@ -47,42 +51,76 @@ pub fn decide(
         let Some(svc) = project.services.get(name) else {
             continue;
         };
-        let current = existing.iter().find(|c| &c.service == name).cloned();
-        let mut action = match &current {
-            None => Action::Create,
-            Some(c) if c.hash != svc.config_hash() => Action::Recreate(changed(c, svc)),
-            Some(c)
-                if image_ids
-                    .get(&svc.image)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|id| *id != c.image_id) =>
-            {
-                Action::Recreate(format!("image {} was updated", svc.image))
-            }
-            Some(c) if c.state == "running" => Action::Keep,
-            Some(c) => Action::Start(c.state.clone()),
-        };
-        // A container that shares another's namespace keeps the old one: when that
-        // container is replaced, this one must be too (its dependency comes first).
-        if current.is_some() && !matches!(action, Action::Recreate(_)) {
-            let replaced = svc.shared_namespaces().into_iter().find(|(_, owner)| {
-                decisions.iter().any(|d| {
-                    d.service == *owner && matches!(d.action, Action::Create | Action::Recreate(_))
-                })
+        for number in 1..=svc.replicas {
+            let current = existing
+                .iter()
+                .find(|c| &c.service == name && c.number == number)
+                .cloned();
+            let action = replica_action(svc, current.as_ref(), image_ids, &decisions);
+            decisions.push(Decision {
+                service: name.clone(),
+                number,
+                action,
+                existing: current,
             });
-            if let Some((ns, owner)) = replaced {
-                action = Action::Recreate(format!(
-                    "it shares the {ns} namespace of {owner}, whose container is replaced"
-                ));
-            }
         }
-        decisions.push(Decision {
-            service: name.clone(),
-            action,
-            existing: current,
-        });
+        // Scaled down: the highest numbers go.
+        let mut surplus: Vec<&Existing> = existing
+            .iter()
+            .filter(|c| &c.service == name && c.number > svc.replicas)
+            .collect();
+        surplus.sort_by_key(|c| std::cmp::Reverse(c.number));
+        for c in surplus {
+            decisions.push(Decision {
+                service: name.clone(),
+                number: c.number,
+                action: Action::Remove(format!("scaled to {}", svc.replicas)),
+                existing: Some(c.clone()),
+            });
+        }
     }
     decisions
+}
+
+fn replica_action(
+    svc: &Service,
+    current: Option<&Existing>,
+    image_ids: &HashMap<String, Option<String>>,
+    decided: &[Decision],
+) -> Action {
+    let action = match current {
+        None => Action::Create,
+        Some(c) if c.hash != svc.config_hash() => Action::Recreate(changed(c, svc)),
+        Some(c)
+            if image_ids
+                .get(&svc.image)
+                .and_then(Option::as_ref)
+                .is_some_and(|id| *id != c.image_id) =>
+        {
+            Action::Recreate(format!("image {} was updated", svc.image))
+        }
+        Some(c) if c.state == "running" => Action::Keep,
+        Some(c) => Action::Start(c.state.clone()),
+    };
+    // A container that shares another's namespace keeps the old one: when that
+    // container (replica 1 of its service, which comes first) is replaced, this one must
+    // be too.
+    if current.is_none() || matches!(action, Action::Recreate(_)) {
+        return action;
+    }
+    let replaced = svc.shared_namespaces().into_iter().find(|(_, owner)| {
+        decided.iter().any(|d| {
+            d.service == *owner
+                && d.number == 1
+                && matches!(d.action, Action::Create | Action::Recreate(_))
+        })
+    });
+    match replaced {
+        Some((ns, owner)) => Action::Recreate(format!(
+            "it shares the {ns} namespace of {owner}, whose container is replaced"
+        )),
+        None => action,
+    }
 }
 
 fn changed(c: &Existing, svc: &Service) -> String {
@@ -164,13 +202,19 @@ pub fn orphans<'a>(project: &Project, existing: &'a [Existing]) -> Vec<&'a Exist
         .collect()
 }
 
-/// The container name of a service.
+/// The container name of a service (its first replica: what `service:NAME`, links and
+/// `volumes_from` refer to).
 pub fn container_name(project: &Project, service: &str) -> String {
+    replica_name(project, service, 1)
+}
+
+/// The container name of one replica: `container_name`, else `PROJECT-SERVICE-N`.
+pub fn replica_name(project: &Project, service: &str, number: u32) -> String {
     project
         .services
         .get(service)
         .and_then(|s| s.container_name.clone())
-        .unwrap_or_else(|| format!("{}-{service}-1", project.name))
+        .unwrap_or_else(|| format!("{}-{service}-{number}", project.name))
 }
 
 /// The engine name of a network key of the file.
@@ -393,6 +437,32 @@ pub struct Counts {
     pub started: i64,
     /// Containers kept as they were.
     pub kept: i64,
+    /// Replicas removed by scaling down.
+    pub removed: i64,
+}
+
+/// The services of `order` in dependency levels: each level's dependencies are all in
+/// earlier levels, so the services of one level can start together.
+pub fn levels(project: &Project, order: &[String]) -> Vec<Vec<String>> {
+    let mut level_of: HashMap<&str, usize> = HashMap::new();
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    // `order` puts every dependency before its dependents.
+    for name in order {
+        let level = project.services.get(name).map_or(0, |s| {
+            s.depends_on
+                .keys()
+                .filter_map(|d| level_of.get(d.as_str()))
+                .map(|l| l + 1)
+                .max()
+                .unwrap_or(0)
+        });
+        level_of.insert(name, level);
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
+        }
+        levels[level].push(name.clone());
+    }
+    levels
 }
 
 /// Labels of a network or volume that the project owns.
@@ -427,6 +497,23 @@ pub fn start_error(service: &str, name: &str, svc: &Service, message: &str) -> S
     text
 }
 
+/// One state and health for all the replicas of a service: `running` only when every
+/// replica runs (else the first other state), and the worst health.
+fn service_state(replicas: &[&Existing]) -> (String, String) {
+    if replicas.is_empty() {
+        return (String::from("missing"), String::from("none"));
+    }
+    let state = replicas
+        .iter()
+        .find(|c| c.state != "running")
+        .map_or_else(|| String::from("running"), |c| c.state.clone());
+    let health = ["unhealthy", "starting", "none", "healthy"]
+        .into_iter()
+        .find(|h| replicas.iter().any(|c| c.health == *h))
+        .unwrap_or("none");
+    (state, health.to_string())
+}
+
 /// Per service, its state and health as `ps` reports them (`missing` without a container).
 pub fn states(
     project: &Project,
@@ -437,11 +524,8 @@ pub fn states(
         .iter()
         .filter(|s| project.services.contains_key(*s))
         .map(|s| {
-            let state = existing.iter().find(|c| &c.service == s).map_or_else(
-                || (String::from("missing"), String::from("none")),
-                |c| (c.state.clone(), c.health.clone()),
-            );
-            (s.clone(), state)
+            let replicas: Vec<&Existing> = existing.iter().filter(|c| &c.service == s).collect();
+            (s.clone(), service_state(&replicas))
         })
         .collect()
 }

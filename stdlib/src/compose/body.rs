@@ -21,6 +21,7 @@ pub fn container_body(
     project: &Project,
     service: &str,
     svc: &Service,
+    number: u32,
     kept: &[(String, String)],
 ) -> ContainerCreateBody {
     let mut labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
@@ -38,7 +39,7 @@ pub fn container_body(
     for (k, v) in [
         (engine::PROJECT, project.name.clone()),
         (engine::SERVICE, service.to_string()),
-        (engine::NUMBER, String::from("1")),
+        (engine::NUMBER, number.to_string()),
         (engine::CONFIG_HASH, svc.config_hash()),
         ("com.docker.compose.oneoff", String::from("False")),
         ("com.docker.compose.project.working_dir", abs(&project.dir)),

@@ -356,10 +356,10 @@ fn plan_up(
         }
     }
     let decisions = actions::decide(project, &order, containers, images);
-    let (mut create, mut recreate, mut start, mut keep) = (0, 0, 0, 0);
+    let (mut create, mut recreate, mut start, mut keep, mut remove) = (0, 0, 0, 0, 0);
     for d in &decisions {
         let svc = &project.services[&d.service];
-        let name = actions::container_name(project, &d.service);
+        let name = actions::replica_name(project, &d.service, d.number);
         let deps: Vec<String> = svc
             .depends_on
             .iter()
@@ -404,6 +404,10 @@ fn plan_up(
                 keep += 1;
                 format!("service {}: keep {name} (running, unchanged)", d.service)
             }
+            Action::Remove(why) => {
+                remove += 1;
+                format!("service {}: stop and remove {name} ({why})", d.service)
+            }
         };
         details.push(line);
     }
@@ -423,6 +427,7 @@ fn plan_up(
         (recreate, "to recreate"),
         (start, "to start"),
         (keep, "unchanged"),
+        (remove, "to remove"),
     ] {
         if n > 0 {
             counts.push(format!("{n} {word}"));

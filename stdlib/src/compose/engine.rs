@@ -49,6 +49,8 @@ pub struct Existing {
     pub name: String,
     /// `com.docker.compose.service`.
     pub service: String,
+    /// `com.docker.compose.container-number` (1 when absent).
+    pub number: u32,
     /// `com.docker.compose.config-hash`.
     pub hash: String,
     /// Per-field hashes written by ops (empty for containers of other tools).
@@ -484,6 +486,7 @@ fn existing(
             .trim_start_matches('/')
             .to_string(),
         service: labels.get(SERVICE).cloned().unwrap_or_default(),
+        number: labels.get(NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
         hash: labels.get(CONFIG_HASH).cloned().unwrap_or_default(),
         fields: labels
             .get(FIELDS)

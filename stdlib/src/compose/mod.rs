@@ -10,6 +10,7 @@ pub mod dryrun;
 pub mod engine;
 pub mod model;
 pub mod run;
+pub mod up;
 mod world;
 pub mod yaml;
 
@@ -86,6 +87,7 @@ pub static UP: Variant = Variant {
         Output::new("recreated", T::Int, "containers recreated"),
         Output::new("started", T::Int, "existing containers started"),
         Output::new("kept", T::Int, "containers kept unchanged"),
+        Output::new("removed", T::Int, "replicas removed by scaling down"),
     ],
     effect: Effect::Mutating,
     idempotent: true,
@@ -234,7 +236,7 @@ impl StepKind for Compose {
                 ..ctx.clone()
             };
             let result = match self {
-                Compose::Up => run::up(&project, input, ctx).await,
+                Compose::Up => up::up(&project, input, ctx).await,
                 Compose::Down => run::down(&project, input, ctx).await,
                 Compose::Restart => run::restart(&project, input, ctx).await,
                 Compose::Ps => run::ps(&project, input, ctx).await,

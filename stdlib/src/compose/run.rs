@@ -1,6 +1,5 @@
 //! Running `compose up|down|restart|ps` for real.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -8,7 +7,7 @@ use interpreter::step::{Outputs, StepContext, StepError, StepInput};
 use interpreter::value::Value;
 use tokio::time::Instant;
 
-use super::actions::{self, Action, Counts, Need};
+use super::actions::{self, Need};
 use super::engine::Engine;
 use super::model::{self, LoadOptions, Project};
 
@@ -99,7 +98,7 @@ pub fn selected(project: &Project, wanted: &[String]) -> Result<Vec<String>, Ste
     })
 }
 
-async fn connect(input: &StepInput) -> Result<Engine, StepError> {
+pub(super) async fn connect(input: &StepInput) -> Result<Engine, StepError> {
     let requests = input.timeout.unwrap_or(Duration::from_secs(300));
     Engine::connect(CONNECT_TIMEOUT, requests)
         .await
@@ -108,262 +107,14 @@ async fn connect(input: &StepInput) -> Result<Engine, StepError> {
 
 /// The time left for waiting: the step's timeout less a margin, so that the step's own
 /// message (which service is not ready, and why) wins over a bare timeout.
-fn deadline(input: &StepInput) -> (Instant, Duration) {
+pub(super) fn deadline(input: &StepInput) -> (Instant, Duration) {
     let limit = input.timeout.unwrap_or(Duration::from_secs(300));
     let margin = (limit / 10).clamp(Duration::from_millis(500), Duration::from_secs(2));
     (Instant::now() + limit.saturating_sub(margin), limit)
 }
 
-fn int(n: i64) -> Value {
+pub(super) fn int(n: i64) -> Value {
     Value::Int(n)
-}
-
-/// `compose up`.
-pub async fn up(
-    project: &Project,
-    input: &StepInput,
-    ctx: &StepContext,
-) -> Result<Outputs, StepError> {
-    let (deadline, limit) = deadline(input);
-    let wanted = selected(project, &list(input, "services"))?;
-    let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
-    let engine = connect(input).await?;
-    let pull = input.str("pull").unwrap_or("missing");
-    let image_ids = images(&engine, project, &order, pull, ctx).await?;
-    networks_and_volumes(&engine, project, &order, ctx).await?;
-    let existing = engine
-        .containers(&project.name)
-        .await
-        .map_err(StepError::new)?;
-    for orphan in actions::orphans(project, &existing) {
-        ctx.log(format!(
-            "container {} belongs to service {}, which is not in the file (kept; `compose down` with remove_orphans = true removes it)",
-            orphan.name, orphan.service
-        ));
-    }
-    let decisions = actions::decide(project, &order, &existing, &image_ids);
-    let mut counts = Counts::default();
-    let mut ids: HashMap<String, String> = HashMap::new();
-    // Dependencies already seen healthy or completed are not waited for (nor logged) again.
-    let mut confirmed: Vec<String> = Vec::new();
-    for d in &decisions {
-        if ctx.cancel.is_cancelled() {
-            return Err(StepError::fatal("cancelled"));
-        }
-        let svc = &project.services[&d.service];
-        let needs: Vec<(String, String, Need)> = actions::dependency_needs(project, &d.service)
-            .into_iter()
-            .filter(|(_, n)| *n != Need::Running)
-            .filter_map(|(dep, n)| ids.get(&dep).map(|id| (dep, id.clone(), n)))
-            .collect();
-        let needs: Vec<(String, String, Need)> = needs
-            .into_iter()
-            .filter(|(dep, _, _)| !confirmed.contains(dep))
-            .collect();
-        if !needs.is_empty() && d.action != Action::Keep {
-            actions::wait_for(&engine, ctx, &needs, deadline, limit).await?;
-            confirmed.extend(needs.into_iter().map(|(dep, _, _)| dep));
-        }
-        let name = actions::container_name(project, &d.service);
-        let id = match &d.action {
-            Action::Keep => {
-                counts.kept += 1;
-                ctx.log(format!("{}: kept (running, unchanged)", d.service));
-                d.existing
-                    .as_ref()
-                    .map(|c| c.id.clone())
-                    .unwrap_or_default()
-            }
-            Action::Start(state) => {
-                let id = d
-                    .existing
-                    .as_ref()
-                    .map(|c| c.id.clone())
-                    .unwrap_or_default();
-                engine.start(&id).await.map_err(|m| {
-                    StepError::new(actions::start_error(&d.service, &name, svc, &m))
-                })?;
-                counts.started += 1;
-                ctx.log(format!("{}: started (was {state})", d.service));
-                id
-            }
-            Action::Create | Action::Recreate(_) => {
-                if let (Action::Recreate(why), Some(old)) = (&d.action, &d.existing) {
-                    engine
-                        .stop(&old.id, actions::grace(project, &d.service))
-                        .await
-                        .map_err(StepError::new)?;
-                    engine
-                        .remove(&old.id, false)
-                        .await
-                        .map_err(StepError::new)?;
-                    let kept = actions::kept_volumes(project, svc, old);
-                    let kept = if kept.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; its volumes at {} are kept", kept.join(", "))
-                    };
-                    ctx.log(format!(
-                        "{}: removed the old container ({why}){kept}",
-                        d.service
-                    ));
-                }
-                let kept = d.existing.as_ref().map_or(&[][..], |c| &c.volumes[..]);
-                let body = super::body::container_body(project, &d.service, svc, kept);
-                let id = engine
-                    .create(&name, body, svc.settings.platform.as_deref())
-                    .await
-                    .map_err(StepError::new)?;
-                if let Some(tar) = super::body::copied_files(svc).map_err(StepError::fatal)? {
-                    engine.upload(&id, tar).await.map_err(StepError::new)?;
-                }
-                for (network, attachment) in svc.attachments().into_iter().skip(1) {
-                    engine
-                        .join_network(
-                            &actions::network_name(project, network),
-                            &id,
-                            super::body::endpoint(&d.service, attachment),
-                        )
-                        .await
-                        .map_err(StepError::new)?;
-                }
-                engine.start(&id).await.map_err(|m| {
-                    StepError::new(actions::start_error(&d.service, &name, svc, &m))
-                })?;
-                if matches!(d.action, Action::Create) {
-                    counts.created += 1;
-                    ctx.log(format!("{}: created and started {name}", d.service));
-                } else {
-                    counts.recreated += 1;
-                    ctx.log(format!("{}: recreated {name}", d.service));
-                }
-                id
-            }
-        };
-        ids.insert(d.service.clone(), id);
-    }
-    let mode = input.str("wait").unwrap_or("running");
-    if mode != "none" {
-        let one_shots = actions::one_shots(project);
-        let targets: Vec<(String, String, Need)> = order
-            .iter()
-            .filter_map(|s| {
-                let need = if one_shots.contains(s) {
-                    Need::Completed
-                } else if mode == "healthy" {
-                    Need::Healthy
-                } else {
-                    Need::Running
-                };
-                ids.get(s)
-                    .filter(|_| !confirmed.contains(s))
-                    .map(|id| (s.clone(), id.clone(), need))
-            })
-            .collect();
-        actions::wait_for(&engine, ctx, &targets, deadline, limit).await?;
-    }
-    Ok(IndexMap::from([
-        (String::from("created"), int(counts.created)),
-        (String::from("recreated"), int(counts.recreated)),
-        (String::from("started"), int(counts.started)),
-        (String::from("kept"), int(counts.kept)),
-    ]))
-}
-
-async fn images(
-    engine: &Engine,
-    project: &Project,
-    order: &[String],
-    pull: &str,
-    ctx: &StepContext,
-) -> Result<HashMap<String, Option<String>>, StepError> {
-    let mut ids = HashMap::new();
-    for s in order {
-        let image = &project.services[s].image;
-        if ids.contains_key(image) {
-            continue;
-        }
-        let mut id = engine.image_id(image).await.map_err(StepError::new)?;
-        let fetch = match pull {
-            "always" => true,
-            "never" => false,
-            _ => id.is_none(),
-        };
-        if fetch {
-            ctx.log(format!("pulling {image}"));
-            if let Err(m) = engine.pull(image).await {
-                let hint = if id.is_some() {
-                    " (a local copy exists: `pull = missing` would use it)"
-                } else {
-                    ""
-                };
-                return Err(StepError::fatal(format!("service {s}: {m}{hint}")));
-            }
-            id = engine.image_id(image).await.map_err(StepError::new)?;
-        }
-        if id.is_none() {
-            return Err(StepError::fatal(format!(
-                "service {s}: image {image} is not in the engine and pull = {pull}"
-            )));
-        }
-        ids.insert(image.clone(), id);
-    }
-    Ok(ids)
-}
-
-async fn networks_and_volumes(
-    engine: &Engine,
-    project: &Project,
-    order: &[String],
-    ctx: &StepContext,
-) -> Result<(), StepError> {
-    for key in project.networks_used(order) {
-        let net = &project.networks[key];
-        match engine.network(&net.name).await.map_err(StepError::new)? {
-            Some(found) => {
-                if let Some(why) = actions::subnet_drift(net, &found.subnets) {
-                    return Err(StepError::fatal(why));
-                }
-            }
-            None if net.external => {
-                return Err(StepError::fatal(format!(
-                    "external network {} does not exist: create it first (docker network create {}), or drop `external: true`",
-                    net.name, net.name
-                )));
-            }
-            None => {
-                let mut labels = actions::owned_labels(project, "network", key);
-                labels.extend(net.labels.clone());
-                engine
-                    .create_network(net, labels)
-                    .await
-                    .map_err(StepError::new)?;
-                ctx.log(format!("network {}: created", net.name));
-            }
-        }
-    }
-    for key in project.volumes_used(order) {
-        let vol = &project.volumes[key];
-        match engine.volume(&vol.name).await.map_err(StepError::new)? {
-            Some(_) => {}
-            None if vol.external => {
-                return Err(StepError::fatal(format!(
-                    "external volume {} does not exist: create it first, or drop `external: true`",
-                    vol.name
-                )));
-            }
-            None => {
-                let mut labels = actions::owned_labels(project, "volume", key);
-                labels.extend(vol.labels.clone());
-                engine
-                    .create_volume(vol, labels)
-                    .await
-                    .map_err(StepError::new)?;
-                ctx.log(format!("volume {}: created", vol.name));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `compose down`.
@@ -476,28 +227,35 @@ pub async fn restart(
     let mut targets = Vec::new();
     let mut restarted = 0;
     for service in order.iter().filter(|s| wanted.contains(s)) {
-        let Some(c) = existing.iter().find(|c| &c.service == service) else {
+        let mut replicas: Vec<&super::engine::Existing> =
+            existing.iter().filter(|c| &c.service == service).collect();
+        if replicas.is_empty() {
             return Err(StepError::fatal(format!(
                 "service {service} has no container in project {}: bring it up first (compose up)",
                 project.name
             )));
-        };
-        if ctx.cancel.is_cancelled() {
-            return Err(StepError::fatal("cancelled"));
         }
-        engine
-            .restart(&c.id, actions::grace(project, service))
-            .await
-            .map_err(|m| {
-                StepError::new(actions::start_error(
-                    service,
-                    &c.name,
-                    &project.services[service],
-                    &m,
-                ))
-            })?;
-        restarted += 1;
-        ctx.log(format!("{service}: restarted {}", c.name));
+        replicas.sort_by_key(|c| c.number);
+        let mut level = Vec::new();
+        for c in replicas {
+            if ctx.cancel.is_cancelled() {
+                return Err(StepError::fatal("cancelled"));
+            }
+            engine
+                .restart(&c.id, actions::grace(project, service))
+                .await
+                .map_err(|m| {
+                    StepError::new(actions::start_error(
+                        service,
+                        &c.name,
+                        &project.services[service],
+                        &m,
+                    ))
+                })?;
+            restarted += 1;
+            ctx.log(format!("{service}: restarted {}", c.name));
+            level.push(c.id.clone());
+        }
         let need = match input.str("wait").unwrap_or("running") {
             "healthy" => Some(Need::Healthy),
             "running" => Some(Need::Running),
@@ -505,8 +263,9 @@ pub async fn restart(
         };
         if let Some(need) = need {
             // Dependents start after their dependency is back, as in `up`.
-            targets.push((service.clone(), c.id.clone(), need));
-            actions::wait_for(&engine, ctx, &targets[targets.len() - 1..], deadline, limit).await?;
+            let start = targets.len();
+            targets.extend(level.into_iter().map(|id| (service.clone(), id, need)));
+            actions::wait_for(&engine, ctx, &targets[start..], deadline, limit).await?;
         }
     }
     Ok(IndexMap::from([(

@@ -38,16 +38,21 @@ pub(super) fn touches(
         out
     };
     let write = |resource: Resource, state: Value| Write { resource, state };
+    // Every replica `up` leaves, in start order.
     let containers = |services: &[String]| {
         Value::List(
             services
                 .iter()
-                .map(|s| {
+                .flat_map(|s| {
+                    let n = project.services.get(s).map_or(1, |svc| svc.replicas);
+                    (1..=n).map(move |number| (s, number))
+                })
+                .map(|(s, number)| {
                     let mut m = IndexMap::new();
                     m.insert("service".to_string(), Value::str(s.clone()));
                     m.insert(
                         "name".to_string(),
-                        Value::str(actions::container_name(project, s)),
+                        Value::str(actions::replica_name(project, s, number)),
                     );
                     Value::Map(m)
                 })

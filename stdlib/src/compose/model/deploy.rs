@@ -15,9 +15,9 @@ impl Reader<'_> {
                 "resources" => self.resources_of(n, &each, s),
                 "restart_policy" => deploy.restart = self.restart_policy(n, &each),
                 "replicas" => {
-                    if self.int_in(n, &each, 0, i64::MAX).is_some_and(|r| r != 1) {
-                        self.error(n.pos, format!("{each}: one container per service is supported; set 1 or remove it"));
-                    }
+                    deploy.replicas = self
+                        .int_in(n, &each, 0, 1000)
+                        .map(|r| (u32::try_from(r).unwrap_or(1), n.pos));
                 }
                 "mode" => {
                     let mode = self.string(n, &each).unwrap_or_default();

@@ -165,6 +165,11 @@ pub struct Service {
     /// `configs:`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<Granted>,
+    /// `scale:` or `deploy.replicas` (default 1): how many containers run the service,
+    /// `PROJECT-SERVICE-1..N`. Not part of the configuration hash: scaling changes how
+    /// many containers there are, not what each is.
+    #[serde(skip)]
+    pub replicas: u32,
     /// Capabilities, limits, namespaces, logging and the rest (see [`Settings`]).
     #[serde(flatten)]
     pub settings: Settings,
@@ -444,6 +449,7 @@ const BASIC_KEYS: &[&str] = &[
     "volumes_from",
     "secrets",
     "configs",
+    "scale",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
@@ -451,7 +457,6 @@ const BASIC_KEYS: &[&str] = &[
 pub const REFUSED_KEYS: &[&str] = &[
     "build",
     "extends",
-    "scale",
     "pull_policy",
     "attach",
     "blkio_config",
@@ -478,9 +483,6 @@ fn unsupported_hint(key: &str) -> &'static str {
     match key {
         "build" => {
             "ops runs images, it does not build them: build and tag the image first, then use `image:`"
-        }
-        "scale" => {
-            "one container per service is supported; remove `scale` or run the stack with docker compose"
         }
         "secrets" | "configs" => {
             "pass the value through `environment:` with `${VAR}` from the environment or `.env`"

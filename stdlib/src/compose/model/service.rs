@@ -42,9 +42,11 @@ impl Reader<'_> {
             volumes_from: Vec::new(),
             secrets: Vec::new(),
             configs: Vec::new(),
+            replicas: 1,
             settings: Settings::default(),
         };
         let mut deploy = Deploy::default();
+        let mut scale: Option<(u32, Pos)> = None;
         let mut env_files = BTreeMap::new();
         let mut environment = BTreeMap::new();
         let mut has_image = false;
@@ -112,6 +114,11 @@ impl Reader<'_> {
                 }
                 "network_mode" => s.network_mode = self.network_mode(v, &what),
                 "volumes_from" => s.volumes_from = self.volumes_from(v, &what),
+                "scale" => {
+                    scale = self
+                        .int_in(v, &what, 0, 1000)
+                        .map(|r| (u32::try_from(r).unwrap_or(1), v.pos));
+                }
                 "secrets" => {
                     let defs = std::mem::take(&mut self.secrets);
                     s.secrets = self.granted(v, &what, "secret", &defs);
@@ -148,6 +155,7 @@ impl Reader<'_> {
                 s.restart = Some(policy);
             }
         }
+        self.replicas(svc, scale, deploy.replicas, &mut s);
         self.shared_namespaces(svc, pos, map, &mut s);
         if let Some(path) = s
             .settings
@@ -174,6 +182,38 @@ impl Reader<'_> {
                 .insert(String::from("default"), Attachment::default());
         }
         Some(s)
+    }
+
+    /// `scale` and `deploy.replicas` agree, and more than one container of a service can
+    /// exist side by side: no fixed name, no fixed host port.
+    fn replicas(
+        &mut self,
+        svc: &str,
+        scale: Option<(u32, Pos)>,
+        deploy: Option<(u32, Pos)>,
+        s: &mut Service,
+    ) {
+        if let (Some((a, _)), Some((b, at))) = (scale, deploy)
+            && a != b
+        {
+            self.error(at, format!("`deploy.replicas` of service `{svc}` ({b}) contradicts its `scale` ({a}); give only one of them"));
+        }
+        let Some((n, at)) = scale.or(deploy) else {
+            return;
+        };
+        s.replicas = n;
+        if n > 1 {
+            if s.container_name.is_some() {
+                self.error(at, format!("service `{svc}` has {n} replicas and a `container_name`: containers cannot share a name (drop `container_name`)"));
+            }
+            if let Some(p) = s
+                .ports
+                .iter()
+                .find(|p| !p.published.is_empty() && !p.published.contains('-'))
+            {
+                self.error(at, format!("service `{svc}` has {n} replicas and publishes host port {}: only one container can have it (publish a range like `{}-{}:{}`, or no host port)", p.published, p.published, p.published.parse::<u32>().map_or(0, |x| x + n - 1), p.target));
+            }
+        }
     }
 
     fn network_mode(&mut self, v: &Node, what: &str) -> Option<String> {

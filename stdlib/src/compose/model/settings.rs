@@ -234,6 +234,8 @@ pub(super) const SETTINGS_KEYS: &[&str] = &[
 pub(super) struct Deploy {
     /// `deploy.restart_policy` as a `restart:` value.
     pub(super) restart: Option<String>,
+    /// `deploy.replicas`.
+    pub(super) replicas: Option<(u32, Pos)>,
 }
 
 impl Reader<'_> {

@@ -336,6 +336,7 @@ fn existing(service: &str, svc: &Service, state: &str) -> Existing {
         id: format!("id-{service}"),
         name: format!("p-{service}-1"),
         service: service.into(),
+        number: 1,
         hash: svc.config_hash(),
         fields: svc
             .field_hashes()
@@ -643,7 +644,10 @@ services:
         (10, "`vm` is not one of host, container:NAME, service:NAME"),
         (11, "CDI device names are not supported"),
         (12, "`amd64` is not OS/ARCH[/VARIANT]"),
-        (15, "one container per service is supported"),
+        (
+            15,
+            "has 3 replicas and publishes host port 8080: only one container can have it",
+        ),
         (16, "contradicts `mem_limit`"),
         (16, "device reservations (GPUs) are not supported"),
         (
@@ -893,4 +897,72 @@ fn actions_changed(old: &Service, new: &Service) -> String {
     project.services.insert(String::from("app"), new.clone());
     let d = actions::decide(&project, &[String::from("app")], &[c], &HashMap::new());
     format!("{:?}", d[0].action)
+}
+
+#[test]
+fn replicas_scale_up_and_down_and_levels_start_together() {
+    let p = load_text(
+        "services:\n  db:\n    image: x\n  cache:\n    image: x\n  web:\n    image: x\n    scale: 3\n    ports: [\"127.0.0.1:9000-9009:80\"]\n    depends_on: [db, cache]\n  worker:\n    image: x\n    deploy: {replicas: 2}\n    depends_on: [db]\n",
+        &[],
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(
+        (p.services["web"].replicas, p.services["worker"].replicas),
+        (3, 2)
+    );
+    let order = order(&p.services, p.services.keys().cloned().collect()).expect("no cycle");
+    // db and cache start together, then web and worker.
+    assert_eq!(
+        actions::levels(&p, &order),
+        [vec!["db", "cache"], vec!["web", "worker"]]
+    );
+    // From nothing: one create per replica, named by number.
+    let d = actions::decide(&p, &order, &[], &HashMap::new());
+    let web: Vec<u32> = d
+        .iter()
+        .filter(|d| d.service == "web")
+        .map(|d| d.number)
+        .collect();
+    assert_eq!(web, [1, 2, 3]);
+    assert_eq!(actions::replica_name(&p, "web", 3), "stack-web-3");
+    // Running with 5 web replicas, the file says 3: two are removed, highest first, and
+    // the others are kept (scaling is not a configuration change).
+    let svc = &p.services["web"];
+    let running: Vec<Existing> = (1..=5)
+        .map(|n| Existing {
+            number: n,
+            id: format!("id-web-{n}"),
+            ..existing("web", svc, "running")
+        })
+        .collect();
+    let d = actions::decide(&p, &[String::from("web")], &running, &HashMap::new());
+    let got: Vec<(u32, &Action)> = d.iter().map(|d| (d.number, &d.action)).collect();
+    let removed = Action::Remove(String::from("scaled to 3"));
+    assert_eq!(
+        got,
+        [
+            (1, &Action::Keep),
+            (2, &Action::Keep),
+            (3, &Action::Keep),
+            (5, &removed),
+            (4, &removed)
+        ]
+    );
+    let errors = load_text(
+        "services:\n  a:\n    image: x\n    container_name: fixed\n    scale: 2\n  b:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n",
+        &[],
+        &[],
+    )
+    .expect_err("invalid");
+    let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = all.join("\n");
+    assert!(
+        all.contains(":5:12: service `a` has 2 replicas and a `container_name`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("`deploy.replicas` of service `b` (3) contradicts its `scale` (2)"),
+        "{all}"
+    );
 }

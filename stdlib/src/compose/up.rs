@@ -1,0 +1,321 @@
+//! `compose up` for real: images, networks and volumes, then the services level by
+//! level (a level is the services whose dependencies all come before it). The containers
+//! of one level are created, recreated, started or removed concurrently (at most
+//! [`CONCURRENCY`] at once), after the dependency conditions of the level are met.
+
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use indexmap::IndexMap;
+use interpreter::step::{Outputs, StepContext, StepError, StepInput};
+
+use super::actions::{self, Action, Counts, Decision, Need};
+use super::engine::Engine;
+use super::model::{self, Project};
+use super::run::{connect, deadline, int, list, selected};
+
+/// One container's work, done concurrently with the others of its level.
+type Job<'a> = BoxFuture<'a, Result<(&'a Decision, Option<String>), StepError>>;
+
+/// How many containers of one level are worked on at once.
+pub const CONCURRENCY: usize = 8;
+
+/// `compose up`.
+pub async fn up(
+    project: &Project,
+    input: &StepInput,
+    ctx: &StepContext,
+) -> Result<Outputs, StepError> {
+    let (deadline, limit) = deadline(input);
+    let wanted = selected(project, &list(input, "services"))?;
+    let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
+    let engine = connect(input).await?;
+    let pull = input.str("pull").unwrap_or("missing");
+    let image_ids = images(&engine, project, &order, pull, ctx).await?;
+    networks_and_volumes(&engine, project, &order, ctx).await?;
+    let existing = engine
+        .containers(&project.name)
+        .await
+        .map_err(StepError::new)?;
+    for orphan in actions::orphans(project, &existing) {
+        ctx.log(format!(
+            "container {} belongs to service {}, which is not in the file (kept; `compose down` with remove_orphans = true removes it)",
+            orphan.name, orphan.service
+        ));
+    }
+    let decisions = actions::decide(project, &order, &existing, &image_ids);
+    let mut counts = Counts::default();
+    // Container ids per service (every replica), for the waits of later levels.
+    let mut ids: HashMap<String, Vec<String>> = HashMap::new();
+    // Dependencies already seen healthy or completed are not waited for (nor logged) again.
+    let mut confirmed: Vec<String> = Vec::new();
+    for level in actions::levels(project, &order) {
+        if ctx.cancel.is_cancelled() {
+            return Err(StepError::fatal("cancelled"));
+        }
+        let units: Vec<&Decision> = decisions
+            .iter()
+            .filter(|d| level.contains(&d.service))
+            .collect();
+        // What this level waits for: the conditions of its services that change something.
+        let mut needs: Vec<(String, String, Need)> = Vec::new();
+        for service in &level {
+            if units.iter().all(|d| {
+                &d.service != service || matches!(d.action, Action::Keep | Action::Remove(_))
+            }) {
+                continue;
+            }
+            for (dep, need) in actions::dependency_needs(project, service) {
+                if need == Need::Running || confirmed.contains(&dep) {
+                    continue;
+                }
+                for id in ids.get(&dep).into_iter().flatten() {
+                    if !needs.iter().any(|(_, i, _)| i == id) {
+                        needs.push((dep.clone(), id.clone(), need));
+                    }
+                }
+            }
+        }
+        if !needs.is_empty() {
+            actions::wait_for(&engine, ctx, &needs, deadline, limit).await?;
+            confirmed.extend(needs.into_iter().map(|(dep, _, _)| dep));
+        }
+        let jobs: Vec<Job<'_>> = units
+            .into_iter()
+            .map(|d| Box::pin(apply(&engine, project, d, ctx)) as Job<'_>)
+            .collect();
+        let mut work = futures_util::stream::iter(jobs).buffer_unordered(CONCURRENCY);
+        while let Some(done) = work.next().await {
+            let (d, id) = done?;
+            match &d.action {
+                Action::Keep => counts.kept += 1,
+                Action::Start(_) => counts.started += 1,
+                Action::Create => counts.created += 1,
+                Action::Recreate(_) => counts.recreated += 1,
+                Action::Remove(_) => counts.removed += 1,
+            }
+            if let Some(id) = id {
+                ids.entry(d.service.clone()).or_default().push(id);
+            }
+        }
+    }
+    let mode = input.str("wait").unwrap_or("running");
+    if mode != "none" {
+        let one_shots = actions::one_shots(project);
+        let mut targets: Vec<(String, String, Need)> = Vec::new();
+        for s in order.iter().filter(|s| !confirmed.contains(s)) {
+            let need = if one_shots.contains(s) {
+                Need::Completed
+            } else if mode == "healthy" {
+                Need::Healthy
+            } else {
+                Need::Running
+            };
+            for id in ids.get(s).into_iter().flatten() {
+                targets.push((s.clone(), id.clone(), need));
+            }
+        }
+        actions::wait_for(&engine, ctx, &targets, deadline, limit).await?;
+    }
+    Ok(IndexMap::from([
+        (String::from("created"), int(counts.created)),
+        (String::from("recreated"), int(counts.recreated)),
+        (String::from("started"), int(counts.started)),
+        (String::from("kept"), int(counts.kept)),
+        (String::from("removed"), int(counts.removed)),
+    ]))
+}
+
+/// Does one decision; returns it with the id of the container that now runs (none for a
+/// removed replica).
+async fn apply<'d>(
+    engine: &Engine,
+    project: &Project,
+    d: &'d Decision,
+    ctx: &StepContext,
+) -> Result<(&'d Decision, Option<String>), StepError> {
+    if ctx.cancel.is_cancelled() {
+        return Err(StepError::fatal("cancelled"));
+    }
+    let svc = &project.services[&d.service];
+    let name = actions::replica_name(project, &d.service, d.number);
+    let existing_id = || {
+        d.existing
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default()
+    };
+    let id =
+        match &d.action {
+            Action::Keep => {
+                ctx.log(format!("{}: kept {name} (running, unchanged)", d.service));
+                existing_id()
+            }
+            Action::Start(state) => {
+                let id = existing_id();
+                engine.start(&id).await.map_err(|m| {
+                    StepError::new(actions::start_error(&d.service, &name, svc, &m))
+                })?;
+                ctx.log(format!("{}: started {name} (was {state})", d.service));
+                id
+            }
+            Action::Remove(why) => {
+                let id = existing_id();
+                engine
+                    .stop(&id, actions::grace(project, &d.service))
+                    .await
+                    .map_err(StepError::new)?;
+                engine.remove(&id, false).await.map_err(StepError::new)?;
+                ctx.log(format!("{}: stopped and removed {name} ({why})", d.service));
+                return Ok((d, None));
+            }
+            Action::Create | Action::Recreate(_) => {
+                if let (Action::Recreate(why), Some(old)) = (&d.action, &d.existing) {
+                    engine
+                        .stop(&old.id, actions::grace(project, &d.service))
+                        .await
+                        .map_err(StepError::new)?;
+                    engine
+                        .remove(&old.id, false)
+                        .await
+                        .map_err(StepError::new)?;
+                    let kept = actions::kept_volumes(project, svc, old);
+                    let kept = if kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its volumes at {} are kept", kept.join(", "))
+                    };
+                    ctx.log(format!(
+                        "{}: removed the old {name} ({why}){kept}",
+                        d.service
+                    ));
+                }
+                let kept = d.existing.as_ref().map_or(&[][..], |c| &c.volumes[..]);
+                let body = super::body::container_body(project, &d.service, svc, d.number, kept);
+                let id = engine
+                    .create(&name, body, svc.settings.platform.as_deref())
+                    .await
+                    .map_err(StepError::new)?;
+                if let Some(tar) = super::body::copied_files(svc).map_err(StepError::fatal)? {
+                    engine.upload(&id, tar).await.map_err(StepError::new)?;
+                }
+                for (network, attachment) in svc.attachments().into_iter().skip(1) {
+                    engine
+                        .join_network(
+                            &actions::network_name(project, network),
+                            &id,
+                            super::body::endpoint(&d.service, attachment),
+                        )
+                        .await
+                        .map_err(StepError::new)?;
+                }
+                engine.start(&id).await.map_err(|m| {
+                    StepError::new(actions::start_error(&d.service, &name, svc, &m))
+                })?;
+                if matches!(d.action, Action::Create) {
+                    ctx.log(format!("{}: created and started {name}", d.service));
+                } else {
+                    ctx.log(format!("{}: recreated {name}", d.service));
+                }
+                id
+            }
+        };
+    Ok((d, Some(id)))
+}
+
+async fn images(
+    engine: &Engine,
+    project: &Project,
+    order: &[String],
+    pull: &str,
+    ctx: &StepContext,
+) -> Result<HashMap<String, Option<String>>, StepError> {
+    let mut ids = HashMap::new();
+    for s in order {
+        let image = &project.services[s].image;
+        if ids.contains_key(image) {
+            continue;
+        }
+        let mut id = engine.image_id(image).await.map_err(StepError::new)?;
+        let fetch = match pull {
+            "always" => true,
+            "never" => false,
+            _ => id.is_none(),
+        };
+        if fetch {
+            ctx.log(format!("pulling {image}"));
+            if let Err(m) = engine.pull(image).await {
+                let hint = if id.is_some() {
+                    " (a local copy exists: `pull = missing` would use it)"
+                } else {
+                    ""
+                };
+                return Err(StepError::fatal(format!("service {s}: {m}{hint}")));
+            }
+            id = engine.image_id(image).await.map_err(StepError::new)?;
+        }
+        if id.is_none() {
+            return Err(StepError::fatal(format!(
+                "service {s}: image {image} is not in the engine and pull = {pull}"
+            )));
+        }
+        ids.insert(image.clone(), id);
+    }
+    Ok(ids)
+}
+
+async fn networks_and_volumes(
+    engine: &Engine,
+    project: &Project,
+    order: &[String],
+    ctx: &StepContext,
+) -> Result<(), StepError> {
+    for key in project.networks_used(order) {
+        let net = &project.networks[key];
+        match engine.network(&net.name).await.map_err(StepError::new)? {
+            Some(found) => {
+                if let Some(why) = actions::subnet_drift(net, &found.subnets) {
+                    return Err(StepError::fatal(why));
+                }
+            }
+            None if net.external => {
+                return Err(StepError::fatal(format!(
+                    "external network {} does not exist: create it first (docker network create {}), or drop `external: true`",
+                    net.name, net.name
+                )));
+            }
+            None => {
+                let mut labels = actions::owned_labels(project, "network", key);
+                labels.extend(net.labels.clone());
+                engine
+                    .create_network(net, labels)
+                    .await
+                    .map_err(StepError::new)?;
+                ctx.log(format!("network {}: created", net.name));
+            }
+        }
+    }
+    for key in project.volumes_used(order) {
+        let vol = &project.volumes[key];
+        match engine.volume(&vol.name).await.map_err(StepError::new)? {
+            Some(_) => {}
+            None if vol.external => {
+                return Err(StepError::fatal(format!(
+                    "external volume {} does not exist: create it first, or drop `external: true`",
+                    vol.name
+                )));
+            }
+            None => {
+                let mut labels = actions::owned_labels(project, "volume", key);
+                labels.extend(vol.labels.clone());
+                engine
+                    .create_volume(vol, labels)
+                    .await
+                    .map_err(StepError::new)?;
+                ctx.log(format!("volume {}: created", vol.name));
+            }
+        }
+    }
+    Ok(())
+}
