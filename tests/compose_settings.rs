@@ -577,3 +577,118 @@ fn three_replicas_scale_to_one_and_docker_compose_v1_still_sees_them() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("created=0 kept=2 removed=0"), "{out}");
 }
+
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn build_from_a_context_rebuilds_only_when_it_changes_and_names_the_failing_step() {
+    let stack = Stack::new(
+        "opsbuild",
+        "services:\n  web:\n    init: true\n    build:\n      context: ./web\n      args:\n        GREETING: hello\n  tool:\n    init: true\n    image: opsbuild/tool:dev\n    build:\n      context: ./web\n      dockerfile_inline: |\n        FROM ops-test/busybox:1\n        CMD [\"sleep\", \"600\"]\n",
+    );
+    docker(&["image", "rm", "-f", "opsbuild-web", "opsbuild/tool:dev"]);
+    let web = stack.dir.path().join("web");
+    std::fs::create_dir_all(web.join("app")).expect("mkdir");
+    std::fs::write(
+        web.join("Dockerfile"),
+        format!("FROM {IMAGE}\nARG GREETING\nCOPY . /src/\nRUN echo built-$GREETING > /built\nCMD [\"sleep\", \"600\"]\n"),
+    )
+    .expect("Dockerfile");
+    std::fs::write(web.join("app/main.sh"), "echo one\n").expect("write");
+    std::fs::write(web.join("app/debug.log"), "noise\n").expect("write");
+    std::fs::write(web.join(".dockerignore"), "**/*.log\n").expect("dockerignore");
+    let up = "compose up \"FILE\" as up {\n  project = \"PROJECT\"\n  timeout 2m\n}\nnotify stdout \"created=${up.created} recreated=${up.recreated} kept=${up.kept}\"\n";
+    let ctx = web.display().to_string();
+    let (code, plan, err) = stack.run(up, &["plan"]);
+    assert_eq!(code, 0, "{plan}{err}");
+    assert!(
+        plan.contains(&format!(
+            "image opsbuild-web: build from {ctx} (image missing)"
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("image opsbuild/tool:dev: build from"),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("web: building opsbuild-web from"), "{out}");
+    assert!(
+        out.contains(" : FROM ops-test/busybox:1"),
+        "the build output streams: {out}"
+    );
+    assert_eq!(stack.exec("web", "cat /built").1, "built-hello");
+    assert_eq!(stack.exec("web", "cat /src/app/main.sh").1, "echo one");
+    let (code, _) = stack.exec("web", "test -e /src/app/debug.log");
+    assert_ne!(code, 0, ".dockerignore was not honoured");
+    assert_eq!(
+        docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"com.docker.compose.service\"}}",
+            "opsbuild-web"
+        ]),
+        "web"
+    );
+
+    // Unchanged, or only an ignored file changed: up to date, kept.
+    std::fs::write(web.join("app/debug.log"), "more noise\n").expect("write");
+    let (code, plan, _) = stack.run(up, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains(&format!("image opsbuild-web: build from {ctx}: up to date")),
+        "{plan}"
+    );
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=0 kept=2"), "{out}");
+    assert!(!out.contains("building"), "{out}");
+
+    // A changed file: rebuilt, and the container recreated; the plan says both.
+    std::fs::write(web.join("app/main.sh"), "echo two\n").expect("write");
+    let (code, plan, _) = stack.run(up, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("image opsbuild-web: build from") && plan.contains("(context changed)"),
+        "{plan}"
+    );
+    assert!(plan.contains("service web: recreate opsbuild-web-1: image opsbuild-web is rebuilt (kept if nothing it runs changes)"), "{plan}");
+    // tool shares the context: it is rebuilt too, but nothing it runs changed, so its
+    // container is kept.
+    let tool = stack.id("tool");
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("created=0 recreated=1 kept=1"), "{out}");
+    assert_eq!(tool, stack.id("tool"));
+    assert_eq!(stack.exec("web", "cat /src/app/main.sh").1, "echo two");
+    // build = never keeps the image it has, and the plan says it is out of date.
+    std::fs::write(web.join("app/main.sh"), "echo three\n").expect("write");
+    let never = up.replace("  timeout 2m\n", "  timeout 2m\n  build = never\n");
+    let (code, plan, _) = stack.run(&never, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains("image opsbuild-web: context changed, kept (build = never)"),
+        "{plan}"
+    );
+
+    // A failing instruction: the step names it and what it returned.
+    std::fs::write(
+        web.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN echo about to fail && false\n"),
+    )
+    .expect("Dockerfile");
+    let (code, out, err) = stack.run(up, &["run"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("cannot build image opsbuild-web"), "{all}");
+    assert!(
+        all.contains("(at Step 2/") && all.contains(" : RUN echo about to fail && false)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("about to fail"),
+        "the output before the failure is shown: {all}"
+    );
+    docker(&["image", "rm", "-f", "opsbuild-web", "opsbuild/tool:dev"]);
+}

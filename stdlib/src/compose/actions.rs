@@ -38,6 +38,9 @@ pub struct Decision {
     pub existing: Option<Existing>,
 }
 
+/// The image id the plan gives an image it will build (the new id is not known yet).
+pub const REBUILT: &str = "<rebuilt>";
+
 /// Decides per service (in `order`) what `up` does, from the containers that exist and
 /// the current id of each image (`None` when not known).
 pub fn decide(
@@ -97,7 +100,14 @@ fn replica_action(
                 .and_then(Option::as_ref)
                 .is_some_and(|id| *id != c.image_id) =>
         {
-            Action::Recreate(format!("image {} was updated", svc.image))
+            if image_ids.get(&svc.image).and_then(Option::as_deref) == Some(REBUILT) {
+                Action::Recreate(format!(
+                    "image {} is rebuilt (kept if nothing it runs changes)",
+                    svc.image
+                ))
+            } else {
+                Action::Recreate(format!("image {} was updated", svc.image))
+            }
         }
         Some(c) if c.state == "running" => Action::Keep,
         Some(c) => Action::Start(c.state.clone()),

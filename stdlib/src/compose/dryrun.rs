@@ -233,6 +233,8 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
 pub struct EngineState {
     pub(super) containers: Vec<Existing>,
     images: HashMap<String, Option<String>>,
+    /// The build hash label of each image a service builds (`None`: missing).
+    builds: HashMap<String, Option<String>>,
     networks: HashMap<String, bool>,
     subnets: HashMap<String, Vec<String>>,
     volumes: HashMap<String, bool>,
@@ -242,8 +244,16 @@ async fn read_engine(project: &Project) -> Result<EngineState, String> {
     let engine = Engine::connect(PLAN_CONNECT, Duration::from_secs(10)).await?;
     let containers = engine.containers(&project.name).await?;
     let mut images = HashMap::new();
+    let mut builds = HashMap::new();
     for s in project.services.values() {
-        if !images.contains_key(&s.image) {
+        if images.contains_key(&s.image) {
+            continue;
+        }
+        if s.build.is_some() {
+            let found = engine.image_build(&s.image).await?;
+            images.insert(s.image.clone(), found.as_ref().map(|(id, _)| id.clone()));
+            builds.insert(s.image.clone(), found.map(|(_, label)| label));
+        } else {
             images.insert(s.image.clone(), engine.image_id(&s.image).await?);
         }
     }
@@ -260,9 +270,14 @@ async fn read_engine(project: &Project) -> Result<EngineState, String> {
     for v in project.volumes.values() {
         volumes.insert(v.name.clone(), engine.volume(&v.name).await?.is_some());
     }
+    let mut containers = containers;
+    super::up::same_content(&engine, project, &mut images, &mut containers)
+        .await
+        .map_err(|e| e.message)?;
     Ok(EngineState {
         containers,
         images,
+        builds,
         networks,
         subnets,
         volumes,
@@ -334,12 +349,62 @@ fn plan_up(
         });
     }
     let empty = HashMap::new();
-    let images = state.map_or(&empty, |s| &s.images);
+    let mut images = state.map_or(&empty, |s| &s.images).clone();
     let containers: &[Existing] = state.map_or(&[], |s| &s.containers);
+    let policy = view
+        .value("build")
+        .and_then(Value::as_str)
+        .unwrap_or("changed");
     let mut pulls = Vec::new();
     for s in &order {
-        let image = &project.services[s].image;
-        if pulls.contains(image) || state.is_none() {
+        let svc = &project.services[s];
+        let image = &svc.image;
+        if pulls.contains(image) {
+            continue;
+        }
+        pulls.push(image.clone());
+        if let Some(b) = &svc.build {
+            let label = state.and_then(|st| st.builds.get(image).cloned().flatten());
+            let hash = match super::build::pack(b, std::io::sink()) {
+                Ok(h) => h,
+                Err(m) => {
+                    findings.push(error(
+                        lang::Code::PreflightCheck,
+                        format!("service {s}: {m}"),
+                    ));
+                    continue;
+                }
+            };
+            let freshness = if state.is_none() {
+                "missing"
+            } else {
+                super::build::freshness(label.as_deref(), &hash)
+            };
+            let line = match (super::build::reason(policy, freshness), freshness) {
+                (Some(why), _) => {
+                    if freshness != "missing" {
+                        images.insert(image.clone(), Some(actions::REBUILT.to_string()));
+                    }
+                    format!("image {image}: build from {} ({why})", b.context)
+                }
+                (None, "missing") => {
+                    findings.push(error(
+                        lang::Code::PreflightCheck,
+                        format!(
+                            "service {s}: image {image} is not in the engine and build = never"
+                        ),
+                    ));
+                    format!("image {image}: missing (build = never)")
+                }
+                (None, "changed") => {
+                    format!("image {image}: context changed, kept (build = {policy})")
+                }
+                (None, _) => format!("image {image}: build from {}: up to date", b.context),
+            };
+            details.push(line);
+            continue;
+        }
+        if state.is_none() {
             continue;
         }
         let present = images.get(image).is_some_and(Option::is_some);
@@ -350,12 +415,11 @@ fn plan_up(
             )),
             (false, _) | (true, "always") => {
                 details.push(format!("image {image}: pull"));
-                pulls.push(image.clone());
             }
             _ => {}
         }
     }
-    let decisions = actions::decide(project, &order, containers, images);
+    let decisions = actions::decide(project, &order, containers, &images);
     let (mut create, mut recreate, mut start, mut keep, mut remove) = (0, 0, 0, 0, 0);
     for d in &decisions {
         let svc = &project.services[&d.service];

@@ -65,6 +65,36 @@ pub struct Existing {
     pub volumes: Vec<(String, String)>,
 }
 
+/// A JSON value with every object's keys in sorted order.
+fn canonical(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(canonical).collect())
+        }
+        other => other,
+    }
+}
+
+/// What [`Engine::build`] builds, besides the image's name and context.
+pub struct BuildRequest<'a> {
+    /// The service's `build:`.
+    pub build: &'a super::model::Build,
+    /// The Dockerfile's name in the context tar.
+    pub dockerfile: &'a str,
+    /// The image's labels (the build's own, the Compose labels and the build hash).
+    pub labels: HashMap<String, String>,
+}
+
 /// A network that exists.
 pub struct NetworkFound {
     /// Its labels.
@@ -170,6 +200,131 @@ impl Engine {
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(format!("cannot inspect image {image}: {}", message(&e))),
         }
+    }
+
+    /// An image's id and the build hash it carries (`""` when built by another tool),
+    /// `None` when it is not in the engine.
+    pub async fn image_build(&self, image: &str) -> Result<Option<(String, String)>, String> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some((
+                i.id.unwrap_or_default(),
+                i.config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get(super::build::BUILD_HASH).cloned())
+                    .unwrap_or_default(),
+            ))),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("cannot inspect image {image}: {}", message(&e))),
+        }
+    }
+
+    /// What an image runs, without the build hash that ops labels it with: its layers
+    /// and its configuration. Two builds of a context whose change the Dockerfile never
+    /// uses give the same key (and a container on either is kept). `None` when missing.
+    pub async fn image_content(&self, image: &str) -> Result<Option<String>, String> {
+        use sha2::Digest;
+        let i = match self.docker.inspect_image(image).await {
+            Ok(i) => i,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(format!("cannot inspect image {image}: {}", message(&e))),
+        };
+        let mut config = i.config.unwrap_or_default();
+        if let Some(labels) = config.labels.as_mut() {
+            labels.remove(super::build::BUILD_HASH);
+        }
+        let layers = i.root_fs.and_then(|r| r.layers).unwrap_or_default();
+        // The configuration holds hash maps: sorted, so that equal images give equal keys.
+        let value = serde_json::to_value((layers, config)).unwrap_or_default();
+        let text = canonical(value).to_string();
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        Ok(Some(format!(
+            "content:{}",
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )))
+    }
+
+    /// Builds `image` with the classic builder from a context tar file, labelled with
+    /// `labels`; each output line goes to `line`. The error says what failed, with the
+    /// instruction it failed at.
+    pub async fn build(
+        &self,
+        image: &str,
+        options: BuildRequest<'_>,
+        context: std::fs::File,
+        line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), String> {
+        let b = options.build;
+        let args: HashMap<String, String> = b.args.clone().into_iter().collect();
+        let mut builder = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .dockerfile(options.dockerfile)
+            .t(image)
+            .rm(true)
+            .forcerm(true)
+            .nocache(b.no_cache)
+            .buildargs(&args)
+            .labels(&options.labels)
+            .version(bollard::query_parameters::BuilderVersion::BuilderV1);
+        if let Some(t) = &b.target {
+            builder = builder.target(t);
+        }
+        if let Some(n) = &b.network {
+            builder = builder.networkmode(n);
+        }
+        if !b.extra_hosts.is_empty() {
+            builder = builder.extrahosts(&b.extra_hosts.join(","));
+        }
+        if !b.cache_from.is_empty() {
+            builder = builder.cachefrom(&b.cache_from);
+        }
+        if b.pull {
+            builder = builder.pull("1");
+        }
+        if let Some(size) = b.shm_size {
+            builder = builder.shmsize(i32::try_from(size).unwrap_or(i32::MAX));
+        }
+        let file = tokio::fs::File::from_std(context);
+        let chunks = futures_util::stream::unfold(file, |mut file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 64 * 1024];
+            match file.read(&mut buf).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((bytes::Bytes::from(buf), file))
+                }
+            }
+        });
+        let mut stream =
+            self.docker
+                .build_image(builder.build(), None, Some(bollard::body_stream(chunks)));
+        // The last instruction the builder started, for the error.
+        let mut step = String::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| match &step {
+                s if s.is_empty() => format!("cannot build image {image}: {}", message(&e)),
+                s => format!("cannot build image {image}: {} (at {s})", message(&e)),
+            })?;
+            if let Some(text) = info.stream.as_deref() {
+                for l in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+                    if l.starts_with("Step ") {
+                        step = l.to_string();
+                    }
+                    line(l);
+                }
+            }
+            if let Some(detail) = info.error_detail {
+                let why = detail.message.unwrap_or_default();
+                return Err(if step.is_empty() {
+                    format!("cannot build image {image}: {why}")
+                } else {
+                    format!("cannot build image {image}: {why} (at {step})")
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Pulls an image; the error names the image and says what the registry answered.

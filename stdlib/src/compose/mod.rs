@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod body;
+pub mod build;
 pub mod dryrun;
 pub mod engine;
 pub mod model;
@@ -75,6 +76,12 @@ pub static UP: Variant = Variant {
             "when to pull images",
         )
         .default("missing"),
+        Attribute::new(
+            "build",
+            T::Enum(&["never", "missing", "changed", "always"]),
+            "when to build the images of services with `build:`",
+        )
+        .default("changed"),
         Attribute::new("env_file", T::Path, "the `.env` file for interpolation"),
         Attribute::new(
             "profiles",

@@ -32,12 +32,15 @@ pub async fn up(
     let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
     let engine = connect(input).await?;
     let pull = input.str("pull").unwrap_or("missing");
-    let image_ids = images(&engine, project, &order, pull, ctx).await?;
+    let policy = input.str("build").unwrap_or("changed");
+    let image_ids = images(&engine, project, &order, pull, policy, ctx).await?;
     networks_and_volumes(&engine, project, &order, ctx).await?;
-    let existing = engine
+    let mut existing = engine
         .containers(&project.name)
         .await
         .map_err(StepError::new)?;
+    let mut image_ids = image_ids;
+    same_content(&engine, project, &mut image_ids, &mut existing).await?;
     for orphan in actions::orphans(project, &existing) {
         ctx.log(format!(
             "container {} belongs to service {}, which is not in the file (kept; `compose down` with remove_orphans = true removes it)",
@@ -229,12 +232,18 @@ async fn images(
     project: &Project,
     order: &[String],
     pull: &str,
+    policy: &str,
     ctx: &StepContext,
 ) -> Result<HashMap<String, Option<String>>, StepError> {
     let mut ids = HashMap::new();
     for s in order {
         let image = &project.services[s].image;
         if ids.contains_key(image) {
+            continue;
+        }
+        if let Some(b) = &project.services[s].build {
+            let id = build(engine, project, s, b, policy, ctx).await?;
+            ids.insert(image.clone(), Some(id));
             continue;
         }
         let mut id = engine.image_id(image).await.map_err(StepError::new)?;
@@ -263,6 +272,137 @@ async fn images(
         ids.insert(image.clone(), id);
     }
     Ok(ids)
+}
+
+/// For the services that build their image, compares what the images run rather than
+/// their ids: a rebuild whose change nothing in the image uses (another service's file in
+/// a shared context) gives a new id but the same content, and keeps the container.
+pub(super) async fn same_content(
+    engine: &Engine,
+    project: &Project,
+    image_ids: &mut HashMap<String, Option<String>>,
+    existing: &mut [super::engine::Existing],
+) -> Result<(), StepError> {
+    for svc in project.services.values().filter(|s| s.build.is_some()) {
+        let key = engine
+            .image_content(&svc.image)
+            .await
+            .map_err(StepError::new)?;
+        image_ids.insert(svc.image.clone(), key);
+    }
+    for c in existing.iter_mut() {
+        let builds = project
+            .services
+            .get(&c.service)
+            .is_some_and(|s| s.build.is_some());
+        if builds
+            && let Some(key) = engine
+                .image_content(&c.image_id)
+                .await
+                .map_err(StepError::new)?
+        {
+            c.image_id = key;
+        }
+    }
+    Ok(())
+}
+
+/// How many lines of a build's output the step's log shows.
+const BUILD_LINES: usize = 200;
+
+/// Builds a service's image when `policy` says so (see [`super::build::reason`]); returns
+/// the id of the image the service runs.
+async fn build(
+    engine: &Engine,
+    project: &Project,
+    service: &str,
+    b: &model::Build,
+    policy: &str,
+    ctx: &StepContext,
+) -> Result<String, StepError> {
+    let image = &project.services[service].image;
+    let found = engine.image_build(image).await.map_err(StepError::new)?;
+    let hash = {
+        let b = b.clone();
+        tokio::task::spawn_blocking(move || super::build::pack(&b, std::io::sink()))
+            .await
+            .map_err(|e| StepError::fatal(e.to_string()))?
+            .map_err(|m| StepError::fatal(format!("service {service}: {m}")))?
+    };
+    let label = found.as_ref().map(|(_, l)| l.as_str());
+    let freshness = super::build::freshness(label, &hash);
+    let why = super::build::reason(policy, freshness);
+    match (why, &found) {
+        (None, Some((id, _))) => {
+            if freshness == "changed" {
+                ctx.log(format!(
+                    "{service}: the context of {image} changed; build = {policy} keeps the image"
+                ));
+            }
+            return Ok(id.clone());
+        }
+        (None, None) => {
+            return Err(StepError::fatal(format!(
+                "service {service}: image {image} is not in the engine and build = never"
+            )));
+        }
+        _ => {}
+    }
+    ctx.log(format!(
+        "{service}: building {image} from {} ({})",
+        b.context,
+        why.unwrap_or("image missing")
+    ));
+    // The context goes to a temporary file (hashed as it is written), then to the engine.
+    let (file, hash) = {
+        let b = b.clone();
+        tokio::task::spawn_blocking(move || -> Result<(std::fs::File, String), String> {
+            let mut file =
+                tempfile::tempfile().map_err(|e| format!("cannot create a temporary file: {e}"))?;
+            let hash = super::build::pack(&b, &mut file)?;
+            std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
+            Ok((file, hash))
+        })
+        .await
+        .map_err(|e| StepError::fatal(e.to_string()))?
+        .map_err(|m| StepError::fatal(format!("service {service}: {m}")))?
+    };
+    let dockerfile = super::build::dockerfile(b).map_err(StepError::fatal)?;
+    let mut labels: HashMap<String, String> = b.labels.clone().into_iter().collect();
+    labels.insert(super::engine::PROJECT.to_string(), project.name.clone());
+    labels.insert(super::engine::SERVICE.to_string(), service.to_string());
+    labels.insert(super::build::BUILD_HASH.to_string(), hash);
+    let request = super::engine::BuildRequest {
+        build: b,
+        dockerfile: &dockerfile.name,
+        labels,
+    };
+    let mut shown = 0usize;
+    let mut hidden = 0usize;
+    let mut line = |l: &str| {
+        if shown < BUILD_LINES {
+            shown += 1;
+            ctx.log(format!("{service}: {l}"));
+        } else {
+            hidden += 1;
+        }
+    };
+    let result = engine.build(image, request, file, &mut line).await;
+    if hidden > 0 {
+        ctx.log(format!(
+            "{service}: ({hidden} more lines of build output not shown)"
+        ));
+    }
+    result.map_err(|m| StepError::fatal(format!("service {service}: {m}")))?;
+    engine
+        .image_id(image)
+        .await
+        .map_err(StepError::new)?
+        .ok_or_else(|| {
+            StepError::fatal(format!(
+                "service {service}: the build of {image} left no image"
+            ))
+        })
 }
 
 async fn networks_and_volumes(

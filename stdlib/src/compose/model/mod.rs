@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::yaml::{self, Node, Pos, Value};
 
+mod build;
 mod deploy;
 mod mounts;
 mod networks;
@@ -22,6 +23,7 @@ mod secrets;
 mod service;
 mod settings;
 
+pub use build::Build;
 pub use networks::{Attachment, Ipam, Pool, contains, parse_cidr};
 use reader::Reader;
 pub use secrets::{Granted, Hidden, Source};
@@ -170,6 +172,10 @@ pub struct Service {
     /// many containers there are, not what each is.
     #[serde(skip)]
     pub replicas: u32,
+    /// `build:`: the image is built before it runs. Not part of the configuration hash:
+    /// a rebuilt image has a new id, which recreates the container.
+    #[serde(skip)]
+    pub build: Option<Build>,
     /// Capabilities, limits, namespaces, logging and the rest (see [`Settings`]).
     #[serde(flatten)]
     pub settings: Settings,
@@ -450,12 +456,12 @@ const BASIC_KEYS: &[&str] = &[
     "secrets",
     "configs",
     "scale",
+    "build",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
 /// (docs/steps.md lists them; a test keeps both equal).
 pub const REFUSED_KEYS: &[&str] = &[
-    "build",
     "extends",
     "pull_policy",
     "attach",
@@ -481,9 +487,6 @@ pub const REFUSED_KEYS: &[&str] = &[
 /// Why a well-known key is not supported, when there is more to say than "unsupported".
 fn unsupported_hint(key: &str) -> &'static str {
     match key {
-        "build" => {
-            "ops runs images, it does not build them: build and tag the image first, then use `image:`"
-        }
         "secrets" | "configs" => {
             "pass the value through `environment:` with `${VAR}` from the environment or `.env`"
         }
@@ -495,6 +498,11 @@ fn unsupported_hint(key: &str) -> &'static str {
         }
         _ => "remove it, or bring this stack up with docker compose",
     }
+}
+
+/// A path without `.` and `..` components (lexically).
+pub fn normalize(path: &Path) -> PathBuf {
+    normalize_path(path)
 }
 
 fn normalize_path(path: &Path) -> PathBuf {

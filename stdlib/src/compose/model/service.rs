@@ -43,6 +43,7 @@ impl Reader<'_> {
             secrets: Vec::new(),
             configs: Vec::new(),
             replicas: 1,
+            build: None,
             settings: Settings::default(),
         };
         let mut deploy = Deploy::default();
@@ -114,6 +115,7 @@ impl Reader<'_> {
                 }
                 "network_mode" => s.network_mode = self.network_mode(v, &what),
                 "volumes_from" => s.volumes_from = self.volumes_from(v, &what),
+                "build" => s.build = self.build(v, &what),
                 "scale" => {
                     scale = self
                         .int_in(v, &what, 0, 1000)
@@ -170,10 +172,15 @@ impl Reader<'_> {
             );
         }
         if !has_image {
-            self.error(
-                pos,
-                format!("service `{svc}` has no `image` (ops runs images; it does not build them)"),
-            );
+            if map.contains_key("build") {
+                // Tagged as Compose does.
+                s.image = format!("{}-{svc}", self.project_name);
+            } else {
+                self.error(
+                    pos,
+                    format!("service `{svc}` has neither `image` nor `build`"),
+                );
+            }
         }
         env_files.extend(environment);
         s.environment = env_files;
