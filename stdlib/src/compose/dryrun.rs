@@ -97,7 +97,12 @@ fn analyse_file(variant: Compose, view: &InputView, masks: &mut model::Masks) ->
             || view.secrets.contains(value)
             || super::yaml::looks_sensitive(name)
     };
+    let files: Vec<std::path::PathBuf> = super::run::strings(view.optional("files"))
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .collect();
     let options = LoadOptions {
+        files: &files,
         project: view.value("project").and_then(Value::as_str),
         profiles: &profiles,
         env_file,

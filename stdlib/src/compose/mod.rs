@@ -58,6 +58,11 @@ pub static UP: Variant = Variant {
             T::String,
             "project name (default: the file's directory name)",
         ),
+        Attribute::new(
+            "files",
+            T::ListOf(&T::Path),
+            "more compose files merged over the first, in order (like `-f`)",
+        ),
         Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
         Attribute::new(
             "services",
@@ -109,6 +114,11 @@ pub static DOWN: Variant = Variant {
     target: Some(COMPOSE_FILE),
     attributes: &[
         Attribute::new("project", T::String, "project name"),
+        Attribute::new(
+            "files",
+            T::ListOf(&T::Path),
+            "more compose files merged over the first, in order (like `-f`)",
+        ),
         Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
         Attribute::new("volumes", T::Bool, "also remove named volumes").default("false"),
         Attribute::new(
@@ -135,6 +145,11 @@ pub static RESTART: Variant = Variant {
     target: Some(COMPOSE_FILE),
     attributes: &[
         Attribute::new("project", T::String, "project name"),
+        Attribute::new(
+            "files",
+            T::ListOf(&T::Path),
+            "more compose files merged over the first, in order (like `-f`)",
+        ),
         Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
         Attribute::new(
             "services",
@@ -161,6 +176,11 @@ pub static PS: Variant = Variant {
     target: Some(COMPOSE_FILE),
     attributes: &[
         Attribute::new("project", T::String, "project name"),
+        Attribute::new(
+            "files",
+            T::ListOf(&T::Path),
+            "more compose files merged over the first, in order (like `-f`)",
+        ),
         Attribute::new("env", T::MapOf(&T::String), ENV_DOC).sensitive(),
         Attribute::new(
             "services",

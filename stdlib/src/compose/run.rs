@@ -44,7 +44,12 @@ pub fn load(
             || secrets.contains(value)
             || super::yaml::looks_sensitive(name)
     };
+    let files: Vec<std::path::PathBuf> = strings(input.optional("files"))
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .collect();
     let options = LoadOptions {
+        files: &files,
         project: input.str("project"),
         profiles: &profiles,
         env_file,

@@ -12,13 +12,16 @@ use indexmap::IndexMap;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// A position in the YAML file (1-based).
+/// A position in a YAML file (1-based).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pos {
     /// Line, from 1 (0 when unknown).
     pub line: u64,
     /// Column, from 1.
     pub col: u64,
+    /// Which file of the project (0: the compose file itself; then the files merged over
+    /// it, included or extended, in the order they were read).
+    pub file: u32,
 }
 
 impl fmt::Display for Pos {
@@ -160,6 +163,22 @@ fn pos(loc: &serde_saphyr::Location) -> Pos {
     Pos {
         line: loc.line(),
         col: loc.column(),
+        file: 0,
+    }
+}
+
+/// Marks every position of a tree as being in file `file`.
+pub fn set_file(node: &mut Node, file: u32) {
+    node.pos.file = file;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|i| set_file(i, file)),
+        Value::Map(entries) => {
+            for (pos, value) in entries.values_mut() {
+                pos.file = file;
+                set_file(value, file);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -603,7 +622,14 @@ mod tests {
             panic!()
         };
         let (web_pos, web) = &services["web"];
-        assert_eq!(*web_pos, Pos { line: 4, col: 3 });
+        assert_eq!(
+            *web_pos,
+            Pos {
+                line: 4,
+                col: 3,
+                file: 0
+            }
+        );
         let Value::Map(web) = &web.value else {
             panic!()
         };

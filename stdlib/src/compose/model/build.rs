@@ -103,9 +103,9 @@ impl Reader<'_> {
                 format!("{what}: give `dockerfile` or `dockerfile_inline`, not both"),
             );
         }
+        let base = self.dir_of(v.pos).to_path_buf();
         let dir = normalize_path(
-            &std::path::absolute(self.dir.join(&b.context))
-                .unwrap_or_else(|_| self.dir.join(&b.context)),
+            &std::path::absolute(base.join(&b.context)).unwrap_or_else(|_| base.join(&b.context)),
         );
         if !dir.is_dir() {
             self.error(

@@ -16,6 +16,7 @@ use super::yaml::{self, Node, Pos, Value};
 
 mod build;
 mod deploy;
+mod files;
 mod mounts;
 mod networks;
 mod reader;
@@ -308,6 +309,8 @@ pub struct LoadOptions<'a> {
     pub strict: bool,
     /// Whether a variable (name, value) holds a secret: its value is never shown.
     pub sensitive: &'a dyn Fn(&str, &str) -> bool,
+    /// More compose files merged over the first, in order (`files =`, like `-f`).
+    pub files: &'a [PathBuf],
 }
 
 /// Reads, interpolates and validates a compose file; every problem is returned at once.
@@ -370,6 +373,7 @@ fn read(
                 pos: Pos {
                     line: line as u64,
                     col: 1,
+                    file: 0,
                 },
                 message: m,
                 snippet: None,
@@ -394,17 +398,26 @@ fn read(
         secrets: IndexMap::new(),
         configs: IndexMap::new(),
         env: options.env,
+        others: Vec::new(),
     };
     let mut root = yaml::parse(&text).map_err(|(pos, m)| vec![reader.error_at(pos, m)])?;
-    let mut unset = Vec::new();
-    let vars = yaml::Vars {
-        env: options.env,
-        dotenv: &dotenv,
-        strict: options.strict,
-        sensitive: Some(sensitive),
+    let mut interp = files::Interpolation {
+        vars: yaml::Vars {
+            env: options.env,
+            dotenv: &dotenv,
+            strict: options.strict,
+            sensitive: Some(sensitive),
+        },
+        unset: Vec::new(),
     };
-    yaml::interpolate(&mut root, &vars, &mut unset)
+    yaml::interpolate(&mut root, &interp.vars, &mut interp.unset)
         .map_err(|(pos, e)| vec![reader.error_at(pos, e.0)])?;
+    let root = reader.compose(root, options.files, &mut interp);
+    if !reader.errors.is_empty() {
+        return Err(reader.errors);
+    }
+    let mut unset = interp.unset;
+    unset.dedup();
     let project = reader.project(&root, options, unset);
     match project {
         Some(p) if reader.errors.is_empty() => Ok(p),
@@ -457,12 +470,12 @@ const BASIC_KEYS: &[&str] = &[
     "configs",
     "scale",
     "build",
+    "extends",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
 /// (docs/steps.md lists them; a test keeps both equal).
 pub const REFUSED_KEYS: &[&str] = &[
-    "extends",
     "pull_policy",
     "attach",
     "blkio_config",
@@ -489,9 +502,6 @@ fn unsupported_hint(key: &str) -> &'static str {
     match key {
         "secrets" | "configs" => {
             "pass the value through `environment:` with `${VAR}` from the environment or `.env`"
-        }
-        "extends" | "include" => {
-            "inline the extended service (YAML merge keys `<<: *anchor` are supported)"
         }
         "external_links" => {
             "put the external container on a network and join it with `networks:` (an `external: true` network)"

@@ -51,7 +51,7 @@ impl Reader<'_> {
                 let path = if let Some(rest) = mount.source.strip_prefix("~/") {
                     PathBuf::from((self.env)("HOME").unwrap_or_default()).join(rest)
                 } else {
-                    self.dir.join(&mount.source)
+                    self.dir_of(item.pos).join(&mount.source)
                 };
                 let abs = std::path::absolute(&path).unwrap_or(path);
                 mount.source = normalize_path(&abs).display().to_string();

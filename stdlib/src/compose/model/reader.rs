@@ -12,6 +12,9 @@ pub(super) struct Reader<'a> {
     pub(super) file: PathBuf,
     pub(super) text: &'a str,
     pub(super) dir: PathBuf,
+    /// The other files of the project (merged over the first, included, extended): a
+    /// position's `file` is 1 + its index here.
+    pub(super) others: Vec<super::files::SourceFile>,
     pub(super) errors: Vec<FileError>,
     pub(super) notes: Vec<String>,
     /// Secret values read for `secrets:` (redacted from what a run prints), by name.
@@ -28,13 +31,30 @@ pub(super) struct Reader<'a> {
 pub(super) type Map = IndexMap<String, (Pos, Node)>;
 
 impl Reader<'_> {
+    /// The directory relative paths written at `pos` are resolved against: that of the
+    /// file they are written in.
+    pub(super) fn dir_of(&self, pos: Pos) -> &std::path::Path {
+        match pos.file.checked_sub(1) {
+            Some(i) => self.others.get(i as usize).map_or(&self.dir, |f| &f.dir),
+            None => &self.dir,
+        }
+    }
+
     pub(super) fn error_at(&self, pos: Pos, message: impl Into<String>) -> FileError {
+        let (file, text) = match pos
+            .file
+            .checked_sub(1)
+            .and_then(|i| self.others.get(i as usize))
+        {
+            Some(f) => (&f.path, f.text.as_str()),
+            None => (&self.file, self.text),
+        };
         let snippet = (pos.line > 0)
-            .then(|| self.text.lines().nth(pos.line as usize - 1))
+            .then(|| text.lines().nth(pos.line as usize - 1))
             .flatten()
             .map(|l| l.trim_end().to_string());
         FileError {
-            file: self.file.clone(),
+            file: file.clone(),
             pos,
             message: message.into(),
             snippet,

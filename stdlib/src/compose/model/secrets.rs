@@ -92,8 +92,8 @@ impl Reader<'_> {
                             continue;
                         };
                         let path = normalize_path(
-                            &std::path::absolute(self.dir.join(&path))
-                                .unwrap_or_else(|_| self.dir.join(&path)),
+                            &std::path::absolute(self.dir_of(v.pos).join(&path))
+                                .unwrap_or_else(|_| self.dir_of(v.pos).join(&path)),
                         );
                         match std::fs::metadata(&path) {
                             Ok(m) if m.is_file() && m.len() <= MAX_SECRET_FILE => {

@@ -61,24 +61,7 @@ impl Reader<'_> {
                 "command" => s.command = self.argv(v, &what),
                 "entrypoint" => s.entrypoint = self.argv(v, &what),
                 "environment" => environment = self.key_values(v, &what, true),
-                "env_file" => {
-                    for f in self.strings(v, &what, true) {
-                        let path = self.dir.join(&f);
-                        match std::fs::read_to_string(&path) {
-                            Ok(t) => match yaml::parse_dotenv(&t, self.env, None) {
-                                Ok(vars) => env_files.extend(vars),
-                                Err((line, m)) => self.error(
-                                    v.pos,
-                                    format!("env_file {}:{line}: {m}", path.display()),
-                                ),
-                            },
-                            Err(e) => self.error(
-                                v.pos,
-                                format!("cannot read env_file {}: {e}", path.display()),
-                            ),
-                        }
-                    }
-                }
+                "env_file" => env_files.extend(self.env_files(v, &what)),
                 "ports" => s.ports = self.ports(v, &what),
                 "expose" => s.expose = self.strings(v, &what, false),
                 "volumes" => s.volumes = self.mounts(v, &what, volumes),
@@ -189,6 +172,91 @@ impl Reader<'_> {
                 .insert(String::from("default"), Attachment::default());
         }
         Some(s)
+    }
+
+    /// `env_file:`: a path, or a list of paths or of `{path, required, format}`; a file
+    /// that is not `required` may be missing, and `format: raw` takes each line's value
+    /// as it is written (no quotes, no `${VAR}`).
+    fn env_files(&mut self, v: &Node, what: &str) -> BTreeMap<String, String> {
+        let mut entries: Vec<(String, bool, bool, Pos)> = Vec::new();
+        match &v.value {
+            Value::Seq(items) => {
+                for item in items {
+                    match &item.value {
+                        Value::Map(m) => {
+                            let mut path = String::new();
+                            let (mut required, mut raw) = (true, false);
+                            for (k, (kpos, n)) in m {
+                                let each = format!("`{k}` of {what}");
+                                match k.as_str() {
+                                    "path" => path = self.string(n, &each).unwrap_or_default(),
+                                    "required" => required = self.bool(n, &each).unwrap_or(true),
+                                    "format" => {
+                                        let f = self.string(n, &each).unwrap_or_default();
+                                        if f != "raw" {
+                                            self.error(n.pos, format!("{each}: `{f}` is not a format (raw is the one there is)"));
+                                        }
+                                        raw = true;
+                                    }
+                                    other => self.error(*kpos, format!("unsupported key `{other}` in {what} (supported: path, required, format)")),
+                                }
+                            }
+                            entries.push((path, required, raw, item.pos));
+                        }
+                        _ => {
+                            if let Some(p) = self.string(item, what) {
+                                entries.push((p, true, false, item.pos));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(p) = self.string(v, what) {
+                    entries.push((p, true, false, v.pos));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (f, required, raw, at) in entries {
+            let path = self.dir_of(at).join(&f);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
+                Err(e) => {
+                    self.error(at, format!("cannot read env_file {}: {e}", path.display()));
+                    continue;
+                }
+            };
+            if raw {
+                for line in text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                {
+                    match line.split_once('=') {
+                        Some((k, val)) => {
+                            out.insert(k.trim().to_string(), val.to_string());
+                        }
+                        None => self.error(
+                            at,
+                            format!(
+                                "env_file {}: `{}` is not NAME=VALUE",
+                                path.display(),
+                                line.trim()
+                            ),
+                        ),
+                    }
+                }
+                continue;
+            }
+            match yaml::parse_dotenv(&text, self.env, None) {
+                Ok(vars) => out.extend(vars),
+                Err((line, m)) => {
+                    self.error(at, format!("env_file {}:{line}: {m}", path.display()))
+                }
+            }
+        }
+        out
     }
 
     /// `scale` and `deploy.replicas` agree, and more than one container of a service can
