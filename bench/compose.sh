@@ -7,10 +7,13 @@
 # Installs hyperfine and docker-compose from Debian when missing (never into the
 # repository), starts a private dockerd with the offline test image (scripts/engine.sh,
 # data in SCRATCH/engine) and stops it by PID at the end. The stack: 5 services of the
-# test image on a project network, a named volume, two published ports, a `depends_on`
-# chain. Measured: `up` from nothing (everything removed before each run) and the
-# no-change `up`, for `ops run` (wait = none, like `docker-compose up -d`, and the default
-# wait = running) and for `docker-compose up -d`, each under its own project name.
+# test image on a project network, two of them (api, worker) built from a context FROM
+# the test image, a named volume, two published ports, a `depends_on` chain with two
+# services per level (db, cache -> api -> worker, ui). Measured: `up` from nothing
+# (containers, network, volume and the built images removed before each run, so both
+# tools build) and the no-change `up`, for `ops run` (wait = none, like
+# `docker-compose up -d`, and the default wait = running) and for `docker-compose up -d`,
+# each under its own project name and image names. OPS_BIN=path measures another ops.
 # Prints a Markdown report and writes SCRATCH/report-compose.md.
 set -euo pipefail
 
@@ -35,9 +38,9 @@ trap '"$repo/scripts/engine.sh" stop >/dev/null' EXIT
 "$repo/scripts/engine.sh" start >&2
 export DOCKER_HOST="unix://$OPS_ENGINE_DIR/docker.sock"
 
-log "building ops (release)"
-(cd "$repo" && cargo build --release --quiet)
-ops="$repo/target/release/ops"
+# shellcheck source=bench/peers.sh
+. "$repo/bench/peers.sh"
+ops_binary
 
 p1=$((20000 + RANDOM % 5000)); p2=$((p1 + 1)); p3=$((p1 + 2)); p4=$((p1 + 3))
 cat >"$work/docker-compose.yml" <<EOF
@@ -54,6 +57,8 @@ services:
     <<: *base
   api:
     <<: *base
+    image: "\${PREFIX}-api"
+    build: ./app
     environment:
       DB: db
     ports:
@@ -61,6 +66,8 @@ services:
     depends_on: [db, cache]
   worker:
     <<: *base
+    image: "\${PREFIX}-worker"
+    build: ./app
     depends_on: [api]
   ui:
     <<: *base
@@ -70,6 +77,8 @@ services:
 volumes:
   data:
 EOF
+mkdir -p "$work/app"
+printf 'FROM ops-test/busybox:1\nRUN mkdir -p /www && echo built > /www/index.html\n' >"$work/app/Dockerfile"
 for mode in none running; do
   cat >"$work/up-$mode.rb.ops" <<EOF
 runbook "bench-up-$mode" {
@@ -79,7 +88,7 @@ runbook "bench-up-$mode" {
 
 compose up "docker-compose.yml" {
   project = "benchops"
-  env     = { API_PORT = "$p1", UI_PORT = "$p2" }
+  env     = { API_PORT = "$p1", UI_PORT = "$p2", PREFIX = "benchops-built" }
   wait    = $mode
   timeout 2m
 }
@@ -93,15 +102,17 @@ runbook "bench-down" {
 
 compose down "docker-compose.yml" {
   project = "benchops"
+  env     = { API_PORT = "0", UI_PORT = "0", PREFIX = "benchops-built" }
   volumes = true
 }
 EOF
 cd "$work"
 "$ops" check ./*.rb.ops >/dev/null
 v1="docker-compose -p benchv1 -f docker-compose.yml"
-v1env="env API_PORT=$p3 UI_PORT=$p4"
-ops_down="$ops run down.rb.ops"
-v1_down="$v1env $v1 down -v -t 1"
+v1env="env API_PORT=$p3 UI_PORT=$p4 PREFIX=benchv1-built"
+# From nothing: the built images go too (the builder's cache with them), for both tools.
+ops_down="$ops run down.rb.ops >/dev/null; docker image rm -f benchops-built-api benchops-built-worker >/dev/null 2>&1; true"
+v1_down="$v1env $v1 down -v -t 1 >/dev/null 2>&1; docker image rm -f benchv1-built-api benchv1-built-worker >/dev/null 2>&1; true"
 
 json="$scratch/hyperfine-compose"
 mkdir -p "$json"
@@ -118,8 +129,8 @@ run v1_cold 10 "$v1_down" "$v1env $v1 up -d"
 $v1env $v1 up -d >/dev/null 2>&1
 run ops_noop 20 "true" "$ops run up-running.rb.ops"
 run v1_noop 20 "true" "$v1env $v1 up -d"
-$ops_down >/dev/null
-$v1_down >/dev/null 2>&1
+bash -c "$ops_down"
+bash -c "$v1_down"
 
 report="$scratch/report-compose.md"
 python3 - "$json" > "$report" <<'PY'
@@ -132,7 +143,7 @@ def f(x):
     return f"{x[0]*1000:.0f} ms ± {x[1]*1000:.0f}"
 oc, orr, vc = m('ops_cold_none'), m('ops_cold_running'), m('v1_cold')
 on, vn = m('ops_noop'), m('v1_noop')
-print("| 5-service stack, same engine | ops | docker-compose 1.29 | ratio (compose / ops) |")
+print("| 5-service stack (2 built), same engine | ops | docker-compose 1.29 | ratio (compose / ops) |")
 print("|---|---|---|---|")
 print(f"| `up` from nothing (wait = none vs `up -d`) | {f(oc)} | {f(vc)} | {vc[0]/oc[0]:.2f}x |")
 print(f"| `up` from nothing (ops default wait = running) | {f(orr)} | {f(vc)} | {vc[0]/orr[0]:.2f}x |")

@@ -365,7 +365,7 @@ fn an_invalid_compose_file_is_reported_in_the_yaml() {
     let stack = Stack::new(
         "opsinvalid",
         &format!(
-            "services:\n  web:\n    image: {IMAGE}\n    pull_policy: always\n    volumes:\n      - cache:/cache\n    environment:\n      SESSION: ${{SESSION_SECRET:?set the session secret}}\n"
+            "services:\n  web:\n    image: {IMAGE}\n    gpus: all\n    volumes:\n      - cache:/cache\n    environment:\n      SESSION: ${{SESSION_SECRET:?set the session secret}}\n"
         ),
     );
     let (code, plan, err) = stack.run(
@@ -394,7 +394,7 @@ fn an_invalid_compose_file_is_reported_in_the_yaml() {
     assert_eq!(code, 3, "{plan}{err}");
     let all = format!("{plan}{err}");
     assert!(
-        all.contains("docker-compose.yml:4:5: unsupported key `pull_policy` in service `web`"),
+        all.contains("docker-compose.yml:4:5: unsupported key `gpus` in service `web`"),
         "{all}"
     );
     assert!(

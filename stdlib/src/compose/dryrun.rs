@@ -368,7 +368,16 @@ fn plan_up(
             continue;
         }
         pulls.push(image.clone());
+        let pull = svc
+            .pull_policy
+            .as_deref()
+            .filter(|p| *p != "build")
+            .unwrap_or(pull);
         if let Some(b) = &svc.build {
+            let policy = match svc.pull_policy.as_deref() {
+                Some("build") => "always",
+                _ => policy,
+            };
             let label = state.and_then(|st| st.builds.get(image).cloned().flatten());
             let hash = match super::build::pack(b, std::io::sink()) {
                 Ok(h) => h,

@@ -1,7 +1,8 @@
-//! `compose up` for real: images, networks and volumes, then the services level by
-//! level (a level is the services whose dependencies all come before it). The containers
-//! of one level are created, recreated, started or removed concurrently (at most
-//! [`CONCURRENCY`] at once), after the dependency conditions of the level are met.
+//! `compose up` for real: images (built concurrently), networks and volumes, then the
+//! services level by level (a level is the services whose dependencies all come before
+//! it). New containers are all created first (level by level, concurrently within one);
+//! then, per level, once its dependency conditions are met, the containers of the level
+//! are started, recreated or removed concurrently (at most [`CONCURRENCY`] at once).
 
 use std::collections::HashMap;
 
@@ -53,7 +54,9 @@ pub async fn up(
     let mut ids: HashMap<String, Vec<String>> = HashMap::new();
     // Dependencies already seen healthy or completed are not waited for (nor logged) again.
     let mut confirmed: Vec<String> = Vec::new();
-    for level in actions::levels(project, &order) {
+    let levels = actions::levels(project, &order);
+    let created = create_ahead(&engine, project, &levels, &decisions, ctx).await?;
+    for level in levels {
         if ctx.cancel.is_cancelled() {
             return Err(StepError::fatal("cancelled"));
         }
@@ -86,7 +89,10 @@ pub async fn up(
         }
         let jobs: Vec<Job<'_>> = units
             .into_iter()
-            .map(|d| Box::pin(apply(&engine, project, d, ctx)) as Job<'_>)
+            .map(|d| {
+                let made = created.get(&(d.service.clone(), d.number));
+                Box::pin(apply(&engine, project, d, made, ctx)) as Job<'_>
+            })
             .collect();
         let mut work = futures_util::stream::iter(jobs).buffer_unordered(CONCURRENCY);
         while let Some(done) = work.next().await {
@@ -136,6 +142,7 @@ async fn apply<'d>(
     engine: &Engine,
     project: &Project,
     d: &'d Decision,
+    created: Option<&String>,
     ctx: &StepContext,
 ) -> Result<(&'d Decision, Option<String>), StepError> {
     if ctx.cancel.is_cancelled() {
@@ -194,25 +201,10 @@ async fn apply<'d>(
                         d.service
                     ));
                 }
-                let kept = d.existing.as_ref().map_or(&[][..], |c| &c.volumes[..]);
-                let body = super::body::container_body(project, &d.service, svc, d.number, kept);
-                let id = engine
-                    .create(&name, body, svc.settings.platform.as_deref())
-                    .await
-                    .map_err(StepError::new)?;
-                if let Some(tar) = super::body::copied_files(svc).map_err(StepError::fatal)? {
-                    engine.upload(&id, tar).await.map_err(StepError::new)?;
-                }
-                for (network, attachment) in svc.attachments().into_iter().skip(1) {
-                    engine
-                        .join_network(
-                            &actions::network_name(project, network),
-                            &id,
-                            super::body::endpoint(&d.service, attachment),
-                        )
-                        .await
-                        .map_err(StepError::new)?;
-                }
+                let id = match created {
+                    Some(id) => id.clone(),
+                    None => create(engine, project, d).await?,
+                };
                 engine.start(&id).await.map_err(|m| {
                     StepError::new(actions::start_error(&d.service, &name, svc, &m))
                 })?;
@@ -227,6 +219,66 @@ async fn apply<'d>(
     Ok((d, Some(id)))
 }
 
+/// Creates a decision's container, ready to start: created, its secrets and configs
+/// copied in, joined to its other networks.
+async fn create(engine: &Engine, project: &Project, d: &Decision) -> Result<String, StepError> {
+    let svc = &project.services[&d.service];
+    let name = actions::replica_name(project, &d.service, d.number);
+    let kept = d.existing.as_ref().map_or(&[][..], |c| &c.volumes[..]);
+    let body = super::body::container_body(project, &d.service, svc, d.number, kept);
+    let id = engine
+        .create(&name, body, svc.settings.platform.as_deref())
+        .await
+        .map_err(StepError::new)?;
+    if let Some(tar) = super::body::copied_files(svc).map_err(StepError::fatal)? {
+        engine.upload(&id, tar).await.map_err(StepError::new)?;
+    }
+    for (network, attachment) in svc.attachments().into_iter().skip(1) {
+        engine
+            .join_network(
+                &actions::network_name(project, network),
+                &id,
+                super::body::endpoint(&d.service, attachment),
+            )
+            .await
+            .map_err(StepError::new)?;
+    }
+    Ok(id)
+}
+
+/// The new containers (`Create`, nothing to replace), created before anything starts,
+/// level by level (a container that names another's namespace needs it to exist) and
+/// concurrently within a level: creating does not need a dependency to run, so only the
+/// starts wait for the `depends_on` conditions.
+async fn create_ahead(
+    engine: &Engine,
+    project: &Project,
+    levels: &[Vec<String>],
+    decisions: &[Decision],
+    ctx: &StepContext,
+) -> Result<HashMap<(String, u32), String>, StepError> {
+    let mut created = HashMap::new();
+    for level in levels {
+        if ctx.cancel.is_cancelled() {
+            return Err(StepError::fatal("cancelled"));
+        }
+        let jobs: Vec<BoxFuture<'_, Result<(&Decision, String), StepError>>> = decisions
+            .iter()
+            .filter(|d| level.contains(&d.service) && d.action == Action::Create)
+            .map(|d| {
+                Box::pin(async move { create(engine, project, d).await.map(|id| (d, id)) })
+                    as BoxFuture<'_, _>
+            })
+            .collect();
+        let mut work = futures_util::stream::iter(jobs).buffer_unordered(CONCURRENCY);
+        while let Some(done) = work.next().await {
+            let (d, id) = done?;
+            created.insert((d.service.clone(), d.number), id);
+        }
+    }
+    Ok(created)
+}
+
 async fn images(
     engine: &Engine,
     project: &Project,
@@ -236,16 +288,43 @@ async fn images(
     ctx: &StepContext,
 ) -> Result<HashMap<String, Option<String>>, StepError> {
     let mut ids = HashMap::new();
+    // The images to build, each once, built concurrently (the builds do not depend on
+    // one another: each starts FROM images that exist).
+    let mut builds: Vec<BoxFuture<'_, Result<(String, String), StepError>>> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for s in order {
+        let svc = &project.services[s];
+        let Some(b) = &svc.build else { continue };
+        if seen.contains(&svc.image.as_str()) {
+            continue;
+        }
+        seen.push(&svc.image);
+        let policy = match svc.pull_policy.as_deref() {
+            Some("build") => "always",
+            _ => policy,
+        };
+        builds.push(Box::pin(async move {
+            let id = build(engine, project, s, b, policy, ctx).await?;
+            Ok((svc.image.clone(), id))
+        }));
+    }
+    let mut built = futures_util::stream::iter(builds).buffer_unordered(CONCURRENCY);
+    while let Some(done) = built.next().await {
+        let (image, id) = done?;
+        ids.insert(image, Some(id));
+    }
+    drop(built);
     for s in order {
         let image = &project.services[s].image;
         if ids.contains_key(image) {
             continue;
         }
-        if let Some(b) = &project.services[s].build {
-            let id = build(engine, project, s, b, policy, ctx).await?;
-            ids.insert(image.clone(), Some(id));
-            continue;
-        }
+        let svc = &project.services[s];
+        let pull = svc
+            .pull_policy
+            .as_deref()
+            .filter(|p| *p != "build")
+            .unwrap_or(pull);
         let mut id = engine.image_id(image).await.map_err(StepError::new)?;
         let fetch = match pull {
             "always" => true,
@@ -368,9 +447,9 @@ async fn build(
         .map_err(|m| StepError::fatal(format!("service {service}: {m}")))?
     };
     let dockerfile = super::build::dockerfile(b).map_err(StepError::fatal)?;
+    // The build's own labels and the hash: the classic builder adds one step (and one
+    // container) per label, so nothing more.
     let mut labels: HashMap<String, String> = b.labels.clone().into_iter().collect();
-    labels.insert(super::engine::PROJECT.to_string(), project.name.clone());
-    labels.insert(super::engine::SERVICE.to_string(), service.to_string());
     labels.insert(super::build::BUILD_HASH.to_string(), hash);
     let request = super::engine::BuildRequest {
         build: b,

@@ -177,6 +177,11 @@ pub struct Service {
     /// a rebuilt image has a new id, which recreates the container.
     #[serde(skip)]
     pub build: Option<Build>,
+    /// `pull_policy:` (`always`, `never`, `missing`, or `build` for a service that
+    /// builds): overrides the step's `pull` (and, with `build`, its `build`) for this
+    /// service's image.
+    #[serde(skip)]
+    pub pull_policy: Option<String>,
     /// Capabilities, limits, namespaces, logging and the rest (see [`Settings`]).
     #[serde(flatten)]
     pub settings: Settings,
@@ -471,12 +476,12 @@ const BASIC_KEYS: &[&str] = &[
     "scale",
     "build",
     "extends",
+    "pull_policy",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
 /// (docs/steps.md lists them; a test keeps both equal).
 pub const REFUSED_KEYS: &[&str] = &[
-    "pull_policy",
     "attach",
     "blkio_config",
     "cpu_count",

@@ -44,6 +44,7 @@ impl Reader<'_> {
             configs: Vec::new(),
             replicas: 1,
             build: None,
+            pull_policy: None,
             settings: Settings::default(),
         };
         let mut deploy = Deploy::default();
@@ -99,6 +100,14 @@ impl Reader<'_> {
                 "network_mode" => s.network_mode = self.network_mode(v, &what),
                 "volumes_from" => s.volumes_from = self.volumes_from(v, &what),
                 "build" => s.build = self.build(v, &what),
+                "pull_policy" => {
+                    let p = self.string(v, &what).unwrap_or_default();
+                    match p.as_str() {
+                        "always" | "never" | "missing" | "build" => s.pull_policy = Some(p),
+                        "if_not_present" => s.pull_policy = Some(String::from("missing")),
+                        other => self.error(v.pos, format!("{what}: `{other}` is not one of always, never, missing, if_not_present, build (`daily`, `weekly` and `every_*` are not supported)")),
+                    }
+                }
                 "scale" => {
                     scale = self
                         .int_in(v, &what, 0, 1000)
@@ -421,7 +430,7 @@ impl Reader<'_> {
                 }
                 "published" => {
                     if !text.is_empty() {
-                        port_range(&text, &text).map_err(|m| (v.pos, m))?;
+                        port_range(&text, &text, 0).map_err(|m| (v.pos, m))?;
                     }
                     p.published = text;
                 }
@@ -588,11 +597,12 @@ pub fn parse_port(text: &str) -> Result<Vec<Port>, String> {
         None => (String::new(), rest),
     };
     let protocol = protocol.to_string();
-    let targets = port_range(target, text)?;
+    let targets = port_range(target, text, 1)?;
     let published_range = if published.is_empty() {
         None
     } else {
-        Some(port_range(&published, text)?)
+        // Host port 0: any free port, as with an empty one.
+        Some(port_range(&published, text, 0)?)
     };
     let port = |published: String, target: u16| Port {
         host_ip: host_ip.clone(),
@@ -614,12 +624,12 @@ pub fn parse_port(text: &str) -> Result<Vec<Port>, String> {
     }
 }
 
-/// `N` or `N-M` (ports from 1 to 65535, N <= M).
-fn port_range(text: &str, whole: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+/// `N` or `N-M` (ports from `min` to 65535, N <= M).
+fn port_range(text: &str, whole: &str, min: u16) -> Result<std::ops::RangeInclusive<u16>, String> {
     let number = |t: &str| {
         t.parse::<u16>()
             .ok()
-            .filter(|p| *p > 0)
+            .filter(|p| *p >= min)
             .ok_or_else(|| format!("`{t}` in `{whole}` is not a port number"))
     };
     match text.split_once('-') {

@@ -199,6 +199,9 @@ fn durations_and_ports() {
         (p[0].host_ip.as_str(), p[0].published.as_str(), p[0].target),
         ("::1", "8080", 80)
     );
+    let p = parse_port("127.0.0.1:0:80").expect("any free host port");
+    assert_eq!((p[0].published.as_str(), p[0].target), ("0", 80));
+    assert!(parse_port("8080:0").is_err(), "container port 0");
     let p = parse_port("80").expect("target only");
     assert_eq!((p[0].published.as_str(), p[0].target), ("", 80));
     assert_eq!(parse_port("80/sctp").expect("sctp")[0].protocol, "sctp");
