@@ -122,7 +122,12 @@ fn container_settings_reach_the_process_and_shared_namespaces_follow_their_owner
 
     // A new ulimit recreates app, and side with it (its namespaces were app's): the plan
     // says why for each.
-    stack.write(&settings_stack(2048));
+    // A new service in app's namespace comes with it: it must join the new container's
+    // namespace, not the one being replaced.
+    stack.write(&format!(
+        "{}  late:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    network_mode: service:app\n",
+        settings_stack(2048)
+    ));
     let (code, plan, _) = stack.run(UP, &["plan"]);
     assert_eq!(code, 0);
     assert!(
@@ -137,10 +142,11 @@ fn container_settings_reach_the_process_and_shared_namespaces_follow_their_owner
     );
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("created=0 recreated=2 kept=0"), "{out}");
+    assert!(out.contains("created=1 recreated=2 kept=0"), "{out}");
     assert_eq!(stack.exec("app", "ulimit -n").1, "2048");
     let a = stack.exec("app", "readlink /proc/self/ns/net").1;
     assert_eq!(a, stack.exec("side", "readlink /proc/self/ns/net").1);
+    assert_eq!(a, stack.exec("late", "readlink /proc/self/ns/net").1);
 
     let (code, out, err) = stack.run(
         "compose down \"FILE\" { project = \"PROJECT\" }\n",
@@ -166,6 +172,23 @@ fn swarm_only_deploy_keys_are_warned_about_in_the_plan() {
         "{plan}"
     );
     assert!(plan.contains("`cpus` is not enforced"), "{plan}");
+}
+
+/// A port P of 127.0.0.1 such that P and P + 1 are both free now.
+fn two_free_ports() -> u16 {
+    use std::net::TcpListener;
+    for _ in 0..100 {
+        let Ok(first) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(p) = first.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no two consecutive free ports on 127.0.0.1");
 }
 
 /// `app` with an anonymous volume, a named one, a tmpfs mount and a port range;
@@ -201,7 +224,7 @@ volumes:
 #[test]
 #[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
-    let port = services::free_port();
+    let port = two_free_ports();
     let stack = Stack::new("opsvolumes", &volumes_stack(port, "hello"));
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");

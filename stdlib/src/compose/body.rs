@@ -178,7 +178,7 @@ pub fn container_body(
             timeout: h.timeout,
             retries: h.retries,
             start_period: h.start_period,
-            ..Default::default()
+            start_interval: h.start_interval,
         }),
         host_config: Some(host_config),
         networking_config,

@@ -247,9 +247,9 @@ async fn create(engine: &Engine, project: &Project, d: &Decision) -> Result<Stri
 }
 
 /// The new containers (`Create`, nothing to replace), created before anything starts,
-/// level by level (a container that names another's namespace needs it to exist) and
-/// concurrently within a level: creating does not need a dependency to run, so only the
-/// starts wait for the `depends_on` conditions.
+/// level by level and concurrently within a level: creating does not need a dependency
+/// to run, so only the starts wait for the `depends_on` conditions. A container that
+/// names another at creation ([`refers_to_another`]) waits for its level instead.
 async fn create_ahead(
     engine: &Engine,
     project: &Project,
@@ -265,6 +265,7 @@ async fn create_ahead(
         let jobs: Vec<BoxFuture<'_, Result<(&Decision, String), StepError>>> = decisions
             .iter()
             .filter(|d| level.contains(&d.service) && d.action == Action::Create)
+            .filter(|d| !refers_to_another(&project.services[&d.service]))
             .map(|d| {
                 Box::pin(async move { create(engine, project, d).await.map(|id| (d, id)) })
                     as BoxFuture<'_, _>
@@ -277,6 +278,13 @@ async fn create_ahead(
         }
     }
     Ok(created)
+}
+
+/// Whether creating a service's container resolves another container (a shared
+/// namespace, `volumes_from`, `links`): such a container is created at its level, after
+/// the one it names may have been replaced.
+fn refers_to_another(svc: &model::Service) -> bool {
+    !svc.shared_namespaces().is_empty() || !svc.volumes_from.is_empty() || !svc.links.is_empty()
 }
 
 async fn images(

@@ -193,14 +193,32 @@ fn node(spanned: Spanned<Value>) -> Node {
 pub fn parse(text: &str) -> Result<Node, (Pos, String)> {
     // YAML 1.2 booleans only, as Compose reads its files: `n`, `no`, `on` and `off` are
     // strings (a network named `n`, `DEBUG: no`), not YAML 1.1 booleans.
-    let options = serde_saphyr::options! { strict_booleans: true };
+    // `0440` is octal, as Compose's YAML reader takes it (file modes). The alias/anchor
+    // ratio heuristic is off: real files reuse a few anchors hundreds of times; the
+    // absolute limits on aliases, events and expanded copies still stop an alias bomb.
+    let budget = serde_saphyr::budget! { enforce_alias_anchor_ratio: false };
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        legacy_octal_numbers: true,
+        budget: budget,
+    };
     match serde_saphyr::from_str_with_options::<Spanned<Value>>(text, options) {
         Ok(root) => Ok(node(root)),
         Err(e) => {
             let at = e.location().map(|l| pos(&l)).unwrap_or_default();
             let message = e.to_string();
             // The error text starts with its own position; keep only the explanation.
-            let message = message.lines().next().unwrap_or("invalid YAML").to_string();
+            let first = message.lines().next().unwrap_or("invalid YAML");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let message = match first.split_once(": ") {
+                Some((at, rest)) if at.starts_with("line ") && at.contains(" column ") => rest,
+                _ => first,
+            };
+            let message = if message.starts_with("budget breached") {
+                format!("the YAML expands beyond ops's limits (an alias bomb?): {message}")
+            } else {
+                message.to_string()
+            };
             Err((at, message))
         }
     }
@@ -594,6 +612,20 @@ mod tests {
             parse_dotenv("A=1\nnot a line\n", &env, None).unwrap_err().0,
             2
         );
+    }
+
+    #[test]
+    fn many_aliases_of_few_anchors_are_read_and_modes_are_octal() {
+        let mut text = String::from("x-a: &a {image: x}\nservices:\n");
+        for i in 0..300 {
+            text.push_str(&format!("  s{i}: *a\n"));
+        }
+        text.push_str("mode: 0440\n");
+        let root = parse(&text).expect("150 aliases of one anchor");
+        let Value::Map(m) = root.value else {
+            panic!("a map")
+        };
+        assert_eq!(m["mode"].1.value, Value::Int(0o440));
     }
 
     #[test]

@@ -125,6 +125,8 @@ impl Reader<'_> {
         match condition.as_str() {
             "none" => Some(String::from("no")),
             "any" => Some(String::from("always")),
+            // Not in the specification, but docker compose maps it to the engine's policy.
+            "unless-stopped" => Some(String::from("unless-stopped")),
             "on-failure" => Some(match attempts {
                 Some(n) => format!("on-failure:{n}"),
                 None => String::from("on-failure"),
@@ -132,7 +134,7 @@ impl Reader<'_> {
             other => {
                 self.error(
                     v.pos,
-                    format!("{what}: condition `{other}` is not one of none, on-failure, any"),
+                    format!("{what}: condition `{other}` is not one of none, on-failure, any, unless-stopped"),
                 );
                 None
             }

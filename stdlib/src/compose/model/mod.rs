@@ -264,6 +264,9 @@ pub struct Healthcheck {
     pub retries: Option<i64>,
     /// `start_period:`.
     pub start_period: Option<i64>,
+    /// `start_interval:` (how often to check during `start_period`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<i64>,
 }
 
 impl Healthcheck {
@@ -402,6 +405,7 @@ fn read(
         project_name: String::new(),
         secrets: IndexMap::new(),
         configs: IndexMap::new(),
+        broken: Vec::new(),
         env: options.env,
         others: Vec::new(),
     };

@@ -25,6 +25,8 @@ pub(super) struct Reader<'a> {
     pub(super) secrets: IndexMap<String, Source>,
     /// Top-level `configs:`.
     pub(super) configs: IndexMap<String, Source>,
+    /// Secrets and configs (`KIND:NAME`) whose definition has an error already reported.
+    pub(super) broken: Vec<String>,
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
 }
 

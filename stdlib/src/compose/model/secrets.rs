@@ -157,6 +157,7 @@ impl Reader<'_> {
                     out.insert(name.clone(), s);
                 }
                 None if self.errors.len() == errors_before => {
+                    self.broken.push(format!("{kind}:{name}"));
                     self.error(
                         *pos,
                         format!(
@@ -169,7 +170,7 @@ impl Reader<'_> {
                         ),
                     );
                 }
-                None => {}
+                None => self.broken.push(format!("{kind}:{name}")),
             }
         }
         out
@@ -228,13 +229,16 @@ impl Reader<'_> {
                 _ => g.source = self.string(item, what).unwrap_or_default(),
             }
             let Some(def) = defs.get(&g.source) else {
-                self.error(
-                    item.pos,
-                    format!(
-                        "{kind} `{}` is not declared under top-level `{kind}s`",
-                        g.source
-                    ),
-                );
+                // A definition with an error was reported where it is written.
+                if !self.broken.contains(&format!("{kind}:{}", g.source)) {
+                    self.error(
+                        item.pos,
+                        format!(
+                            "{kind} `{}` is not declared under top-level `{kind}s`",
+                            g.source
+                        ),
+                    );
+                }
                 continue;
             };
             if g.target.is_empty() {

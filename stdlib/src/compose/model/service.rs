@@ -494,6 +494,7 @@ impl Reader<'_> {
             timeout: None,
             retries: None,
             start_period: None,
+            start_interval: None,
         };
         let mut disable = false;
         for (k, (kpos, v)) in map {
@@ -510,12 +511,12 @@ impl Reader<'_> {
                 "interval" => h.interval = self.duration_ns(v, "healthcheck `interval`"),
                 "timeout" => h.timeout = self.duration_ns(v, "healthcheck `timeout`"),
                 "start_period" => h.start_period = self.duration_ns(v, "healthcheck `start_period`"),
-                "retries" => match &v.value {
-                    Value::Int(n) if *n >= 0 => h.retries = Some(*n),
-                    _ => self.error(v.pos, "healthcheck `retries` must be a whole number"),
-                },
+                "retries" => h.retries = self.int_in(v, "healthcheck `retries`", 0, i64::MAX),
+                "start_interval" => {
+                    h.start_interval = self.duration_ns(v, "healthcheck `start_interval`");
+                }
                 "disable" => disable = self.bool(v, "healthcheck `disable`").unwrap_or(false),
-                other => self.error(*kpos, format!("unsupported healthcheck key `{other}` (supported: test, interval, timeout, retries, start_period, disable)")),
+                other => self.error(*kpos, format!("unsupported healthcheck key `{other}` (supported: test, interval, timeout, retries, start_period, start_interval, disable)")),
             }
         }
         if disable {

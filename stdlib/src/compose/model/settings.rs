@@ -329,7 +329,8 @@ impl Reader<'_> {
             "oom_kill_disable" => s.oom_kill_disable = self.bool(v, what),
             "oom_score_adj" => s.oom_score_adj = self.int_in(v, what, -1000, 1000),
             "platform" => {
-                s.platform = self.string(v, what);
+                // An empty platform (`${DOCKER_PLATFORM:-}`) is no platform, as in Compose.
+                s.platform = self.string(v, what).filter(|p| !p.is_empty());
                 if let Some(p) = s.platform.as_deref().filter(|p| {
                     let parts = p.split('/').count();
                     !(2..=3).contains(&parts) || p.split('/').any(str::is_empty)
@@ -356,10 +357,13 @@ impl Reader<'_> {
         true
     }
 
+    /// Capability names as the engine takes them: any case, with or without `CAP_`
+    /// (`net_admin`, `CAP_SYS_TIME`, `all`), given to the engine upper-cased.
     fn capabilities(&mut self, v: &Node, what: &str) -> Vec<String> {
         let caps = self.strings(v, what, false);
         for c in &caps {
-            let bare = c.strip_prefix("CAP_").unwrap_or(c);
+            let upper = c.to_ascii_uppercase();
+            let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
             if bare != "ALL"
                 && (bare.is_empty()
                     || !bare
@@ -372,7 +376,7 @@ impl Reader<'_> {
                 );
             }
         }
-        caps
+        caps.into_iter().map(|c| c.to_ascii_uppercase()).collect()
     }
 
     fn ulimits(&mut self, v: &Node, what: &str) -> BTreeMap<String, (i64, i64)> {

@@ -16,7 +16,7 @@ services:
     image: x
   app:
     image: x
-    cap_add: [NET_ADMIN, CAP_SYS_TIME]
+    cap_add: [net_admin, CAP_SYS_TIME]
     cap_drop: [ALL]
     privileged: false
     security_opt: ["no-new-privileges:true"]
@@ -629,4 +629,35 @@ fn load_text_at(file: &std::path::Path) -> Vec<FileError> {
         },
     )
     .expect_err("invalid")
+}
+
+#[test]
+fn what_real_files_write_is_read_as_compose_reads_it() {
+    // Each of these was refused by an earlier reader in a survey of public stacks.
+    let p = load_text(
+        "services:\n  a:\n    image: x\n    cap_drop: [all]\n    cap_add: [net_admin]\n    platform: \"${DOCKER_PLATFORM:-}\"\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      retries: \"${RETRIES:-10}\"\n      start_interval: 1s\n    deploy:\n      restart_policy: {condition: unless-stopped}\n    secrets:\n      - source: s\n        mode: 0440\nsecrets:\n  s: {environment: S_VALUE}\n",
+        &[("S_VALUE", "v4lue")],
+        &[],
+    )
+    .expect("valid");
+    let a = &p.services["a"];
+    assert_eq!(a.settings.cap_drop, ["ALL"]);
+    assert_eq!(a.settings.cap_add, ["NET_ADMIN"]);
+    assert_eq!(a.settings.platform, None, "an empty platform is none");
+    let h = a.healthcheck.as_ref().expect("healthcheck");
+    assert_eq!(
+        (h.retries, h.start_interval),
+        (Some(10), Some(1_000_000_000))
+    );
+    assert_eq!(a.restart.as_deref(), Some("unless-stopped"));
+    assert_eq!(a.secrets[0].mode, Some(0o440), "0440 is octal");
+    // An external secret is refused once, where it is defined.
+    let errors = load_text(
+        "services:\n  a:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw: {external: true}\n",
+        &[],
+        &[],
+    )
+    .expect_err("swarm");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("need Swarm"), "{errors:?}");
 }

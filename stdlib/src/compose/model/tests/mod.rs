@@ -146,7 +146,10 @@ fn every_problem_is_reported_with_its_position() {
         all.contains("`99999` in `99999:1` is not a port number"),
         "{all}"
     );
-    assert!(all.contains("retries` must be a whole number"), "{all}");
+    assert!(
+        all.contains("retries` must be a whole number 0 or more, not -1"),
+        "{all}"
+    );
     assert!(
         all.contains("healthcheck needs `test`") || all.contains("needs `test`"),
         "{all}"
