@@ -70,8 +70,8 @@ fn container_settings_reach_the_process_and_shared_namespaces_follow_their_owner
     let (_, status) = stack.exec("app", "grep CapEff /proc/self/status");
     assert!(status.ends_with("0000000000001000"), "{status}");
     // The ulimit, the tmpfs, the read-only root, the sysctl, shm and the extra group.
-    assert_eq!(stack.exec("app", "ulimit -n").1, "1024");
-    assert_eq!(stack.exec("app", "ulimit -Hn").1, "4096");
+    // The limits of the container's own process (an exec'd shell may get others).
+    assert_eq!(stack.open_files("app"), "1024 4096");
     let (_, mounts) = stack.exec("app", "grep ' /scratch ' /proc/mounts");
     assert!(
         mounts.starts_with("tmpfs /scratch tmpfs") && mounts.contains("size=1024k"),
@@ -143,7 +143,7 @@ fn container_settings_reach_the_process_and_shared_namespaces_follow_their_owner
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("created=1 recreated=2 kept=0"), "{out}");
-    assert_eq!(stack.exec("app", "ulimit -n").1, "2048");
+    assert_eq!(stack.open_files("app").split(' ').next(), Some("2048"));
     let a = stack.exec("app", "readlink /proc/self/ns/net").1;
     assert_eq!(a, stack.exec("side", "readlink /proc/self/ns/net").1);
     assert_eq!(a, stack.exec("late", "readlink /proc/self/ns/net").1);
@@ -336,6 +336,8 @@ fn networks_stack(subnet: &str, address: &str) -> String {
     image: {IMAGE}
     init: true
     command: sleep 600
+    mac_address: "02:42:ac:1f:4d:0a"
+    label_file: db.labels
     networks:
       back:
         ipv4_address: {address}
@@ -368,6 +370,7 @@ networks:
 #[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
     let stack = Stack::new("opsipam", &networks_stack("172.31.77.0/24", "172.31.77.10"));
+    std::fs::write(stack.dir.path().join("db.labels"), "team=data\n").expect("label file");
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
@@ -385,6 +388,16 @@ fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
             .exec("db", "ip -4 addr")
             .1
             .contains("inet 172.31.77.10/24")
+    );
+    assert!(
+        stack
+            .exec("db", "ip link")
+            .1
+            .contains("link/ether 02:42:ac:1f:4d:0a")
+    );
+    assert_eq!(
+        stack.inspect("db", "{{index .Config.Labels \"team\"}}"),
+        "data"
     );
     // app is on both networks, and reaches db at its address by name.
     let nets = stack.inspect(

@@ -397,7 +397,7 @@ networks:
         stack.exec("app", "cat /run/secrets/token").1,
         "ev3ry-t0ken-value"
     );
-    assert_eq!(stack.exec("app", "ulimit -n").1, "2048");
+    assert_eq!(stack.open_files("app").split(' ').next(), Some("2048"));
     assert!(stack.exec("app", "ip -4 addr").1.contains("172.31.90.10"));
     assert_eq!(
         stack.exec("app", "readlink /proc/self/ns/net").1,

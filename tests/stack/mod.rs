@@ -149,6 +149,18 @@ impl Stack {
         (out.status.code().unwrap_or(-1), text.trim().to_string())
     }
 
+    /// The soft and hard limits on open files of a service's main process, from
+    /// `/proc/1/limits` (a shell started by `docker exec` may be given other limits).
+    pub fn open_files(&self, service: &str) -> String {
+        let (_, limits) = self.exec(service, "grep 'Max open files' /proc/1/limits");
+        limits
+            .split_whitespace()
+            .skip(3)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn networks(&self) -> String {
         docker(&[
             "network",

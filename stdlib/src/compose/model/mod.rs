@@ -481,24 +481,24 @@ const BASIC_KEYS: &[&str] = &[
     "build",
     "extends",
     "pull_policy",
+    "label_file",
+    "mac_address",
+    "attach",
+    "develop",
 ];
 
 /// The service keys of the Compose specification this reader refuses with OPS3036
 /// (docs/steps.md lists them; a test keeps both equal).
 pub const REFUSED_KEYS: &[&str] = &[
-    "attach",
     "blkio_config",
     "cpu_count",
     "cpu_percent",
     "cpu_rt_period",
     "cpu_rt_runtime",
     "credential_spec",
-    "develop",
     "external_links",
     "gpus",
     "isolation",
-    "label_file",
-    "mac_address",
     "models",
     "post_start",
     "pre_stop",

@@ -48,6 +48,8 @@ impl Reader<'_> {
             settings: Settings::default(),
         };
         let mut deploy = Deploy::default();
+        let mut label_files: BTreeMap<String, String> = BTreeMap::new();
+        let mut mac: Option<(String, Pos)> = None;
         let mut scale: Option<(u32, Pos)> = None;
         let mut env_files = BTreeMap::new();
         let mut environment = BTreeMap::new();
@@ -129,6 +131,16 @@ impl Reader<'_> {
                         s.links.push((target.to_string(), alias.to_string()));
                     }
                 }
+                "label_file" => label_files = self.label_files(v, &what),
+                "mac_address" => mac = self.string(v, &what).map(|m| (m, v.pos)),
+                // ops never attaches to a container's output (`up` is always detached).
+                "attach" => {
+                    self.bool(v, &what);
+                }
+                "develop" => {
+                    self.map(v, &what);
+                    self.note(format!("`develop` of service `{svc}` is ignored: only `docker compose watch` acts on it"));
+                }
                 "profiles" => {}
                 k if k.starts_with("x-") => {}
                 other => {
@@ -179,6 +191,35 @@ impl Reader<'_> {
         if s.networks.is_empty() && s.network_mode.is_none() {
             s.networks
                 .insert(String::from("default"), Attachment::default());
+        }
+        // `labels:` over the labels of `label_file:`.
+        if !label_files.is_empty() {
+            label_files.append(&mut s.labels);
+            s.labels = label_files;
+        }
+        // The service's MAC address is its first network's (the one it is created on).
+        if let Some((address, at)) = mac {
+            let first = s
+                .attachments()
+                .first()
+                .map(|(n, a)| (n.to_string(), a.mac_address.is_some()));
+            match first {
+                Some((_, true)) => self.error(
+                    at,
+                    format!(
+                        "service `{svc}` gives `mac_address` twice (here and in its first network)"
+                    ),
+                ),
+                Some((name, false)) => {
+                    if let Some(a) = s.networks.get_mut(&name) {
+                        a.mac_address = Some(address);
+                    }
+                }
+                None => self.error(
+                    at,
+                    format!("service `{svc}`: `mac_address` needs a network (network_mode is set)"),
+                ),
+            }
         }
         Some(s)
     }
@@ -263,6 +304,27 @@ impl Reader<'_> {
                 Err((line, m)) => {
                     self.error(at, format!("env_file {}:{line}: {m}", path.display()))
                 }
+            }
+        }
+        out
+    }
+
+    /// `label_file:`: one file or a list, each `KEY=VALUE` lines (as an env file).
+    fn label_files(&mut self, v: &Node, what: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for f in self.strings(v, what, true) {
+            let path = self.dir_of(v.pos).join(&f);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => match yaml::parse_dotenv(&text, self.env, None) {
+                    Ok(vars) => out.extend(vars),
+                    Err((line, m)) => {
+                        self.error(v.pos, format!("label_file {}:{line}: {m}", path.display()))
+                    }
+                },
+                Err(e) => self.error(
+                    v.pos,
+                    format!("cannot read label_file {}: {e}", path.display()),
+                ),
             }
         }
         out

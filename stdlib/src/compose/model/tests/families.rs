@@ -661,3 +661,47 @@ fn what_real_files_write_is_read_as_compose_reads_it() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].message.contains("need Swarm"), "{errors:?}");
 }
+
+#[test]
+fn label_files_mac_address_attach_and_develop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(dir.path().join("labels.env"), "team=sre\ntier=\"back\"\n").expect("labels");
+    std::fs::write(
+        &file,
+        "services:\n  a:\n    image: x\n    label_file: labels.env\n    labels: {tier: front}\n    mac_address: 02:42:ac:11:00:09\n    networks: {n: {priority: 5}, m: {}}\n    attach: false\n    develop: {watch: [{path: ., action: rebuild}]}\nnetworks:\n  n: {}\n  m: {}\n",
+    )
+    .expect("write");
+    let p = load_text_at_ok(&file);
+    let a = &p.services["a"];
+    assert_eq!(a.labels["team"], "sre");
+    assert_eq!(a.labels["tier"], "front", "labels win over label_file");
+    assert_eq!(
+        a.networks["n"].mac_address.as_deref(),
+        Some("02:42:ac:11:00:09")
+    );
+    assert_eq!(a.networks["m"].mac_address, None);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("`develop` of service `a` is ignored")),
+        "{:?}",
+        p.notes
+    );
+}
+
+fn load_text_at_ok(file: &std::path::Path) -> Project {
+    load(
+        file,
+        &LoadOptions {
+            project: Some("p"),
+            profiles: &[],
+            env_file: None,
+            env: &|_: &str| None,
+            strict: true,
+            sensitive: &|_: &str, _: &str| false,
+            files: &[],
+        },
+    )
+    .expect("valid")
+}
