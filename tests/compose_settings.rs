@@ -327,7 +327,8 @@ fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
     docker(&["volume", "rm", &anonymous]);
 }
 
-/// `db` at a static address on an IPAM subnet (SUBNET), `app` on two networks with
+/// `db` at a static address on an IPAM subnet (SUBNET, in 10.213.0.0/16: outside the
+/// engine's default pools, from which the other tests' networks are given subnets), `app` on two networks with
 /// `front` first by priority, and `legacy` reaching db by a link alias.
 fn networks_stack(subnet: &str, address: &str) -> String {
     format!(
@@ -336,7 +337,6 @@ fn networks_stack(subnet: &str, address: &str) -> String {
     image: {IMAGE}
     init: true
     command: sleep 600
-    mac_address: "02:42:ac:1f:4d:0a"
     label_file: db.labels
     networks:
       back:
@@ -369,7 +369,7 @@ networks:
 #[test]
 #[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
 fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
-    let stack = Stack::new("opsipam", &networks_stack("172.31.77.0/24", "172.31.77.10"));
+    let stack = Stack::new("opsipam", &networks_stack("10.213.77.0/24", "10.213.77.10"));
     std::fs::write(stack.dir.path().join("db.labels"), "team=data\n").expect("label file");
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -381,19 +381,13 @@ fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
             "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
             "opsipam_back"
         ]),
-        "172.31.77.0/24"
+        "10.213.77.0/24"
     );
     assert!(
         stack
             .exec("db", "ip -4 addr")
             .1
-            .contains("inet 172.31.77.10/24")
-    );
-    assert!(
-        stack
-            .exec("db", "ip link")
-            .1
-            .contains("link/ether 02:42:ac:1f:4d:0a")
+            .contains("inet 10.213.77.10/24")
     );
     assert_eq!(
         stack.inspect("db", "{{index .Config.Labels \"team\"}}"),
@@ -407,24 +401,70 @@ fn static_addresses_on_an_ipam_subnet_links_and_a_changed_subnet_is_refused() {
     assert_eq!(nets, "opsipam_back opsipam_front");
     let (code, ping) = stack.exec("app", "ping -c1 -W2 db");
     assert_eq!(code, 0, "{ping}");
-    assert!(ping.contains("172.31.77.10"), "{ping}");
+    assert!(ping.contains("10.213.77.10"), "{ping}");
     // The link alias resolves from legacy.
     let (code, ping) = stack.exec("legacy", "ping -c1 -W2 database");
     assert_eq!(code, 0, "{ping}");
-    assert!(ping.contains("172.31.77.10"), "{ping}");
+    assert!(ping.contains("10.213.77.10"), "{ping}");
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("created=0 recreated=0 kept=3"), "{out}");
 
     // Another subnet cannot be applied to the existing network: a preflight error, and
     // the run refuses before touching anything.
-    stack.write(&networks_stack("172.31.78.0/24", "172.31.78.10"));
+    stack.write(&networks_stack("10.213.78.0/24", "10.213.78.10"));
     let (code, plan, err) = stack.run(UP, &["plan"]);
     assert_eq!(code, 3, "{plan}{err}");
     let all = format!("{plan}{err}");
-    assert!(all.contains("network opsipam_back exists with subnets [172.31.77.0/24], and the file asks for [172.31.78.0/24]"), "{all}");
+    assert!(all.contains("network opsipam_back exists with subnets [10.213.77.0/24], and the file asks for [10.213.78.0/24]"), "{all}");
     let id = stack.id("db");
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_ne!(code, 0, "{out}{err}");
     assert_eq!(id, stack.id("db"), "db was touched");
+}
+
+/// The engine's API version, as (major, minor).
+fn engine_api() -> (usize, usize) {
+    let v = docker(&["version", "-f", "{{.Server.APIVersion}}"]);
+    let (major, minor) = v.split_once('.').expect("an API version");
+    (major.parse().expect("major"), minor.parse().expect("minor"))
+}
+
+/// A setting the engine would drop without a word is refused by an older engine before
+/// anything changes, and applied by a newer one.
+#[test]
+#[ignore = "engine tier (a Docker engine): run scripts/test.sh"]
+fn a_mac_address_is_applied_or_refused_by_the_engine_s_api_version() {
+    let stack = Stack::new(
+        "opsmac",
+        &format!(
+            "services:\n  db:\n    image: {IMAGE}\n    init: true\n    command: sleep 600\n    mac_address: \"02:42:ac:1f:4d:0b\"\n"
+        ),
+    );
+    let api = engine_api();
+    let (code, plan, err) = stack.run(UP, &["plan"]);
+    if api < (1, 44) {
+        assert_eq!(code, 3, "{plan}{err}");
+        let all = format!("{plan}{err}");
+        assert!(
+            all.contains(&format!("service db: `mac_address` needs Docker Engine API 1.44, and this engine speaks {}.{}", api.0, api.1)),
+            "{all}"
+        );
+        let (code, out, err) = stack.run(UP, &["run"]);
+        assert_ne!(code, 0, "{out}{err}");
+        assert!(
+            stack.containers().is_empty(),
+            "a refused run created containers"
+        );
+    } else {
+        assert_eq!(code, 0, "{plan}{err}");
+        let (code, out, err) = stack.run(UP, &["run"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            stack
+                .exec("db", "cat /sys/class/net/eth0/address")
+                .1
+                .contains("02:42:ac:1f:4d:0b")
+        );
+    }
 }

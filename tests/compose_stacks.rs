@@ -327,7 +327,7 @@ services:
     secrets: [token]
     networks:
       back:
-        ipv4_address: 172.31.90.10
+        ipv4_address: 10.213.90.10
   sidecar:
     image: {IMAGE}
     init: true
@@ -346,7 +346,7 @@ networks:
   back:
     ipam:
       config:
-        - subnet: 172.31.90.0/24
+        - subnet: 10.213.90.0/24
 "#
         ),
     );
@@ -398,7 +398,7 @@ networks:
         "ev3ry-t0ken-value"
     );
     assert_eq!(stack.open_files("app").split(' ').next(), Some("2048"));
-    assert!(stack.exec("app", "ip -4 addr").1.contains("172.31.90.10"));
+    assert!(stack.exec("app", "ip -4 addr").1.contains("10.213.90.10"));
     assert_eq!(
         stack.exec("app", "readlink /proc/self/ns/net").1,
         stack.exec("sidecar", "readlink /proc/self/ns/net").1

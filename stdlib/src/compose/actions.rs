@@ -202,6 +202,54 @@ pub fn subnet_drift(net: &Resource, found: &[String]) -> Option<String> {
     })
 }
 
+/// What the file uses that an engine older than its API version would silently ignore:
+/// one line per service and setting, naming the version it needs. An engine that speaks
+/// `api` = (1, minor) gets these as errors before anything changes.
+pub fn needs_newer_engine(
+    project: &Project,
+    services: &[String],
+    api: (usize, usize),
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in services {
+        let Some(s) = project.services.get(name) else {
+            continue;
+        };
+        let attachments = s.attachments();
+        // Each of these is sent where the engine's API puts it since that version; an
+        // older engine drops it without a word.
+        let wants: [(bool, &str, usize); 4] = [
+            (!s.settings.annotations.is_empty(), "`annotations`", 43),
+            (
+                s.healthcheck
+                    .as_ref()
+                    .is_some_and(|h| h.start_interval.is_some()),
+                "healthcheck `start_interval`",
+                44,
+            ),
+            (
+                s.volumes.iter().any(|m| m.subpath.is_some()),
+                "volume `subpath`",
+                45,
+            ),
+            (
+                attachments.iter().any(|(_, a)| a.mac_address.is_some()),
+                "`mac_address`",
+                44,
+            ),
+        ];
+        for (used, what, minor) in wants {
+            if used && api < (1, minor) {
+                out.push(format!(
+                    "service {name}: {what} needs Docker Engine API 1.{minor}, and this engine speaks {}.{} (it would be ignored)",
+                    api.0, api.1
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Containers of the project whose service is not in the file.
 pub fn orphans<'a>(project: &Project, existing: &'a [Existing]) -> Vec<&'a Existing> {
     existing

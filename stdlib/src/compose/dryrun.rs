@@ -242,6 +242,8 @@ pub struct EngineState {
     builds: HashMap<String, Option<String>>,
     networks: HashMap<String, bool>,
     subnets: HashMap<String, Vec<String>>,
+    /// The API version agreed with the engine.
+    api: (usize, usize),
     volumes: HashMap<String, bool>,
 }
 
@@ -280,6 +282,7 @@ async fn read_engine(project: &Project) -> Result<EngineState, String> {
         .await
         .map_err(|e| e.message)?;
     Ok(EngineState {
+        api: engine.api_version(),
         containers,
         images,
         builds,
@@ -307,6 +310,11 @@ fn plan_up(
         .value("pull")
         .and_then(Value::as_str)
         .unwrap_or("missing");
+    if let Some(st) = state {
+        for why in actions::needs_newer_engine(project, &order, st.api) {
+            findings.push(error(lang::Code::PreflightCheck, why));
+        }
+    }
     let mut details = Vec::new();
     let networks = project.networks_used(&order).into_iter().map(|k| {
         (

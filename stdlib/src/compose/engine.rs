@@ -147,6 +147,12 @@ impl Engine {
         Ok(Engine { docker, host })
     }
 
+    /// The API version agreed with the engine, as (major, minor).
+    pub fn api_version(&self) -> (usize, usize) {
+        let v = self.docker.client_version();
+        (v.major_version, v.minor_version)
+    }
+
     /// Every container of the project, running or not, with its state and health.
     pub async fn containers(&self, project: &str) -> Result<Vec<Existing>, String> {
         let filters = HashMap::from([("label", vec![format!("{PROJECT}={project}")])]);

@@ -32,6 +32,10 @@ pub async fn up(
     let wanted = selected(project, &list(input, "services"))?;
     let order = model::order(&project.services, wanted).map_err(StepError::fatal)?;
     let engine = connect(input).await?;
+    let too_new = actions::needs_newer_engine(project, &order, engine.api_version());
+    if !too_new.is_empty() {
+        return Err(StepError::fatal(too_new.join("; ")));
+    }
     let pull = input.str("pull").unwrap_or("missing");
     let policy = input.str("build").unwrap_or("changed");
     let image_ids = images(&engine, project, &order, pull, policy, ctx).await?;

@@ -599,7 +599,7 @@ services:
         "{all}"
     );
     write("lib/shared.yml", "services: {}\n");
-    let err = load_text_at(&root.join("docker-compose.yml"));
+    let err = load_at(&root.join("docker-compose.yml")).expect_err("invalid");
     let all: Vec<String> = err.iter().map(ToString::to_string).collect();
     let all = all.join("\n");
     assert!(
@@ -610,12 +610,13 @@ services:
         "docker-compose.yml",
         "services:\n  a:\n    extends: b\n  b:\n    extends: a\n",
     );
-    let err = load_text_at(&root.join("docker-compose.yml"));
+    let err = load_at(&root.join("docker-compose.yml")).expect_err("invalid");
     let all: Vec<String> = err.iter().map(ToString::to_string).collect();
     assert!(all.join("\n").contains("is a cycle"), "{all:?}");
 }
 
-fn load_text_at(file: &std::path::Path) -> Vec<FileError> {
+/// Loads a compose file with no environment, no profiles and project `p`.
+fn load_at(file: &std::path::Path) -> Result<Project, Vec<FileError>> {
     load(
         file,
         &LoadOptions {
@@ -628,7 +629,6 @@ fn load_text_at(file: &std::path::Path) -> Vec<FileError> {
             files: &[],
         },
     )
-    .expect_err("invalid")
 }
 
 #[test]
@@ -672,7 +672,7 @@ fn label_files_mac_address_attach_and_develop() {
         "services:\n  a:\n    image: x\n    label_file: labels.env\n    labels: {tier: front}\n    mac_address: 02:42:ac:11:00:09\n    networks: {n: {priority: 5}, m: {}}\n    attach: false\n    develop: {watch: [{path: ., action: rebuild}]}\nnetworks:\n  n: {}\n  m: {}\n",
     )
     .expect("write");
-    let p = load_text_at_ok(&file);
+    let p = load_at(&file).expect("valid");
     let a = &p.services["a"];
     assert_eq!(a.labels["team"], "sre");
     assert_eq!(a.labels["tier"], "front", "labels win over label_file");
@@ -688,20 +688,4 @@ fn label_files_mac_address_attach_and_develop() {
         "{:?}",
         p.notes
     );
-}
-
-fn load_text_at_ok(file: &std::path::Path) -> Project {
-    load(
-        file,
-        &LoadOptions {
-            project: Some("p"),
-            profiles: &[],
-            env_file: None,
-            env: &|_: &str| None,
-            strict: true,
-            sensitive: &|_: &str, _: &str| false,
-            files: &[],
-        },
-    )
-    .expect("valid")
 }
