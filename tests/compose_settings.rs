@@ -174,6 +174,10 @@ fn swarm_only_deploy_keys_are_warned_about_in_the_plan() {
     assert!(plan.contains("`cpus` is not enforced"), "{plan}");
 }
 
+/// `docker inspect` template of the name of the volume mounted at /cache.
+const CACHE_VOLUME: &str =
+    "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}";
+
 /// A port P of 127.0.0.1 such that P and P + 1 are both free now.
 fn two_free_ports() -> u16 {
     use std::net::TcpListener;
@@ -249,10 +253,7 @@ fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
     assert_eq!(stack.exec("reader", "cat /cache/f").1, "kept");
     let (code, _) = stack.exec("reader", "touch /cache/g");
     assert_ne!(code, 0, "volumes_from :ro mounted read-write");
-    let anonymous = stack.inspect(
-        "app",
-        "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}",
-    );
+    let anonymous = stack.inspect("app", CACHE_VOLUME);
     assert_eq!(anonymous.len(), 64, "an anonymous volume: {anonymous}");
 
     // A changed environment recreates app; its anonymous volume comes back, and the plan
@@ -275,13 +276,7 @@ fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
         "kept",
         "the recreate lost the anonymous volume"
     );
-    assert_eq!(
-        stack.inspect(
-            "app",
-            "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}"
-        ),
-        anonymous
-    );
+    assert_eq!(stack.inspect("app", CACHE_VOLUME), anonymous);
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -306,10 +301,7 @@ fn anonymous_volumes_survive_a_recreate_and_go_only_with_volumes_true() {
     // Bring it back (a new anonymous volume) and take it down with its volumes.
     let (code, out, err) = stack.run(UP, &["run"]);
     assert_eq!(code, 0, "{out}{err}");
-    let second = stack.inspect(
-        "app",
-        "{{range .Mounts}}{{if eq .Destination \"/cache\"}}{{.Name}}{{end}}{{end}}",
-    );
+    let second = stack.inspect("app", CACHE_VOLUME);
     let down_all = "compose down \"FILE\" {\n  project = \"PROJECT\"\n  volumes = true\n}\n";
     let (code, plan, _) = stack.run(down_all, &["plan"]);
     assert_eq!(code, 0);

@@ -167,18 +167,32 @@ pub fn anonymous_volumes<'a>(project: &Project, c: &'a Existing) -> Vec<&'a str>
         .collect()
 }
 
-/// The paths of the anonymous volumes a recreate of `c` keeps for `svc` (what
-/// [`super::body::mounts`] mounts again).
-pub fn kept_volumes<'a>(project: &Project, svc: &Service, c: &'a Existing) -> Vec<&'a str> {
-    anonymous_volumes(project, c)
-        .into_iter()
-        .filter(|dest| {
-            let at = svc.volumes.iter().find(|m| m.target == *dest);
-            match at {
+/// The anonymous volumes (path in the container, volume name) of an old container that
+/// its replacement for `svc` mounts again: those at a path where the file declares an
+/// anonymous volume, and (without `volumes_from`, whose mounts come from the other
+/// container) the image's `VOLUME`s at paths nothing else is mounted on.
+pub fn kept<'a>(
+    project: &Project,
+    svc: &Service,
+    volumes: &'a [(String, String)],
+) -> Vec<&'a (String, String)> {
+    volumes
+        .iter()
+        .filter(|(_, name)| !project.volumes.values().any(|v| &v.name == name))
+        .filter(
+            |(dest, _)| match svc.volumes.iter().find(|m| &m.target == dest) {
                 Some(m) => m.anonymous(),
-                None => svc.volumes_from.is_empty() && !svc.settings.tmpfs.contains_key(*dest),
-            }
-        })
+                None => svc.volumes_from.is_empty() && !svc.settings.tmpfs.contains_key(dest),
+            },
+        )
+        .collect()
+}
+
+/// The paths of the volumes a recreate of `c` keeps for `svc` (see [`kept`]).
+pub fn kept_volumes<'a>(project: &Project, svc: &Service, c: &'a Existing) -> Vec<&'a str> {
+    kept(project, svc, &c.volumes)
+        .into_iter()
+        .map(|(dest, _)| dest.as_str())
         .collect()
 }
 

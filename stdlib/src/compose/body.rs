@@ -10,7 +10,7 @@ use bollard::models::{
     NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
-use super::actions::{container_name, network_name};
+use super::actions::{self, container_name, network_name};
 use super::engine;
 use super::model::{Attachment, Project, Service, Settings};
 
@@ -201,12 +201,7 @@ pub fn mounts(project: &Project, svc: &Service, kept: &[(String, String)]) -> Mo
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
     let mut tmpfs = HashMap::new();
-    // The old container's anonymous volumes (the project's named volumes are mounted by
-    // their key, or not at all).
-    let kept: Vec<&(String, String)> = kept
-        .iter()
-        .filter(|(_, name)| !project.volumes.values().any(|v| &v.name == name))
-        .collect();
+    let kept = actions::kept(project, svc, kept);
     let kept_at = |target: &str| {
         kept.iter()
             .find(|(dest, _)| dest == target)
@@ -301,18 +296,15 @@ pub fn mounts(project: &Project, svc: &Service, kept: &[(String, String)]) -> Mo
             binds.push(format!("{file}:{}:ro", g.target));
         }
     }
-    if svc.volumes_from.is_empty() {
-        for (dest, name) in kept {
-            let mounted = svc.volumes.iter().any(|m| &m.target == dest)
-                || svc.settings.tmpfs.contains_key(dest);
-            if !mounted {
-                mounts.push(EngineMount {
-                    target: Some(dest.clone()),
-                    source: Some(name.clone()),
-                    typ: Some(MountType::VOLUME),
-                    ..Default::default()
-                });
-            }
+    // The image's volumes: kept, at paths the file does not mount.
+    for (dest, name) in kept {
+        if !svc.volumes.iter().any(|m| &m.target == dest) {
+            mounts.push(EngineMount {
+                target: Some(dest.clone()),
+                source: Some(name.clone()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            });
         }
     }
     Mounts {

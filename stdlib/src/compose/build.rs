@@ -314,17 +314,7 @@ mod tests {
     fn build_of(dir: &Path) -> Build {
         Build {
             context: dir.display().to_string(),
-            dockerfile: None,
-            dockerfile_inline: None,
-            args: Default::default(),
-            target: None,
-            labels: Default::default(),
-            network: None,
-            extra_hosts: Vec::new(),
-            cache_from: Vec::new(),
-            pull: false,
-            no_cache: false,
-            shm_size: None,
+            ..Build::default()
         }
     }
 

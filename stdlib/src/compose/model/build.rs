@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::*;
 
 /// How a service's image is built.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Build {
     /// The context directory (absolute).
     pub context: String,
@@ -52,17 +52,7 @@ impl Reader<'_> {
     pub(super) fn build(&mut self, v: &Node, what: &str) -> Option<Build> {
         let mut b = Build {
             context: String::from("."),
-            dockerfile: None,
-            dockerfile_inline: None,
-            args: BTreeMap::new(),
-            target: None,
-            labels: BTreeMap::new(),
-            network: None,
-            extra_hosts: Vec::new(),
-            cache_from: Vec::new(),
-            pull: false,
-            no_cache: false,
-            shm_size: None,
+            ..Build::default()
         };
         match &v.value {
             Value::Map(m) => {

@@ -347,13 +347,10 @@ pub(super) fn merge(base: Node, over: Node, path: &str) -> Node {
                 pos: base.pos,
             }
         }
-        (b, o) if REPLACED.contains(&key) || path.ends_with("healthcheck.test") => {
-            let _ = b;
-            Node {
-                value: o,
-                pos: over.pos,
-            }
-        }
+        (_, o) if REPLACED.contains(&key) || path.ends_with("healthcheck.test") => Node {
+            value: o,
+            pos: over.pos,
+        },
         (b @ (Value::Seq(_) | Value::Map(_)), o @ (Value::Seq(_) | Value::Map(_)))
             if KEYED.contains(&key) =>
         {
@@ -426,10 +423,7 @@ fn as_map(value: Value, pos: Pos) -> IndexMap<String, (Pos, Node)> {
             .into_iter()
             .filter_map(|n| {
                 let text = n.scalar()?;
-                let (k, v) = match text
-                    .split_once('=')
-                    .or_else(|| text.split_once(':').filter(|_| false))
-                {
+                let (k, v) = match text.split_once('=') {
                     Some((k, v)) => (k.to_string(), Value::Str(v.to_string())),
                     None => (text.clone(), Value::Null),
                 };

@@ -446,7 +446,12 @@ pub fn normalize_name(name: &str) -> String {
 
 /// The service keys this reader supports (docs/steps.md lists them; a test keeps both equal).
 pub fn service_keys() -> impl Iterator<Item = &'static str> {
-    BASIC_KEYS.iter().chain(settings::SETTINGS_KEYS).copied()
+    // The settings' keys are their fields' names, and `deploy` sets some of them.
+    BASIC_KEYS
+        .iter()
+        .chain(settings::SETTINGS_FIELDS)
+        .chain(&["deploy"])
+        .copied()
 }
 
 const BASIC_KEYS: &[&str] = &[

@@ -138,7 +138,8 @@ pub struct Settings {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// The configuration fields [`Settings`] adds (their names in the hash labels).
+/// The configuration fields [`Settings`] adds, each read from the service key of its name
+/// (their names in the hash labels too).
 pub(super) const SETTINGS_FIELDS: &[&str] = &[
     "cap_add",
     "cap_drop",
@@ -181,52 +182,6 @@ pub(super) const SETTINGS_FIELDS: &[&str] = &[
     "domainname",
     "storage_opt",
     "annotations",
-];
-
-/// The service keys [`Reader::setting`] reads (besides `deploy`).
-pub(super) const SETTINGS_KEYS: &[&str] = &[
-    "cap_add",
-    "cap_drop",
-    "privileged",
-    "security_opt",
-    "sysctls",
-    "ulimits",
-    "tmpfs",
-    "shm_size",
-    "read_only",
-    "devices",
-    "device_cgroup_rules",
-    "pid",
-    "ipc",
-    "uts",
-    "userns_mode",
-    "cgroup",
-    "cgroup_parent",
-    "logging",
-    "mem_limit",
-    "mem_reservation",
-    "memswap_limit",
-    "mem_swappiness",
-    "cpus",
-    "cpu_shares",
-    "cpu_period",
-    "cpu_quota",
-    "cpuset",
-    "pids_limit",
-    "oom_kill_disable",
-    "oom_score_adj",
-    "platform",
-    "runtime",
-    "stdin_open",
-    "tty",
-    "group_add",
-    "dns",
-    "dns_search",
-    "dns_opt",
-    "domainname",
-    "storage_opt",
-    "annotations",
-    "deploy",
 ];
 
 /// What `deploy:` said that a service needs besides its settings.
