@@ -71,18 +71,27 @@ impl Index {
             .map_err(|e| format!("cannot open the run index {}: {e}", path.display()))?;
         let setup = || -> rusqlite::Result<()> {
             db.busy_timeout(Duration::from_secs(5))?;
-            db.pragma_update(None, "journal_mode", "DELETE")?;
             // No fsync: the journals are the record; after a power loss the index may
             // lack its latest rows, which the next `ops history` reads from the journals.
             db.pragma_update(None, "synchronous", "OFF")?;
-            // The index is rebuilt from the journals when its layout is not this one.
+            // An index of this layout is used as it is (every run opens it: the schema is
+            // not compiled again); another one, or a new file, is (re)built, and the
+            // version is set in the same transaction as the tables, so a crash leaves
+            // either the old layout or the whole new one.
             let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if version != INDEX_VERSION {
-                db.execute_batch("DROP TABLE IF EXISTS runs;")?;
-                db.pragma_update(None, "user_version", INDEX_VERSION)?;
+            if version == INDEX_VERSION {
+                return Ok(());
             }
-            db.execute_batch(
-                "CREATE TABLE IF NOT EXISTS runs (
+            db.pragma_update(None, "journal_mode", "DELETE")?;
+            db.execute_batch("BEGIN IMMEDIATE")?;
+            // Another run may have built it since the version was read.
+            let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if version == INDEX_VERSION {
+                return db.execute_batch("COMMIT");
+            }
+            db.execute_batch(&format!(
+                "DROP TABLE IF EXISTS runs;
+                 CREATE TABLE runs (
                     run TEXT PRIMARY KEY, runbook TEXT NOT NULL, file TEXT NOT NULL,
                     user TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
                     started TEXT NOT NULL, ended TEXT, duration_ms INTEGER,
@@ -90,8 +99,10 @@ impl Index {
                     resumes INTEGER NOT NULL DEFAULT 0, records INTEGER, head TEXT,
                     approvals TEXT);
                  CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started);
-                 CREATE INDEX IF NOT EXISTS runs_by_runbook ON runs (runbook, started);",
-            )
+                 CREATE INDEX IF NOT EXISTS runs_by_runbook ON runs (runbook, started);
+                 PRAGMA user_version = {INDEX_VERSION};
+                 COMMIT;"
+            ))
         };
         setup().map_err(|e| format!("cannot use the run index {}: {e}", path.display()))?;
         Ok(Index { db })

@@ -191,3 +191,46 @@ fn tens_of_thousands_of_problems_are_shown_in_part() {
     let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(doc["diagnostics"].as_array().map(Vec::len), Some(20_000));
 }
+
+#[test]
+fn a_runbook_cannot_drive_the_terminal_through_its_own_diagnostics() {
+    // Raw ESC, BEL and a lone CR pasted into strings, and a bidi override in a comment
+    // before a syntax error: every error is reported, and no snippet prints those bytes.
+    let work = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "esc.rb.ops",
+            format!("{META}notify stdout \"a \u{1b}]0;owned\u{7} b\"\n"),
+            "OPS1016",
+        ),
+        // A lone CR ends a line for the scanner: the string is unterminated.
+        (
+            "cr.rb.ops",
+            format!("{META}notify stdout \"a\rb\"\n"),
+            "OPS1006",
+        ),
+        (
+            "bidi.rb.ops",
+            format!("{META}# \u{202e}txt\nwait = = 1s\n"),
+            "OPS1005",
+        ),
+    ];
+    for (name, body, code) in &cases {
+        std::fs::write(work.path().join(name), body).expect("write");
+        for color in ["never", "always"] {
+            let (status, out, err) = ops(&["check", name, "--color", color], work.path());
+            assert_eq!(status, 1, "{name}: {out}{err}");
+            assert!(
+                out.contains(code) || err.contains(code),
+                "{name}: {out}{err}"
+            );
+            let all = format!("{out}{err}");
+            let plain: String = all.replace("\u{1b}[", "");
+            assert_eq!(
+                drives_terminal(&plain),
+                None,
+                "{name} --color {color}: {all:?}"
+            );
+        }
+    }
+}

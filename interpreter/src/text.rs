@@ -8,13 +8,7 @@ use std::fmt::Write as _;
 /// How much of a long value a message quotes.
 pub const QUOTE_LIMIT: usize = 2048;
 
-/// True for characters that can change how a terminal shows what follows: C0 controls
-/// but tab and line feed, DEL, C1 controls, and the Unicode bidirectional overrides and
-/// isolates that reorder text on screen.
-fn is_dangerous(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
+use lang::source::drives_terminal as is_dangerous;
 
 /// The text with every dangerous character written as a visible escape (`\x1b`,
 /// `\u{202e}`), so an escape sequence in remote data prints as text instead of setting a

@@ -207,3 +207,42 @@ fn run_ids_that_could_leave_the_state_directory_are_refused() {
         assert!(!journal::valid_run_id(bad), "{bad:?}");
     }
 }
+
+/// The events of a one-step run of step `1`, through the journal's reporter; returns the
+/// writer's fsyncs and the records on disk.
+fn one_step_run(durable: &[&str]) -> (u32, usize) {
+    use interpreter::event::Reporter;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Writer::create(dir.path(), &header("r1")).unwrap();
+    let path = writer.path().to_path_buf();
+    let writer = std::sync::Arc::new(std::sync::Mutex::new(writer));
+    let mut reporter = journal::JournalReporter {
+        writer: writer.clone(),
+        durable: std::sync::Arc::new(durable.iter().map(|s| s.to_string()).collect()),
+    };
+    reporter.event(&Event::StepStarted {
+        id: "1".into(),
+        label: "exec \"step 1\"".into(),
+        attempt: 1,
+    });
+    reporter.event(&finished("1", None));
+    reporter.event(&Event::RunFinished {
+        status: "ok".into(),
+        duration_ms: 1,
+        failed_step: None,
+        exit_code: 0,
+    });
+    reporter.finish().unwrap();
+    let syncs = writer.lock().unwrap().syncs();
+    drop(reporter);
+    drop(writer);
+    (syncs, Journal::read(&path).unwrap().records.len())
+}
+
+#[test]
+fn a_read_only_run_is_written_but_never_fsynced_and_a_mutating_step_start_and_its_run_end_are() {
+    // Read-only: every record reaches the file, none waited for on disk.
+    assert_eq!(one_step_run(&[]), (0, 4));
+    // Mutating: the step's start (write-ahead) and the run's end.
+    assert_eq!(one_step_run(&["1"]), (2, 4));
+}

@@ -51,15 +51,18 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     Ok(text)
 }
 
-/// `text` with every comment's bytes replaced by spaces (a comment ends before its line
-/// break), or `None` when it has none.
-fn blank_comments(text: &str, comments: &[crate::ast::Comment]) -> Option<String> {
-    if comments.is_empty() {
+/// The text pest parses: `text` with every comment's bytes and every tab in code replaced
+/// by spaces (a comment ends before its line break), or `None` when it has neither.
+fn blanked(text: &str, scanned: &scan::Scan) -> Option<String> {
+    if scanned.comments.is_empty() && scanned.tabs.is_empty() {
         return None;
     }
     let mut bytes = text.as_bytes().to_vec();
-    for c in comments {
+    for c in &scanned.comments {
         bytes[c.span.start..c.span.end].fill(b' ');
+    }
+    for &tab in &scanned.tabs {
+        bytes[tab] = b' ';
     }
     // Whole UTF-8 sequences were replaced by ASCII, so the text is still UTF-8.
     String::from_utf8(bytes).ok()
@@ -84,9 +87,10 @@ pub fn parse(text: &str) -> Parsed {
             diagnostics: vec![error],
         };
     }
-    // The scanner found every comment (it knows strings); the parser gets them as spaces,
-    // byte for byte, so that no token position moves and the grammar skips only blanks.
-    let blanked = blank_comments(text, &scanned.comments);
+    // The scanner found every comment and tab in code (it knows strings); the parser gets
+    // them as spaces, byte for byte, so that no token position moves and the grammar's
+    // skip between tokens tests one character.
+    let blanked = blanked(text, &scanned);
     let parsed = blanked.as_deref().unwrap_or(text);
     match OpsParser::parse(Rule::file, parsed) {
         Ok(mut pairs) => {
@@ -120,7 +124,7 @@ pub fn parse_expr(text: &str) -> Result<Expr, Vec<Diagnostic>> {
     if let Some(error) = scanned.error {
         return Err(vec![error]);
     }
-    let whole = format!("{text}\n");
+    let whole = format!("{}\n", blanked(text, &scanned).as_deref().unwrap_or(text));
     match OpsParser::parse(Rule::expr_only, &whole) {
         Ok(mut pairs) => {
             let Some(pair) = pairs.next() else {
@@ -306,7 +310,6 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
             matches!(
                 r,
                 Rule::expr
-                    | Rule::operand
                     | Rule::value_start
                     | Rule::primary
                     | Rule::head_arg
@@ -346,10 +349,10 @@ fn expected_categories(positives: &[Rule], tokens: &[String]) -> Vec<&'static st
     if has(Rule::type_expr) || has(Rule::type_name) {
         out.push("a type like `string` or `list<url>`");
     }
-    if has(Rule::cmp_op) || has(Rule::binop) {
+    if has(Rule::cmp_op) {
         out.push("a comparison (`==`, `!=`, `<`, `contains`, `matches`, `in`, ...)");
     }
-    if has(Rule::kw_and) || has(Rule::kw_or) || has(Rule::binop) {
+    if has(Rule::kw_and) || has(Rule::kw_or) {
         out.push("`and`/`or`");
     }
     if has(Rule::kw_as) {
@@ -453,7 +456,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::int => "a number",
         Rule::boolean => "`true` or `false`",
         Rule::string | Rule::line_string | Rule::triple_string => "a string",
-        Rule::line_text | Rule::triple_text | Rule::line_char => "string text",
+        Rule::line_text | Rule::triple_text => "string text",
         Rule::escape => "an escape like `\\n`",
         Rule::interp => "an interpolation `${...}`",
         Rule::ident_char => "a letter, digit or `_`",
@@ -513,5 +516,36 @@ mod tests {
         let d = parsed.diagnostics.first().expect("an error");
         assert_eq!(d.code, crate::Code::SyntaxError, "{d:?}");
         assert_eq!(d.span.start, bad.find("int").expect("int"), "{d:?}");
+    }
+
+    /// Tabs in code reach the parser as spaces and parse as blanks do, while a tab in a
+    /// string stays a tab; strings hold `$`, `#` and multi-byte text up to their end;
+    /// a control character in a string is refused where it is.
+    #[test]
+    fn tabs_in_code_are_blanks_and_string_text_is_kept_whole() {
+        let text = "runbook \"x\" {\n\ttitle\t=\t\"a\tb $5 # ü ${\"in\"}\"\n\towner = \"o\"\n}\nwait\t1s\n";
+        let parsed = parse(text);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let dump = crate::dump::dump(parsed.ast.as_ref().expect("parses"), false);
+        assert!(dump.contains(r"a\tb $5 # ü "), "{dump}");
+        assert!(dump.contains("\"in\""), "{dump}");
+        let wait = text.find("wait").expect("wait");
+        assert_eq!(
+            parsed
+                .ast
+                .expect("ast")
+                .stmts
+                .last()
+                .expect("wait")
+                .span()
+                .start,
+            wait
+        );
+        let bad = "notify stdout \"a\u{1b}[31mred\"\n";
+        let d = parse(bad).diagnostics;
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, crate::Code::ControlCharacter, "{d:?}");
+        assert_eq!(d[0].span.start, bad.find('\u{1b}').expect("escape"));
+        assert!(parse_expr("\t[1,\t2]").is_ok());
     }
 }

@@ -21,6 +21,9 @@ pub struct Scan {
     pub comments: Vec<Comment>,
     /// The first structural error; when set, the file is not parsed further.
     pub error: Option<Diagnostic>,
+    /// Offsets of the tabs in code (outside strings and comments): the parser gets them
+    /// as spaces, so that its skip between tokens tests one character.
+    pub tabs: Vec<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +59,11 @@ pub fn scan(text: &str) -> Scan {
                 }
                 b'\n' | b'\r' => {
                     out.error = Some(unterminated(&stack, at, i));
+                    return out;
+                }
+                // The grammar takes a line string's text up to `"`, `\` or `${`.
+                0..0x20 if b != b'\t' => {
+                    out.error = Some(diag::control_character(Span::new(i, i + 1), b));
                     return out;
                 }
                 _ => i += 1,
@@ -157,6 +165,10 @@ pub fn scan(text: &str) -> Scan {
                         out.error = Some(diag::unterminated_interpolation(Span::new(at, at + 2)));
                         return out;
                     }
+                    i += 1;
+                }
+                b'\t' => {
+                    out.tabs.push(i);
                     i += 1;
                 }
                 _ => i += 1,

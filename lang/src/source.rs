@@ -16,6 +16,37 @@ pub struct SourceFile {
     /// The text (lossily decoded when the file is not UTF-8, for display only).
     pub text: Arc<str>,
     line_starts: Vec<usize>,
+    /// The text as snippets show it, when it holds characters that drive a terminal.
+    shown: Option<String>,
+}
+
+/// True for characters that can change how a terminal shows what follows: C0 controls
+/// but tab and line feed, DEL, C1 controls, and the Unicode bidirectional marks,
+/// overrides and isolates that reorder text on screen.
+pub fn drives_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every byte of each character that drives a terminal (a carriage return
+/// before a line feed excepted) replaced by `?`, so that every offset stays where it was;
+/// `None` when it has none.
+fn shown(text: &str) -> Option<String> {
+    let dangerous = |(i, c): &(usize, char)| {
+        drives_terminal(*c) && !(*c == '\r' && text.as_bytes().get(i + 1) == Some(&b'\n'))
+    };
+    if !text.char_indices().any(|ic| dangerous(&ic)) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        if dangerous(&(i, c)) {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// A 1-based line and column (columns count characters).
@@ -41,9 +72,16 @@ impl SourceFile {
         SourceFile {
             id,
             path: path.into(),
+            shown: shown(&text),
             text,
             line_starts,
         }
+    }
+
+    /// The text as a snippet shows it: the same bytes, but each character that would
+    /// drive the terminal (an escape pasted into a string) as `?`.
+    pub fn shown(&self) -> &str {
+        self.shown.as_deref().unwrap_or(&self.text)
     }
 
     /// The 0-based line holding a byte offset (clamped to the text).

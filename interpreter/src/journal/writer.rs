@@ -18,6 +18,11 @@ pub struct Writer {
     pending: Vec<u8>,
     /// Bytes were written since the last fsync.
     unsynced: bool,
+    /// The runs directory, until the first fsync makes the new journal's entry in it
+    /// durable too (a journal nothing was fsync'd to may vanish in a power loss).
+    dir_unsynced: Option<PathBuf>,
+    /// fsyncs of the journal so far (the directory's not counted).
+    syncs: u32,
     path: PathBuf,
     seq: u64,
     prev: String,
@@ -38,11 +43,12 @@ impl Writer {
             .mode(0o600)
             .open(&path)
             .map_err(|e| format!("cannot create the journal {}: {e}", path.display()))?;
-        let _ = File::open(&dir).and_then(|d| d.sync_all());
         let mut writer = Writer {
             file,
             pending: Vec::new(),
             unsynced: false,
+            dir_unsynced: Some(dir),
+            syncs: 0,
             path,
             seq: 0,
             prev: genesis(&header.run),
@@ -54,7 +60,7 @@ impl Writer {
             header.strip_prefix('{').unwrap_or("}")
         );
         // Handed to the kernel at once, so a run killed before its first event still has
-        // a journal that names it; made durable with that event.
+        // a journal that names it; on disk with the first record that must be.
         writer.append(&body, Durability::Write);
         match writer.failed.take() {
             Some(e) => Err(e),
@@ -106,6 +112,9 @@ impl Writer {
             file,
             pending: Vec::new(),
             unsynced: false,
+            dir_unsynced: None,
+            // The run it goes on with may have started mutating steps: its end is durable.
+            syncs: 1,
             path,
             seq: last.seq + 1,
             prev: journal.line_hashes[last.line - 1].clone(),
@@ -133,6 +142,12 @@ impl Writer {
     /// Records written so far.
     pub fn records(&self) -> u64 {
         self.seq
+    }
+
+    /// How many times the journal was fsync'd: none for a run of read-only steps, whose
+    /// journal is written but never waited for.
+    pub fn syncs(&self) -> u32 {
+        self.syncs
     }
 
     /// The first write error, if any.
@@ -213,13 +228,14 @@ impl Writer {
 /// How far a record must get before the run goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// On disk (fsync), with everything before it: the run's start and end, the start of
-    /// a mutating or interactive step (the journal says it started before it starts),
-    /// notes.
+    /// On disk (fsync), with everything before it and the journal's directory entry: the
+    /// start of a mutating or interactive step (the journal says it started before it
+    /// starts), the end of a run that had one start, notes.
     Sync,
     /// Handed to the kernel (`write(2)`): survives a `kill -9` of ops; the next `Sync`
-    /// puts it on disk. The end, retries and output lines of a mutating or interactive
-    /// step (a gate's "waiting for" line is in the journal while it waits).
+    /// puts it on disk. The run's start, the end of a run of read-only steps, and the
+    /// end, retries and output lines of a mutating or interactive step (a gate's
+    /// "waiting for" line is in the journal while it waits).
     Write,
     /// Kept until the next `Write` or `Sync` (or 64 KiB): records of read-only steps,
     /// output lines, groups. Lost in a crash, resume runs a read-only step again.
@@ -241,6 +257,10 @@ impl Writer {
         if sync && self.unsynced {
             self.file.sync_data()?;
             self.unsynced = false;
+            self.syncs += 1;
+        }
+        if sync && let Some(dir) = self.dir_unsynced.take() {
+            File::open(&dir).and_then(|d| d.sync_all())?;
         }
         Ok(())
     }
@@ -248,7 +268,8 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        let _ = self.flush(true);
+        let sync = self.syncs > 0;
+        let _ = self.flush(sync);
     }
 }
 
@@ -281,8 +302,17 @@ pub struct JournalReporter {
 
 impl Reporter for JournalReporter {
     fn event(&mut self, event: &Event) {
+        let Ok(mut writer) = self.writer.lock() else {
+            return;
+        };
         let level = match event {
-            Event::RunStarted { .. } | Event::RunFinished { .. } => Durability::Sync,
+            // The start goes to disk with the first mutating step's start: a run cut off by
+            // a power loss before that changed nothing and may leave no journal.
+            Event::RunStarted { .. } => Durability::Write,
+            // The end of a run that fsync'd a step's start is fsync'd, or resume would see
+            // that step as cut off; a read-only run is never waited for.
+            Event::RunFinished { .. } if writer.syncs() > 0 => Durability::Sync,
+            Event::RunFinished { .. } => Durability::Write,
             Event::StepStarted { id, .. } if self.durable.contains(id) => Durability::Sync,
             Event::StepRetry { id, .. }
             | Event::StepFinished { id, .. }
@@ -293,14 +323,15 @@ impl Reporter for JournalReporter {
             }
             _ => Durability::Buffer,
         };
-        if let Ok(mut writer) = self.writer.lock() {
-            writer.event(event, level);
-        }
+        writer.event(event, level);
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
         match self.writer.lock() {
-            Ok(mut writer) => writer.flush(true),
+            Ok(mut writer) => {
+                let sync = writer.syncs() > 0;
+                writer.flush(sync)
+            }
             Err(_) => Ok(()),
         }
     }

@@ -51,6 +51,7 @@ codes! {
     InvalidUnit = 1013, "invalid-unit", Error;
     ExpressionTooComplex = 1014, "expression-too-complex", Error;
     ReservedWord = 1015, "reserved-word", Error;
+    ControlCharacter = 1016, "control-character", Error;
     InternalError = 1099, "internal-error", Error;
 
     // ---- check: OPS2xxx

@@ -82,6 +82,19 @@ pub fn interpolation_outside_string(at: Span) -> Diagnostic {
     .with_help("write the name on its own (`value = name`) or inside a string (`\"${name}/api\"`)")
 }
 
+/// A control character (other than a tab) written as it is inside a one-line string.
+pub fn control_character(at: Span, byte: u8) -> Diagnostic {
+    Diagnostic::new(
+        Code::ControlCharacter,
+        at,
+        format!("control character U+{byte:04X} in a string"),
+        "written as it is",
+    )
+    .with_help(format!(
+        "write it as an escape (`\\u{{{byte:x}}}`), or use a multi-line `\"\"\"` string for line breaks"
+    ))
+}
+
 /// A string whose closing quote is missing.
 pub fn unterminated_string(open: Span, multiline: bool) -> Diagnostic {
     if multiline {

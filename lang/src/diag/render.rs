@@ -117,7 +117,9 @@ impl SourceCode for Window<'_> {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
-        let text = &self.file.text;
+        // Never the raw bytes of a control character: a runbook under review must not
+        // drive the reviewer's terminal through its own error messages.
+        let text = self.file.shown();
         let start = span.offset().min(text.len());
         let end = (span.offset() + span.len()).min(text.len());
         // One line more on each side than asked: miette's reader counts a context line by

@@ -53,11 +53,12 @@ impl Lowerer<'_> {
 
     fn lower_flat(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
         let mut c = Cursor::of(&pair);
-        let mut operands = vec![self.lower_operand(c.next(Rule::operand)?)?];
+        let mut operands = vec![self.lower_operand(&mut c)?];
         let mut ops: Vec<(Op, Span)> = Vec::new();
-        while let Some(op_pair) = c.take(Rule::binop) {
-            ops.push(self.lower_binop(op_pair)?);
-            operands.push(self.lower_operand(c.next(Rule::operand)?)?);
+        // After an operand, the next child (if any) is an operator.
+        while c.peek_rule().is_some() {
+            ops.push(self.lower_binop(c.next_any()?)?);
+            operands.push(self.lower_operand(&mut c)?);
         }
         c.finish()?;
         // Comparisons first: `a OP b` becomes one unit; `not` written before `a`
@@ -129,9 +130,9 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `operand`: `not* primary`, returned as the `not` keywords' offsets and the value.
-    fn lower_operand(&mut self, pair: Pair<'_, Rule>) -> R<(Vec<usize>, Expr)> {
-        let mut c = Cursor::of(&pair);
+    /// An operand of `expr` (`not* primary`, the silent `operand` rule), taken from its
+    /// children: the `not` keywords' offsets and the value.
+    fn lower_operand(&mut self, c: &mut Cursor<'_>) -> R<(Vec<usize>, Expr)> {
         let mut nots = Vec::new();
         let mut keywords = Vec::new();
         while let Some(kw) = c.take(Rule::kw_not) {
@@ -153,19 +154,14 @@ impl Lowerer<'_> {
             .and_then(|()| c.next_any())
             .and_then(|p| self.lower_primary(p));
         self.depth -= entered;
-        let value = value?;
-        c.finish()?;
-        Ok((nots, value))
+        Ok((nots, value?))
     }
 
-    /// `binop`: a comparison, `and` or `or`.
+    /// An operator of `expr` (the silent `binop` rule): a comparison, `and` or `or`.
     fn lower_binop(&mut self, pair: Pair<'_, Rule>) -> R<(Op, Span)> {
         let span = self.span(&pair);
-        let mut c = Cursor::of(&pair);
-        let inner = c.next_any()?;
-        c.finish()?;
-        let op = match inner.as_rule() {
-            Rule::cmp_op => Op::Cmp(self.lower_cmp_op(inner)?),
+        let op = match pair.as_rule() {
+            Rule::cmp_op => Op::Cmp(self.lower_cmp_op(pair)?),
             Rule::kw_and => Op::Logic(LogicOp::And),
             Rule::kw_or => Op::Logic(LogicOp::Or),
             other => {
