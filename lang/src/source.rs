@@ -16,8 +16,9 @@ pub struct SourceFile {
     /// The text (lossily decoded when the file is not UTF-8, for display only).
     pub text: Arc<str>,
     line_starts: Vec<usize>,
-    /// The text as snippets show it, when it holds characters that drive a terminal.
-    shown: Option<String>,
+    /// The text as snippets show it, when it holds characters that drive a terminal;
+    /// found out when the first snippet is shown.
+    shown: std::sync::OnceLock<Option<String>>,
 }
 
 /// True for characters that can change how a terminal shows what follows: C0 controls
@@ -72,7 +73,7 @@ impl SourceFile {
         SourceFile {
             id,
             path: path.into(),
-            shown: shown(&text),
+            shown: std::sync::OnceLock::new(),
             text,
             line_starts,
         }
@@ -81,7 +82,10 @@ impl SourceFile {
     /// The text as a snippet shows it: the same bytes, but each character that would
     /// drive the terminal (an escape pasted into a string) as `?`.
     pub fn shown(&self) -> &str {
-        self.shown.as_deref().unwrap_or(&self.text)
+        self.shown
+            .get_or_init(|| shown(&self.text))
+            .as_deref()
+            .unwrap_or(&self.text)
     }
 
     /// The 0-based line holding a byte offset (clamped to the text).

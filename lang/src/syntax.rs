@@ -60,8 +60,10 @@ mod tests {
     fn the_grammar_and_the_keyword_list_agree() {
         for word in STATEMENT_KEYWORDS {
             assert!(keyword_rule(word).is_some(), "`{word}` has no rule");
+            let as_step = OpsParser::parse(Rule::file, &format!("{word} \"x\"\n"))
+                .map(|pairs| pairs.flatten().any(|p| p.as_rule() == Rule::step_kind));
             assert!(
-                OpsParser::parse(Rule::step_kind, word).is_err(),
+                !as_step.unwrap_or(false),
                 "the grammar takes `{word}` as a step kind"
             );
             assert!(
