@@ -454,7 +454,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::quantity => "a duration like `30s` or a size like `10MiB`",
         Rule::float => "a number",
         Rule::int => "a number",
-        Rule::boolean => "`true` or `false`",
+        Rule::boolean | Rule::bool_guarded => "`true` or `false`",
         Rule::string | Rule::line_string | Rule::triple_string => "a string",
         Rule::line_text | Rule::triple_text => "string text",
         Rule::escape => "an escape like `\\n`",
