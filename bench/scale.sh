@@ -8,8 +8,9 @@
 #
 # The shapes are described in bench/gen_scale_workload.py. Runs go against a TCP listener
 # on 127.0.0.1 (bench/tcp_listener.py) with their journals in SCRATCH/scale-state.
-# Prints a Markdown table, writes it to SCRATCH/report-scale.md, and exits 1 when a
-# ratio from 1,000 to 10,000 steps is 12 or more (the linearity bound of issue 17).
+# Each cell is the median of its runs. Prints a Markdown table, writes it to
+# SCRATCH/report-scale.md, and exits 1 when a ratio from 1,000 to 10,000 steps is 12 or
+# more (the linearity bound of issue 17).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,10 +48,8 @@ mkdir -p "$json"
 
 runs_for() { # size -> hyperfine runs
   if [ "$1" -le 100 ]; then echo 20; elif [ "$1" -le 1000 ]; then echo 10
-  elif [ "$1" -le 10000 ]; then echo 3; else echo 2; fi
+  elif [ "$1" -le 10000 ]; then echo 5; else echo 2; fi
 }
-
-mean() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
 
 cd "$work/w"
 for shape in "${shapes[@]}"; do
@@ -71,8 +70,9 @@ report="$scratch/report-scale.md"
 python3 - "$json" "${sizes[*]}" "${shapes[*]}" >"$report" <<'EOF'
 import json, sys
 d, sizes, shapes = sys.argv[1], [int(s) for s in sys.argv[2].split()], sys.argv[3].split()
-def mean(shape, n, cmd):
-    return json.load(open(f"{d}/{shape}-{n}-{cmd}.json"))["results"][0]["mean"]
+# The median: one run slowed by the machine (two shared cores) must not move a cell.
+def median(shape, n, cmd):
+    return json.load(open(f"{d}/{shape}-{n}-{cmd}.json"))["results"][0]["median"]
 def fmt(t):
     return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
 print("| shape | command | " + " | ".join(f"{n:,}" for n in sizes) + " |")
@@ -82,7 +82,7 @@ for shape in shapes:
     for cmd in ("check", "plan", "run"):
         cells, prev = [], None
         for n in sizes:
-            t = mean(shape, n, cmd)
+            t = median(shape, n, cmd)
             cell = fmt(t)
             if prev is not None:
                 ratio = t / prev
