@@ -371,3 +371,57 @@ pub fn approvals(j: &Journal) -> Option<String> {
     }
     (!out.is_empty()).then(|| out.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(run: &str) -> Row {
+        Row {
+            run: run.into(),
+            runbook: "demo".into(),
+            file: "demo.rb.ops".into(),
+            user: "alice".into(),
+            host: "box".into(),
+            pid: 7,
+            started: "2026-12-02T10:00:00Z".into(),
+            ended: Some("2026-12-02T10:00:01Z".into()),
+            duration_ms: Some(1000),
+            status: "ok".into(),
+            exit_code: Some(0),
+            failed_step: None,
+            resumes: 0,
+            records: Some(3),
+            head: Some("abc".into()),
+            approvals: None,
+        }
+    }
+
+    /// A new index is built; an index of this layout is used as it is (its rows kept);
+    /// one of another layout is dropped and built again.
+    #[test]
+    fn an_index_is_built_once_and_rebuilt_only_for_another_layout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Index::open(dir.path())
+            .expect("new")
+            .ended(&row("r1"))
+            .expect("row");
+        let again = Index::open(dir.path()).expect("reopen");
+        assert_eq!(again.get("r1").expect("get"), Some(row("r1")));
+        drop(again);
+        let raw = Connection::open(dir.path().join("index.sqlite")).expect("raw");
+        raw.execute_batch("PRAGMA user_version = 0;")
+            .expect("old layout");
+        drop(raw);
+        let rebuilt = Index::open(dir.path()).expect("rebuilt");
+        assert_eq!(rebuilt.get("r1").expect("get"), None);
+        let version: i64 = rebuilt
+            .db
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, INDEX_VERSION);
+        rebuilt
+            .ended(&row("r2"))
+            .expect("the new layout takes rows");
+    }
+}

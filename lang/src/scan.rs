@@ -66,7 +66,7 @@ pub fn scan(text: &str) -> Scan {
                     out.error = Some(diag::control_character(Span::new(i, i + 1), b));
                     return out;
                 }
-                _ => i += 1,
+                _ => i = skip(bytes, i + 1, &LINE_STOPS),
             },
             Some(Frame::Str { triple: true, .. }) => {
                 if b == b'\\' && i + 1 < bytes.len() {
@@ -81,7 +81,7 @@ pub fn scan(text: &str) -> Scan {
                     }
                     i += 2;
                 } else {
-                    i += 1;
+                    i = skip(bytes, i + 1, &TRIPLE_STOPS);
                 }
             }
             // Code: the file level, inside a delimiter, or inside an interpolation.
@@ -171,7 +171,7 @@ pub fn scan(text: &str) -> Scan {
                     out.tabs.push(i);
                     i += 1;
                 }
-                _ => i += 1,
+                _ => i = skip(bytes, i + 1, &CODE_STOPS),
             },
         }
     }
@@ -204,6 +204,40 @@ pub fn scan(text: &str) -> Scan {
         });
     }
     out
+}
+
+/// A table of the bytes that end a run of plain text.
+const fn stops(bytes: &[u8], controls: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    if controls {
+        let mut c = 0;
+        while c < 0x20 {
+            table[c] = c != b'\t' as usize;
+            c += 1;
+        }
+    }
+    table
+}
+
+/// Bytes the code arm acts on: everything else is skipped in a tight loop.
+const CODE_STOPS: [bool; 256] = stops(b"#$\"{[(}])\n\r\t", false);
+/// Bytes a one-line string's arm acts on (control characters are refused there).
+const LINE_STOPS: [bool; 256] = stops(b"\\\"$", true);
+/// Bytes a multi-line string's arm acts on.
+const TRIPLE_STOPS: [bool; 256] = stops(b"\\\"$", false);
+
+/// The first offset from `from` holding a byte of `stops` (or the end).
+fn skip(bytes: &[u8], from: usize, stops: &[bool; 256]) -> usize {
+    let mut i = from;
+    while i < bytes.len() && !stops[bytes[i] as usize] {
+        i += 1;
+    }
+    i
 }
 
 fn push(stack: &mut Vec<Frame>, frame: Frame, at: usize, len: usize) -> Option<Diagnostic> {
@@ -291,6 +325,25 @@ mod tests {
         assert_eq!(code("stage \"a\" {\n"), Some(Code::UnclosedDelimiter));
         assert_eq!(code("}"), Some(Code::UnexpectedDelimiter));
         assert_eq!(code("x = [1, 2}"), Some(Code::UnexpectedDelimiter));
+    }
+
+    /// Plain text is skipped a run at a time: what ends a run is still found wherever it
+    /// stands (a lone `$`, a `"` inside a multi-line string, a tab or a control byte
+    /// after long text).
+    #[test]
+    fn runs_of_plain_text_hide_nothing() {
+        let long = "a".repeat(300);
+        let text = format!(
+            "x = \"{long}$b ${{c}} d\"\ny = \"\"\"{long} \" \"\" ${{z}}\"\"\"\n{long}\t= 1 # {long}\n"
+        );
+        let s = scan(&text);
+        assert!(s.error.is_none(), "{:?}", s.error);
+        assert_eq!(s.tabs, vec![text.find('\t').expect("tab")]);
+        assert_eq!(s.comments.len(), 1);
+        let bad = format!("x = \"{long}\u{7}\"\n");
+        let d = scan(&bad).error.expect("refused");
+        assert_eq!(d.code, Code::ControlCharacter);
+        assert_eq!(d.span.start, bad.find('\u{7}').expect("bel"));
     }
 
     #[test]
