@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use lang::source::drives_terminal as is_dangerous;
+
 /// How much of a long value a message quotes.
 pub const QUOTE_LIMIT: usize = 2048;
-
-use lang::source::drives_terminal as is_dangerous;
 
 /// The text with every dangerous character written as a visible escape (`\x1b`,
 /// `\u{202e}`), so an escape sequence in remote data prints as text instead of setting a

@@ -23,6 +23,8 @@ pub struct Writer {
     dir_unsynced: Option<PathBuf>,
     /// fsyncs of the journal so far (the directory's not counted).
     syncs: u32,
+    /// Opened to go on with an earlier run, which may have started mutating steps.
+    resumed: bool,
     path: PathBuf,
     seq: u64,
     prev: String,
@@ -49,6 +51,7 @@ impl Writer {
             unsynced: false,
             dir_unsynced: Some(dir),
             syncs: 0,
+            resumed: false,
             path,
             seq: 0,
             prev: genesis(&header.run),
@@ -113,8 +116,8 @@ impl Writer {
             pending: Vec::new(),
             unsynced: false,
             dir_unsynced: None,
-            // The run it goes on with may have started mutating steps: its end is durable.
-            syncs: 1,
+            syncs: 0,
+            resumed: true,
             path,
             seq: last.seq + 1,
             prev: journal.line_hashes[last.line - 1].clone(),
@@ -148,6 +151,22 @@ impl Writer {
     /// journal is written but never waited for.
     pub fn syncs(&self) -> u32 {
         self.syncs
+    }
+
+    /// How durable the run's end must be: on disk once a step's start was (or resume
+    /// would see that step as cut off), written only for a run of read-only steps.
+    pub fn end_durability(&self) -> Durability {
+        if self.syncs > 0 || self.resumed {
+            Durability::Sync
+        } else {
+            Durability::Write
+        }
+    }
+
+    /// Writes what waits, as durable as the run's end must be.
+    pub fn settle(&mut self) -> std::io::Result<()> {
+        let sync = self.end_durability() == Durability::Sync;
+        self.flush(sync)
     }
 
     /// The first write error, if any.
@@ -268,8 +287,7 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        let sync = self.syncs > 0;
-        let _ = self.flush(sync);
+        let _ = self.settle();
     }
 }
 
@@ -309,10 +327,7 @@ impl Reporter for JournalReporter {
             // The start goes to disk with the first mutating step's start: a run cut off by
             // a power loss before that changed nothing and may leave no journal.
             Event::RunStarted { .. } => Durability::Write,
-            // The end of a run that fsync'd a step's start is fsync'd, or resume would see
-            // that step as cut off; a read-only run is never waited for.
-            Event::RunFinished { .. } if writer.syncs() > 0 => Durability::Sync,
-            Event::RunFinished { .. } => Durability::Write,
+            Event::RunFinished { .. } => writer.end_durability(),
             Event::StepStarted { id, .. } if self.durable.contains(id) => Durability::Sync,
             Event::StepRetry { id, .. }
             | Event::StepFinished { id, .. }
@@ -328,10 +343,7 @@ impl Reporter for JournalReporter {
 
     fn finish(&mut self) -> std::io::Result<()> {
         match self.writer.lock() {
-            Ok(mut writer) => {
-                let sync = writer.syncs() > 0;
-                writer.flush(sync)
-            }
+            Ok(mut writer) => writer.settle(),
             Err(_) => Ok(()),
         }
     }
