@@ -8,6 +8,7 @@ use crate::diag;
 use crate::parse::{Rule, rule_name};
 
 /// The children of one pair, taken in order.
+#[derive(Clone)]
 pub(crate) struct Cursor<'i> {
     inner: Pairs<'i, Rule>,
     parent: Span,

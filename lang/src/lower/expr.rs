@@ -53,7 +53,14 @@ impl Lowerer<'_> {
 
     fn lower_flat(&mut self, pair: Pair<'_, Rule>) -> R<Expr> {
         let mut c = Cursor::of(&pair);
-        let mut operands = vec![self.lower_operand(&mut c)?];
+        let first = self.lower_operand(&mut c)?;
+        // Most values are one operand: no operator lists to build.
+        if c.peek_rule().is_none() {
+            c.finish()?;
+            let (nots, value) = first;
+            return Ok(wrap_nots(nots, value));
+        }
+        let mut operands = vec![first];
         let mut ops: Vec<(Op, Span)> = Vec::new();
         // After an operand, the next child (if any) is an operator.
         while c.peek_rule().is_some() {

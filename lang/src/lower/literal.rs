@@ -213,8 +213,27 @@ impl Lowerer<'_> {
                 ));
             }
         };
-        let mut pieces = Vec::new();
         let mut ic = Cursor::of(&inner);
+        if !multiline {
+            // Most strings are plain text, or empty: one part (or none), nothing to join.
+            if ic.peek_rule().is_none() {
+                return Ok(StrLit {
+                    parts: Vec::new(),
+                    multiline,
+                    span,
+                });
+            }
+            let mut ahead = ic.clone();
+            if let (Some(text), None) = (ahead.take(Rule::line_text), ahead.peek_rule()) {
+                let text_span = self.span(&text);
+                return Ok(StrLit {
+                    parts: vec![StrPart::Text(text.as_str().to_string(), text_span)],
+                    multiline,
+                    span,
+                });
+            }
+        }
+        let mut pieces = Vec::new();
         while let Some(rule) = ic.peek_rule() {
             let part = ic.next(rule)?;
             let part_span = self.span(&part);
